@@ -1,0 +1,247 @@
+"""`GeneratorProxy`: forwards the generator protocol to a real generator and records each step.
+
+This is the hot path. Each operation reads a few slots, calls the real generator, builds one tuple
+and hands it to the recorder; the state after the step comes from the outcome (a table in
+`events`), never from `inspect`. There is deliberately no ``__getattr__``: it would defeat
+Python 3.11's specialization of the ``self._x`` reads below; the ``gi_*`` attributes are properties.
+
+Exceptions pass through unchanged — the very object — and the proxy's own frame is taken off
+their traceback, so a traceback reads as it would without gentrace.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Generator
+from types import CodeType, FrameType, GeneratorType, TracebackType
+from typing import Any
+
+from gentrace.events import (
+    CLOSE,
+    CLOSED,
+    GEN_CLOSED,
+    GEN_RUNNING,
+    GEN_SUSPENDED,
+    NEXT,
+    RAISE,
+    RETURN,
+    SEND,
+    THROW,
+    YIELD,
+    Instance,
+    state_after_raise,
+)
+from gentrace.recorder import Recorder, thread_state
+
+
+def _strip_own_frame(exc: BaseException, code: CodeType) -> None:
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_frame.f_code is code:
+        exc.__traceback__ = tb.tb_next
+
+
+class GeneratorProxy(Generator[Any, Any, Any]):
+    """A traced generator: behaves exactly like the generator it wraps, and records every step."""
+
+    __slots__ = ("_gen", "_rec", "_inst", "_frame", "__weakref__")
+
+    def __init__(self, gen: GeneratorType[Any, Any, Any], recorder: Recorder, inst: Instance) -> None:
+        self._gen = gen
+        self._rec = recorder
+        self._inst = inst
+        self._frame: FrameType | None = gen.gi_frame
+
+    def __iter__(self) -> GeneratorProxy:
+        return self
+
+    def __next__(self) -> Any:
+        rec = self._rec
+        seq = next(rec.counter)
+        if seq > rec.limit:
+            rec.overflow(seq)
+            return next(self._gen)
+        inst = self._inst
+        before = inst.state
+        inst.state = GEN_RUNNING
+        st = thread_state.s
+        depth = st[0]
+        st[0] = depth + 1
+        clock = rec.clock
+        if rec.starting:
+            rec.start((seq, inst, NEXT, None, None, None, before, None, depth, st[1], None, clock(), 0, -1))
+        start = clock()
+        try:
+            value = next(self._gen)
+        except StopIteration as exc:
+            end = clock()
+            st[0] = depth
+            inst.state = GEN_CLOSED
+            self._frame = None
+            rec.emit((seq, inst, NEXT, None, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], None, start, end - start, -1))
+            _strip_own_frame(exc, GeneratorProxy.__next__.__code__)
+            raise
+        except BaseException as exc:
+            end = clock()
+            st[0] = depth
+            self._raised(seq, NEXT, None, exc, before, depth, st[1], start, end)
+            _strip_own_frame(exc, GeneratorProxy.__next__.__code__)
+            raise
+        end = clock()
+        st[0] = depth
+        inst.state = GEN_SUSPENDED
+        rec.emit((seq, inst, NEXT, None, YIELD, value, before, GEN_SUSPENDED, depth, st[1], None, start, end - start, self._frame.f_lasti))  # type: ignore[union-attr]
+        return value
+
+    def send(self, value: Any) -> Any:
+        """Send `value` into the generator, as `generator.send` does."""
+        rec = self._rec
+        seq = next(rec.counter)
+        if seq > rec.limit:
+            rec.overflow(seq)
+            return self._gen.send(value)
+        inst = self._inst
+        before = inst.state
+        inst.state = GEN_RUNNING
+        st = thread_state.s
+        depth = st[0]
+        st[0] = depth + 1
+        clock = rec.clock
+        if rec.starting:
+            rec.start((seq, inst, SEND, value, None, None, before, None, depth, st[1], None, clock(), 0, -1))
+        start = clock()
+        try:
+            result = self._gen.send(value)
+        except StopIteration as exc:
+            end = clock()
+            st[0] = depth
+            inst.state = GEN_CLOSED
+            self._frame = None
+            rec.emit((seq, inst, SEND, value, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], None, start, end - start, -1))
+            _strip_own_frame(exc, GeneratorProxy.send.__code__)
+            raise
+        except BaseException as exc:
+            end = clock()
+            st[0] = depth
+            self._raised(seq, SEND, value, exc, before, depth, st[1], start, end)
+            _strip_own_frame(exc, GeneratorProxy.send.__code__)
+            raise
+        end = clock()
+        st[0] = depth
+        inst.state = GEN_SUSPENDED
+        rec.emit((seq, inst, SEND, value, YIELD, result, before, GEN_SUSPENDED, depth, st[1], None, start, end - start, self._frame.f_lasti))  # type: ignore[union-attr]
+        return result
+
+    def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:  # type: ignore[override]
+        """Raise an exception inside the generator, as `generator.throw` does."""
+        # Forward exactly the arguments given: the one- and three-argument forms differ
+        # (Python 3.12 deprecates the latter).
+        args = (typ,) if val is None and tb is None else (typ, val, tb)
+        thrown = typ if val is None else val
+        return self._step_slow(THROW, thrown, self._gen.throw, args)
+
+    def close(self) -> None:
+        """Close the generator, as `generator.close` does."""
+        self._step_slow(CLOSE, None, self._gen.close, ())
+
+    def _step_slow(self, op: str, arg: Any, call: Any, args: tuple[Any, ...]) -> Any:
+        # throw() and close() are rare: one shared body is worth the extra call.
+        rec = self._rec
+        seq = next(rec.counter)
+        if seq > rec.limit:
+            rec.overflow(seq)
+            return call(*args)
+        inst = self._inst
+        before = inst.state
+        inst.state = GEN_RUNNING
+        st = thread_state.s
+        depth = st[0]
+        st[0] = depth + 1
+        clock = rec.clock
+        if rec.starting:
+            rec.start((seq, inst, op, arg, None, None, before, None, depth, st[1], None, clock(), 0, -1))
+        start = clock()
+        try:
+            result = call(*args)
+        except StopIteration as exc:
+            end = clock()
+            st[0] = depth
+            inst.state = GEN_CLOSED
+            self._frame = None
+            rec.emit((seq, inst, op, arg, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], None, start, end - start, -1))
+            _strip_own_frame(exc, GeneratorProxy._step_slow.__code__)
+            raise
+        except BaseException as exc:
+            end = clock()
+            st[0] = depth
+            self._raised(seq, op, arg, exc, before, depth, st[1], start, end)
+            _strip_own_frame(exc, GeneratorProxy._step_slow.__code__)
+            raise
+        end = clock()
+        st[0] = depth
+        if op == CLOSE:
+            inst.state = GEN_CLOSED
+            self._frame = None
+            rec.emit((seq, inst, op, arg, CLOSED, None, before, GEN_CLOSED, depth, st[1], None, start, end - start, -1))
+        else:
+            inst.state = GEN_SUSPENDED
+            rec.emit((seq, inst, op, arg, YIELD, result, before, GEN_SUSPENDED, depth, st[1], None, start, end - start, self._frame.f_lasti))  # type: ignore[union-attr]
+        return result
+
+    def _raised(self, seq: int, op: str, arg: Any, exc: BaseException, before: str, depth: int, thread: Any, start: int, end: int) -> None:
+        inst = self._inst
+        after = state_after_raise(op, before, exc)
+        if after == GEN_CLOSED:
+            self._frame = None
+            lasti = -1
+        else:
+            lasti = self._frame.f_lasti if self._frame is not None else -1
+        # A re-entrant call leaves the state to the outer call, which is still running.
+        inst.state = after
+        self._rec.emit((seq, inst, op, arg, RAISE, exc, before, after, depth, thread, None, start, end - start, lasti))
+
+    # -- what a generator also has --------------------------------------------------------------
+
+    @property
+    def gi_frame(self) -> FrameType | None:
+        return self._gen.gi_frame
+
+    @property
+    def gi_code(self) -> CodeType:
+        return self._gen.gi_code
+
+    @property
+    def gi_running(self) -> bool:
+        return self._gen.gi_running
+
+    @property
+    def gi_suspended(self) -> bool:
+        return self._gen.gi_suspended  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def gi_yieldfrom(self) -> Any:
+        return self._gen.gi_yieldfrom
+
+    @property
+    def __name__(self) -> str:  # type: ignore[override]
+        return self._gen.__name__
+
+    @property
+    def gentrace_name(self) -> str:
+        """The instance's name in the log, e.g. ``averager#1``."""
+        return self._inst.name
+
+    def __repr__(self) -> str:
+        return f"<traced generator {self._inst.name} of {self._gen!r}>"
+
+
+def _forward_qualname(cls: type) -> None:
+    # A class body cannot define `__qualname__` (type() insists it is a str and keeps it off the
+    # class dict), yet a generator has one. Put the property into the class dict directly, then
+    # make the type drop its attribute cache.
+    namespace = gc.get_referents(cls.__dict__)[0]
+    namespace["__qualname__"] = property(lambda self: self._gen.__qualname__)
+    cls._gentrace_refresh = None  # type: ignore[attr-defined]
+    del cls._gentrace_refresh  # type: ignore[attr-defined]
+
+
+_forward_qualname(GeneratorProxy)

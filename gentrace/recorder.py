@@ -1,0 +1,276 @@
+"""The recorder: sequence numbers, instance names, nesting depth, time, and the sinks' feed.
+
+It is the one place that knows what a traced step must cost. The proxy reads a few of its
+attributes per step (`counter`, `limit`, `clock`, `starting`, `start`, `emit`); everything else —
+naming, the live-instance registry, closing — happens off the hot path. No lock is taken per step:
+`itertools.count` and `list.append` are atomic, and a `collect` recorded from a finalizer (which can
+run at any allocation, even inside a sink) never meets a non-reentrant lock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable
+from types import CodeType, GeneratorType
+from typing import Any, Protocol
+
+from gentrace.events import (
+    COLLECT,
+    CLOSED,
+    CREATE,
+    CREATED,
+    GEN_CLOSED,
+    GEN_CREATED,
+    GEN_SUSPENDED,
+    Instance,
+    Record,
+)
+
+Clock = Callable[[], int]
+
+
+class Sink(Protocol):
+    """Where records go: told when an operation starts (if it cares) and ends, then closed."""
+
+    wants_start: bool
+
+    def start(self, record: Record) -> None: ...
+
+    def end(self, record: Record) -> None: ...
+
+    def note(self, note: dict[str, Any]) -> None: ...
+
+    def close(self, final: Final) -> None: ...
+
+
+class Unfinished:
+    """An instance that had not finished when its tracer closed."""
+
+    __slots__ = ("inst", "lineno")
+
+    def __init__(self, inst: Instance, lineno: int | None) -> None:
+        self.inst = inst
+        self.lineno = lineno
+
+
+class Final:
+    """What remains to say when a tracer closes."""
+
+    __slots__ = ("events", "unfinished", "cut_after")
+
+    def __init__(self, events: int, unfinished: list[Unfinished], cut_after: int | None) -> None:
+        self.events = events
+        self.unfinished = unfinished
+        self.cut_after = cut_after
+
+
+class _ThreadState(threading.local):
+    """Per thread: ``[depth, thread]`` — traced steps running here, and the thread itself."""
+
+    def __init__(self) -> None:
+        self.s: list[Any] = [0, threading.current_thread()]
+
+
+thread_state = _ThreadState()
+
+
+class _GenRef(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference to a traced generator that records `collect` when it dies unfinished."""
+
+    __slots__ = ("inst", "frame_pos")
+
+
+def _qualname(func: Callable[..., Any] | GeneratorType[Any, Any, Any]) -> str:
+    qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", "gen")
+    return str(qualname).replace("<locals>.", "")
+
+
+def display_name(qualname: str) -> str:
+    """The name part of ``NAME#N``: a qualname without ``<locals>.`` and angle brackets."""
+    return qualname.replace("<locals>.", "").replace("<", "").replace(">", "")
+
+
+class Recorder:
+    """Turns operations into records and feeds them to memory and the sinks."""
+
+    def __init__(
+        self,
+        sinks: Iterable[Sink] = (),
+        keep: int | None = None,
+        max_events: int | None = None,
+        clock: Clock = time.perf_counter_ns,
+    ) -> None:
+        self.sinks = list(sinks)
+        self.clock = clock
+        self.origin = clock()
+        self.counter = itertools.count(1)
+        self.max_events = max_events
+        self.limit = sys.maxsize if max_events is None else max_events
+        self.memory: list[Record] | deque[Record] | None
+        if keep is None:
+            self.memory = []
+        elif keep == 0:
+            self.memory = None
+        else:
+            self.memory = deque(maxlen=keep)
+        self.starters = [s for s in self.sinks if s.wants_start]
+        self.starting = bool(self.starters)
+        self.emit: Callable[[Record], Any] = self._make_emit()
+        self.closed = False
+        self._names: dict[str, int] = {}
+        self._lock = threading.RLock()
+        self._refs: dict[_GenRef, None] = {}  # insertion-ordered: creation order
+        self._cut_noted = False
+        self._failed = False
+
+    # -- the feed -------------------------------------------------------------------------------
+
+    def _make_emit(self) -> Callable[[Record], Any]:
+        if not self.sinks:
+            if self.memory is None:
+                return _discard
+            return self.memory.append
+        memory_append = self.memory.append if self.memory is not None else None
+        ends = [s.end for s in self.sinks]
+
+        def emit(record: Record) -> None:
+            if memory_append is not None:
+                memory_append(record)
+            try:
+                for end in ends:
+                    end(record)
+            except Exception as exc:  # a sink's fault must never reach the traced program
+                self._fail(exc)
+
+        return emit
+
+    def start(self, record: Record) -> None:
+        """Tell the sinks that want it that an operation is starting."""
+        try:
+            for sink in self.starters:
+                sink.start(record)
+        except Exception as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        self.limit = -1
+        if not self._failed:
+            self._failed = True
+            try:
+                sys.stderr.write(f"gentrace: stopped recording: {type(exc).__name__}: {exc}\n")
+            except Exception:  # stderr itself may be what failed
+                pass
+
+    def overflow(self, seq: int) -> None:
+        """Called for each operation past the limit; notes a cut once."""
+        if self.closed or self._cut_noted or self.max_events is None or self._failed:
+            return
+        self._cut_noted = True
+        for sink in self.sinks:
+            try:
+                sink.note({"note": "max-events", "after_seq": self.max_events})
+            except Exception as exc:
+                self._fail(exc)
+
+    # -- instances ------------------------------------------------------------------------------
+
+    def instance(
+        self,
+        gen: GeneratorType[Any, Any, Any],
+        name: str | None,
+        func: Callable[..., Any] | None,
+        proxy: Any,
+    ) -> Instance:
+        """Name a new instance ``NAME#N`` and register it for `collect` and `unfinished`."""
+        source = func if func is not None else gen
+        qualname = _qualname(source)
+        base = name if name is not None else display_name(qualname)
+        module = getattr(source, "__module__", None)
+        if module is None and func is None:
+            frame = gen.gi_frame
+            module = frame.f_globals.get("__name__") if frame is not None else None
+        code: CodeType | None = getattr(gen, "gi_code", None)
+        with self._lock:
+            number = self._names.get(base, 0) + 1
+            self._names[base] = number
+        inst = Instance(f"{base}#{number}", f"{module or '?'}:{qualname}", code)
+        inst.proxy = weakref.ref(proxy)
+        ref = _GenRef(gen, self._collected)
+        ref.inst = inst
+        self._refs[ref] = None
+        return inst
+
+    def _collected(self, ref: _GenRef) -> None:
+        self._refs.pop(ref, None)
+        inst: Instance = ref.inst
+        before = inst.state
+        if before != GEN_SUSPENDED and before != GEN_CREATED:
+            return
+        inst.state = GEN_CLOSED
+        seq = next(self.counter)
+        if seq > self.limit:
+            self.overflow(seq)
+            return
+        st = thread_state.s
+        self.emit(
+            (seq, inst, COLLECT, None, CLOSED, None, before, GEN_CLOSED, st[0], st[1], None, self.clock(), 0, -1)
+        )
+
+    def created(self, inst: Instance, arg: Any, state: str, lasti: int) -> None:
+        """Record the creation of an instance (already named by `instance`)."""
+        inst.state = state
+        seq = next(self.counter)
+        if seq > self.limit:
+            self.overflow(seq)
+            return
+        st = thread_state.s
+        self.emit((seq, inst, CREATE, arg, CREATED, None, None, state, st[0], st[1], None, self.clock(), 0, lasti))
+
+    # -- the end --------------------------------------------------------------------------------
+
+    def unfinished(self) -> list[Unfinished]:
+        """Live instances that are not closed, in creation order."""
+        found = []
+        for ref in list(self._refs):
+            inst: Instance = ref.inst
+            gen = ref()
+            if gen is None or inst.state == GEN_CLOSED:
+                continue
+            frame = gen.gi_frame
+            lineno = frame.f_lineno if frame is not None else None
+            found.append(Unfinished(inst, lineno))
+        return found
+
+    def close(self) -> None:
+        """Stop recording and close the sinks with what remains to say."""
+        if self.closed:
+            return
+        self.closed = True
+        recorded = next(self.counter) - 1
+        self.limit = -1
+        cut = self.max_events if self.max_events is not None and recorded > self.max_events else None
+        final = Final(min(recorded, self.max_events) if cut else recorded, self.unfinished(), cut)
+        for sink in self.sinks:
+            try:
+                sink.close(final)
+            except Exception as exc:
+                self._fail(exc)
+
+    def records(self) -> list[Record]:
+        """The records kept in memory, in order of seq."""
+        if self.memory is None:
+            return []
+        return sorted(self.memory, key=_seq_of)
+
+
+def _seq_of(record: Record) -> int:
+    return record[0]  # type: ignore[no-any-return]
+
+
+def _discard(record: Record) -> None:
+    pass

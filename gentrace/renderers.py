@@ -1,0 +1,347 @@
+"""Pure functions from a flat record to text: the REPL-style log, the one-line form, JSON.
+
+No I/O, no clock, no environment: everything a rendering depends on is an argument, which is what
+makes the golden files possible. A record read back from a trace (`gentrace show`) renders through
+the same functions: its reprs are `ReprText` and its exceptions `ExcText`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from gentrace.events import (
+    AFTER,
+    ARG,
+    BEFORE,
+    CLOSE,
+    COLLECT,
+    CREATE,
+    DEPTH,
+    DURATION,
+    GEN_CLOSED,
+    INST,
+    LASTI,
+    NEXT,
+    OP,
+    OUTCOME,
+    RAISE,
+    RETURN,
+    SEND,
+    SEQ,
+    START,
+    TASK,
+    THREAD,
+    THROW,
+    VALUE,
+    YIELD,
+    Instance,
+    Record,
+    thread_name,
+)
+from gentrace.reprs import ReprText, cut, escape_controls, safe_repr, safe_str, short_type_name, type_name
+from gentrace.styles import PLAIN, Styles
+
+INDENT: Final = "    "
+COMMENT_COLUMN: Final = 40
+MAIN_THREAD: Final = "MainThread"
+
+SourceLookup = Callable[[str, int], str]
+_js = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+
+class ExcText:
+    """An exception (or exception class) read back from a trace: its type name, message and repr."""
+
+    __slots__ = ("type", "message", "text", "is_class")
+
+    def __init__(self, type: str, message: str | None, text: str) -> None:
+        self.type = type
+        self.message = message
+        self.text = text
+        self.is_class = text.startswith("<class ")
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def is_exception(obj: Any) -> bool:
+    """Whether `obj` is an exception or an exception class (it gets ``*_exc`` in JSON)."""
+    return (
+        isinstance(obj, (BaseException, ExcText))
+        or isinstance(obj, type)
+        and issubclass(obj, BaseException)
+    )
+
+
+def exc_info(obj: Any) -> dict[str, str | None]:
+    """``{"type": "module.QualName", "message": str(exc) or None}`` for an exception or class."""
+    if isinstance(obj, ExcText):
+        return {"type": obj.type, "message": obj.message}
+    if isinstance(obj, type):
+        return {"type": type_name(obj), "message": None}
+    return {"type": type_name(type(obj)), "message": safe_str(obj) or None}
+
+
+def exc_line(obj: Any, limit: int | None) -> str:
+    """An exception as a traceback's last line shows it: ``ValueError: bad``."""
+    info = exc_info(obj)
+    name = short_type_name(info["type"] or "?")
+    message = info["message"]
+    return cut(f"{name}: {message}" if message else name, limit)
+
+
+def call_args(arg: Any, limit: int | None) -> str:
+    """The argument list of a create's call, ``(args, kwargs)``, as source text."""
+    if isinstance(arg, str):
+        return escape_controls(arg)
+    if not isinstance(arg, tuple) or len(arg) != 2:
+        return ""
+    args, kwargs = arg
+    parts = [safe_repr(a, limit) for a in args]
+    parts.extend(f"{k}={safe_repr(v, limit)}" for k, v in kwargs.items())
+    return cut(", ".join(parts), limit)
+
+
+def call_name(func: str) -> str:
+    """The name a call to the generator function is written with: its qualname."""
+    return func.rpartition(":")[2].replace("<locals>.", "")
+
+
+def expression(record: Record, limit: int | None) -> str:
+    """The Python expression that performed the operation: ``averager#1.send(10)``."""
+    inst: Instance = record[INST]
+    op = record[OP]
+    name = inst.name
+    if op == NEXT:
+        return f"next({name})"
+    if op == SEND:
+        return f"{name}.send({safe_repr(record[ARG], limit)})"
+    if op == CLOSE:
+        return f"{name}.close()"
+    if op == CREATE:
+        arg = record[ARG]
+        if arg is None:
+            return f"{name} = gentrace.wrap(...)"
+        return f"{name} = {call_name(inst.func)}({call_args(arg, limit)})"
+    if op == COLLECT:
+        return f"del {name}  # collected"
+    arg = record[ARG]
+    if isinstance(arg, type):
+        shown = short_type_name(type_name(arg))
+    elif isinstance(arg, ExcText) and arg.is_class:
+        shown = short_type_name(arg.type)
+    else:
+        shown = safe_repr(arg, limit)
+    return f"{name}.throw({shown})"
+
+
+def result(record: Record, limit: int | None) -> str:
+    """The result as the REPL would print it (a None result is shown, unlike the REPL)."""
+    outcome = record[OUTCOME]
+    if outcome == YIELD:
+        return safe_repr(record[VALUE], limit)
+    if outcome == RETURN:
+        value = record[VALUE]
+        if value is None or (type(value) is ReprText and value == "None"):
+            return "StopIteration"
+        return f"StopIteration: {safe_repr(value, limit)}"
+    if outcome == RAISE:
+        return exc_line(record[VALUE], limit)
+    return ""
+
+
+def _state_change(before: str | None, after: str) -> str:
+    return after if before == after or before is None else f"{before} → {after}"
+
+
+@dataclass(frozen=True, slots=True)
+class TextOptions:
+    """Everything the REPL-style text depends on, settled when a sink is made."""
+
+    styles: Styles = PLAIN
+    max_repr: int | None = 80
+    origin_ns: int = 0
+    timings: bool = False
+    source: SourceLookup | None = None
+    locals: Mapping[str, str] | None = field(default=None)
+
+
+def _where(record: Record, options: TextOptions, changed: bool) -> str:
+    inst: Instance = record[INST]
+    if record[AFTER] == GEN_CLOSED:
+        return ""
+    lineno = inst.lineno_at(record[LASTI])
+    if lineno is None:
+        return ""
+    text = f" · paused at line {lineno}" if changed else f" · line {lineno}"
+    if options.source is not None and inst.filename:
+        line = options.source(inst.filename, lineno)
+        if line:
+            text += f": {escape_controls(line)}"
+    return text
+
+
+def annotation(record: Record, options: TextOptions) -> str:
+    """What the comment after a result says: the outcome, the state change, where it is paused."""
+    op = record[OP]
+    outcome = record[OUTCOME]
+    before, after = record[BEFORE], record[AFTER]
+    inst: Instance = record[INST]
+    if op == CREATE:
+        lineno = inst.lineno_at(record[LASTI])
+        site = f"{inst.filename}:{lineno} · " if inst.filename and lineno else ""
+        text = f"{site}{after}"
+    elif op == COLLECT:
+        text = f"collected without close() · {_state_change(before, after)}"
+    else:
+        text = _state_change(before, after)
+        if outcome == RETURN:
+            value = record[VALUE]
+            shown = "" if value is None else f" {safe_repr(value, options.max_repr)}"
+            text = f"returned{shown} · {text}"
+        elif outcome == RAISE:
+            text = f"raised · {text}"
+        text += _where(record, options, before != after)
+    thread = thread_name(record[THREAD])
+    if thread != MAIN_THREAD:
+        text += f" · thread {escape_controls(thread)}"
+    if record[TASK] is not None:
+        text += f" · task {escape_controls(record[TASK])}"
+    if options.timings and op not in (CREATE, COLLECT):
+        text += f" · {record[DURATION] / 1000:.1f} µs"
+    return text
+
+
+def start_line(record: Record, options: TextOptions) -> str:
+    """The ``>>> `` line written when an operation starts."""
+    s = options.styles
+    indent = INDENT * record[DEPTH]
+    return f"{indent}{s.prompt}>>>{s.reset} {s.expr}{expression(record, options.max_repr)}{s.reset}"
+
+
+def repeat_line(record: Record, options: TextOptions) -> str:
+    """The ``... `` line that repeats an operation whose result comes after other lines."""
+    s = options.styles
+    indent = INDENT * record[DEPTH]
+    return f"{indent}{s.prompt}...{s.reset} {s.expr}{expression(record, options.max_repr)}{s.reset}"
+
+
+def _with_comment(indent: str, shown: str, style: str, comment: str, s: Styles) -> str:
+    pad = max(COMMENT_COLUMN - len(indent) - len(shown), 2)
+    body = f"{style}{shown}{s.reset}" if shown else ""
+    return f"{indent}{body}{' ' * pad}{s.comment}# {comment}{s.reset}"
+
+
+def end_line(record: Record, options: TextOptions) -> str:
+    """The result line written when an operation ends, with its annotation."""
+    s = options.styles
+    indent = INDENT * record[DEPTH]
+    shown = result(record, options.max_repr)
+    style = s.error if record[OUTCOME] == RAISE else s.value
+    line = _with_comment(indent, shown, style, annotation(record, options), s)
+    if options.locals is not None:
+        pairs = ", ".join(f"{k}={v}" for k, v in options.locals.items())
+        line += f"\n{indent}{s.comment}# locals: {pairs or '(none)'}{s.reset}"
+    return line
+
+
+def single_line(record: Record, options: TextOptions) -> str:
+    """A create or collect, which has no separate start and end: one line."""
+    s = options.styles
+    indent = INDENT * record[DEPTH]
+    if record[OP] == CREATE:
+        return (
+            f"{indent}{s.prompt}>>>{s.reset} {s.expr}{expression(record, options.max_repr)}{s.reset}"
+            f"  {s.comment}# {annotation(record, options)}{s.reset}"
+        )
+    inst: Instance = record[INST]
+    return f"{indent}{s.comment}# {inst.name} {annotation(record, options)}{s.reset}"
+
+
+def one_line(record: Record, max_repr: int | None = 80) -> str:
+    """The event on one line, without colour: ``averager#1.send(10) → 10.0 · GEN_SUSPENDED · line 17``."""
+    options = TextOptions(max_repr=max_repr)
+    op = record[OP]
+    inst: Instance = record[INST]
+    if op == CREATE:
+        return f"{inst.name} created · {annotation(record, options)}"
+    if op == COLLECT:
+        return f"{inst.name} {annotation(record, options)}"
+    shown = result(record, max_repr)
+    arrow = f" → {shown}" if shown else ""
+    return f"{expression(record, max_repr)}{arrow} · {annotation(record, options)}"
+
+
+# -- JSON ---------------------------------------------------------------------------------------
+
+_PLAIN_REPR_TYPES: Final = (float, bool, type(None))
+_SMALL_INT: Final = 1 << 62
+
+
+def _json_repr(obj: Any, limit: int | None) -> str:
+    """A value as the JSON string of its safe repr, with a fast path for common types."""
+    cls = type(obj)
+    if cls is int and -_SMALL_INT < obj < _SMALL_INT:
+        return f'"{obj}"'
+    if cls in _PLAIN_REPR_TYPES:
+        return f'"{obj!r}"'
+    return _js(safe_repr(obj, limit))  # type: ignore[no-any-return]
+
+
+def _arg_json(record: Record, limit: int | None) -> str:
+    op = record[OP]
+    if op == SEND or op == THROW:
+        return _json_repr(record[ARG], limit)
+    if op == CREATE and record[ARG] is not None:
+        return _js(call_args(record[ARG], limit))  # type: ignore[no-any-return]
+    return "null"
+
+
+def _value_json(record: Record, limit: int | None) -> str:
+    if record[OUTCOME] in (YIELD, RETURN, RAISE):
+        return _json_repr(record[VALUE], limit)
+    return "null"
+
+
+def json_line(
+    record: Record,
+    origin_ns: int,
+    limit: int | None,
+    locals_: Mapping[str, str] | None = None,
+) -> str:
+    """The JSON Lines form of a record (the schema of `Event.to_dict`), built by hand for speed."""
+    inst: Instance = record[INST]
+    after = record[AFTER]
+    before = record[BEFORE]
+    task = record[TASK]
+    if after == GEN_CLOSED:
+        where = '"filename":null,"lineno":null'
+    else:
+        lineno = inst.lineno_at(record[LASTI])
+        filename = "null" if inst.filename is None else _js(inst.filename)
+        where = f'"filename":{filename},"lineno":{"null" if lineno is None else lineno}'
+    line = (
+        f'{{"seq":{record[SEQ]},"gen":{_js(inst.name)},"op":"{record[OP]}",'
+        f'"arg":{_arg_json(record, limit)},"outcome":"{record[OUTCOME]}",'
+        f'"value":{_value_json(record, limit)},'
+        f'"state_before":{"null" if before is None else f"{chr(34)}{before}{chr(34)}"},'
+        f'"state_after":"{after}","depth":{record[DEPTH]},'
+        f'"thread":{_js(thread_name(record[THREAD]))},"task":{"null" if task is None else _js(task)},'
+        f'"func":{_js(inst.func)},"time":{(record[START] - origin_ns) / 1e9!r},'
+        f'"duration":{record[DURATION] / 1e9!r},{where}'
+    )
+    if record[OUTCOME] == RAISE:
+        line += f',"value_exc":{json.dumps(exc_info(record[VALUE]), ensure_ascii=True)}'
+    if record[OP] == THROW and is_exception(record[ARG]):
+        line += f',"arg_exc":{json.dumps(exc_info(record[ARG]), ensure_ascii=True)}'
+    if locals_ is not None:
+        line += f',"locals":{json.dumps(dict(locals_), ensure_ascii=True)}'
+    return line + "}"
+
+
+def record_to_dict(record: Record, origin_ns: int, limit: int | None) -> dict[str, Any]:
+    """The JSON-safe dict of a record: exactly what its JSON line decodes to."""
+    return json.loads(json_line(record, origin_ns, limit))  # type: ignore[no-any-return]

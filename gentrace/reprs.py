@@ -1,0 +1,100 @@
+"""Safe, short, terminal-proof reprs: a repr is a view of a value, cut to fit.
+
+`safe_repr` never raises (a failing ``__repr__`` gives a fallback naming the type), never takes
+long on a huge container, and never lets a control character through: C0, DEL, C1 and the bidi
+controls are shown escaped, so a repr cannot move the cursor or reorder a terminal line.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Final
+
+ELLIPSIS: Final = "..."
+
+_CONTAINERS: Final = (list, tuple, set, frozenset, dict)
+
+
+class ReprText(str):
+    """Text that already is a repr (read back from a trace): shown as it is, never evaluated."""
+
+    __slots__ = ()
+
+
+def escape_controls(text: str) -> str:
+    """Escape every character that is not printable (C0, DEL, C1, bidi controls, separators)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape_char(ch) for ch in text)
+
+
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def cut(text: str, limit: int | None) -> str:
+    """`text` shortened to at most `limit` characters, marked with an ellipsis when cut."""
+    if limit is None or len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return text[:limit]
+    return text[: limit - len(ELLIPSIS)] + ELLIPSIS
+
+
+def _raw_repr(obj: Any, limit: int | None) -> str:
+    # A huge builtin container is cut before it is repr'd: the repr of its first `limit`
+    # items is a prefix of the full repr, and that is all a cut repr shows anyway.
+    if limit is not None and type(obj) in _CONTAINERS and len(obj) > limit:
+        if type(obj) is dict:
+            head: Any = dict(itertools.islice(obj.items(), limit))
+        elif type(obj) in (list, tuple):
+            head = obj[:limit]
+        else:
+            head = type(obj)(itertools.islice(obj, limit))
+        return repr(head)
+    return repr(obj)
+
+
+def safe_repr(obj: Any, limit: int | None = None) -> str:
+    """The repr of `obj`, escaped and cut to `limit` characters; never raises."""
+    if type(obj) is ReprText:
+        text = str(obj)
+    else:
+        try:
+            text = _raw_repr(obj, limit)
+            if type(text) is not str:
+                text = str(text)
+        except BaseException as exc:  # a user's __repr__ may raise anything; the log goes on
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            text = f"<{type_name(type(obj))} object (repr failed: {type(exc).__name__})>"
+    return cut(escape_controls(text), limit)
+
+
+def safe_str(obj: Any, limit: int | None = None) -> str:
+    """`str(obj)`, escaped and cut; never raises."""
+    try:
+        text = str(obj)
+    except Exception as exc:
+        text = f"<str() failed: {type(exc).__name__}>"
+    return cut(escape_controls(text), limit)
+
+
+def type_name(cls: type) -> str:
+    """``module.QualName`` of a class (what a trace's ``*_exc.type`` holds)."""
+    module = getattr(cls, "__module__", None)
+    qualname = getattr(cls, "__qualname__", None) or getattr(cls, "__name__", "?")
+    return f"{module}.{qualname}" if module else str(qualname)
+
+
+def short_type_name(full: str) -> str:
+    """A type name as a traceback shows it: builtins and ``__main__`` without their module."""
+    for prefix in ("builtins.", "__main__."):
+        if full.startswith(prefix):
+            return full[len(prefix) :]
+    return full

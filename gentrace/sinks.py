@@ -1,0 +1,253 @@
+"""Where records go: a text stream or file (the REPL-style log), a JSON Lines file, a logger.
+
+A sink is told when an operation starts (`start`, only if it `wants_start`), when it ends
+(`end`), about facts of the trace (`note`), and is closed with what remains to say (`close`).
+Text and JSON take their reprs when the event happens, so a later mutation of a yielded object
+cannot rewrite history. Files are block-buffered and flushed on close; a terminal is flushed per
+line. Each sink serialises its writers with a re-entrant lock: a `collect` recorded from a
+finalizer may arrive while the same thread is inside the sink.
+"""
+
+from __future__ import annotations
+
+import json
+import linecache
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from typing import IO, Any
+
+from gentrace.events import AFTER, CLOSE, COLLECT, CREATE, GEN_CLOSED, GEN_CREATED, INST, OP, SEQ, Instance, Record, to_event
+from gentrace.recorder import Final
+from gentrace.renderers import TextOptions, end_line, json_line, one_line, repeat_line, single_line, start_line
+from gentrace.reprs import safe_repr
+from gentrace.styles import PLAIN, styles_for
+
+FILE_BUFFER = 1 << 16
+TERMINAL_MAX_REPR = 80
+FILE_MAX_REPR = 1000
+
+
+def open_log(path: str) -> IO[str]:
+    """Open a log file for writing: UTF-8, block-buffered, never failing on an odd character."""
+    return open(path, "w", encoding="utf-8", errors="backslashreplace", buffering=FILE_BUFFER)
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def source_line(filename: str, lineno: int) -> str:
+    """The stripped source line, if the file can be read."""
+    return linecache.getline(filename, lineno).strip()
+
+
+def frame_locals(inst: Instance, limit: int | None) -> dict[str, str] | None:
+    """The paused generator's local variables as safe reprs, if it is still alive."""
+    proxy = inst.proxy() if inst.proxy is not None else None
+    frame = getattr(proxy, "_frame", None)
+    if frame is None:
+        return None
+    return {name: safe_repr(value, limit) for name, value in frame.f_locals.items()}
+
+
+class TextSink:
+    """The REPL-style log, to a stream (looked up at each write if given as a callable) or a file."""
+
+    wants_start = True
+
+    def __init__(
+        self,
+        target: IO[str] | Callable[[], IO[str]],
+        *,
+        origin_ns: int,
+        color: bool | None = None,
+        max_repr: int | None = None,
+        timings: bool = False,
+        locals: bool = False,
+        file: bool = False,
+        sync_stdout: bool = False,
+    ) -> None:
+        self._get = target if callable(target) and not hasattr(target, "write") else (lambda: target)  # type: ignore[assignment,return-value]
+        self._file = file
+        self._color = color
+        self._max_repr = max_repr
+        self._origin = origin_ns
+        self._timings = timings
+        self._locals = locals
+        self._sync_stdout = sync_stdout
+        self._lock = threading.RLock()
+        self._stream: IO[str] | None = None
+        self._options = TextOptions()
+        self._flush = False
+        self._open_seq: int | None = None  # the seq whose `>>> ` line was written last
+
+    def _configure(self, stream: IO[str]) -> None:
+        tty = not self._file and _is_tty(stream)
+        limit = self._max_repr if self._max_repr is not None else (TERMINAL_MAX_REPR if tty else FILE_MAX_REPR)
+        styles = PLAIN if self._file else styles_for(stream, self._color)
+        self._options = TextOptions(
+            styles=styles, max_repr=limit, origin_ns=self._origin, timings=self._timings, source=source_line
+        )
+        self._flush = tty
+        self._stream = stream
+
+    def _write(self, text: str) -> None:
+        stream = self._get()
+        if stream is not self._stream:
+            self._configure(stream)
+        if self._sync_stdout:
+            try:
+                sys.stdout.flush()
+            except (AttributeError, ValueError, OSError):
+                pass
+        stream.write(text)
+        if self._flush:
+            stream.flush()
+
+    def _prepare(self) -> TextOptions:
+        stream = self._get()
+        if stream is not self._stream:
+            self._configure(stream)
+        return self._options
+
+    def start(self, record: Record) -> None:
+        with self._lock:
+            options = self._prepare()
+            self._write(start_line(record, options) + "\n")
+            self._open_seq = record[SEQ]
+
+    def end(self, record: Record) -> None:
+        with self._lock:
+            options = self._prepare()
+            op = record[OP]
+            if op == CREATE or op == COLLECT:
+                self._write(single_line(record, options) + "\n")
+                self._open_seq = None
+                return
+            text = ""
+            if self._open_seq != record[SEQ]:
+                text = repeat_line(record, options) + "\n"
+            if self._locals and record[AFTER] != GEN_CLOSED and op != CLOSE:
+                loc = frame_locals(record[INST], options.max_repr)
+                if loc is not None:
+                    options = _with_locals(options, loc)
+            self._write(text + end_line(record, options) + "\n")
+            self._open_seq = None
+
+    def note(self, note: dict[str, Any]) -> None:
+        pass  # the text log says what it has to say when it closes
+
+    def close(self, final: Final) -> None:
+        with self._lock:
+            lines = []
+            for item in final.unfinished:
+                inst = item.inst
+                where = f"{inst.filename}:{item.lineno}" if inst.filename and item.lineno else "an unknown line"
+                if inst.state == GEN_CREATED:
+                    lines.append(f"# never started: {inst.name}, created at {where}")
+                else:
+                    lines.append(f"# still suspended at exit: {inst.name}, paused at {where}")
+            if final.cut_after is not None:
+                lines.append(
+                    f"# max-events: recording stopped after {final.cut_after} events; the program ran on"
+                )
+            if lines:
+                s = self._prepare().styles
+                self._write("".join(f"{s.comment}{line}{s.reset}\n" for line in lines))
+            stream = self._get()
+            if self._file:
+                stream.close()
+            else:
+                try:
+                    stream.flush()
+                except (AttributeError, ValueError, OSError):
+                    pass
+
+
+def _with_locals(options: TextOptions, loc: dict[str, str]) -> TextOptions:
+    return TextOptions(
+        styles=options.styles,
+        max_repr=options.max_repr,
+        origin_ns=options.origin_ns,
+        timings=options.timings,
+        source=options.source,
+        locals=loc,
+    )
+
+
+class JsonlSink:
+    """One JSON object per line, written when each operation completes."""
+
+    wants_start = False
+
+    def __init__(
+        self,
+        stream: IO[str],
+        *,
+        origin_ns: int,
+        max_repr: int | None = None,
+        locals: bool = False,
+        owns: bool = True,
+    ) -> None:
+        self._stream = stream
+        self._write = stream.write
+        self._origin = origin_ns
+        self._limit = max_repr if max_repr is not None else FILE_MAX_REPR
+        self._locals = locals
+        self._owns = owns
+        self._lock = threading.RLock()
+
+    def start(self, record: Record) -> None:
+        pass
+
+    def end(self, record: Record) -> None:
+        loc = None
+        if self._locals and record[AFTER] != GEN_CLOSED:
+            loc = frame_locals(record[INST], self._limit)
+        line = json_line(record, self._origin, self._limit, loc) + "\n"
+        with self._lock:
+            self._write(line)
+
+    def note(self, note: dict[str, Any]) -> None:
+        with self._lock:
+            self._write(json.dumps(note) + "\n")
+
+    def close(self, final: Final) -> None:
+        with self._lock:
+            self._write(json.dumps({"note": "end", "events": final.events}) + "\n")
+            if self._owns:
+                self._stream.close()
+            else:
+                self._stream.flush()
+
+
+class LoggerSink:
+    """One log record per event; the message is the one-line form, the Event rides along."""
+
+    wants_start = False
+
+    def __init__(self, logger: logging.Logger, *, level: int, origin_ns: int, max_repr: int | None = None) -> None:
+        self._logger = logger
+        self._level = level
+        self._origin = origin_ns
+        self._limit = max_repr if max_repr is not None else TERMINAL_MAX_REPR
+
+    def start(self, record: Record) -> None:
+        pass
+
+    def end(self, record: Record) -> None:
+        if self._logger.isEnabledFor(self._level):
+            event = to_event(record, self._origin)
+            # No args: the message is taken as it is, a "%" in a repr included.
+            self._logger.log(self._level, one_line(record, self._limit), extra={"gentrace_event": event})
+
+    def note(self, note: dict[str, Any]) -> None:
+        pass
+
+    def close(self, final: Final) -> None:
+        pass

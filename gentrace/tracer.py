@@ -1,0 +1,322 @@
+"""`Tracer`: options checked once, a recorder and its sinks, `wrap()`, `with`, `close()`.
+
+Also the decorator object (`TracedFunction`) that puts a proxy around each generator a traced
+function makes, and the context variable that `with tracer:` sets.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import functools
+import inspect
+import logging
+import os
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable, Iterable
+from typing import IO, Any, TypeVar
+
+from gentrace.events import GEN_CREATED, Event, to_event
+from gentrace.proxy import GeneratorProxy
+from gentrace.recorder import Clock, Final, Recorder, Sink
+from gentrace.sinks import JsonlSink, LoggerSink, TextSink, open_log
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FORMATS = ("text", "jsonl")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+UNSET: Any = _Unset()
+
+current: contextvars.ContextVar[Tracer | None | _Unset] = contextvars.ContextVar("gentrace_current", default=UNSET)
+"""The tracer of the innermost ``with tracer:`` in this context."""
+
+_open_tracers: dict[int, Tracer] = {}
+_open_lock = threading.Lock()
+
+
+class StderrTarget:
+    """`out=` value meaning "``sys.stderr`` as it is when each line is written"."""
+
+    def __repr__(self) -> str:
+        return "<sys.stderr, looked up when writing>"
+
+
+STDERR = StderrTarget()
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"Tracer({name}=...): expected an int or None, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"Tracer({name}=...): must be at least {minimum}, got {value}")
+    return value
+
+
+def _format_of(target: Any, format: str | None) -> str:
+    if format is not None:
+        return format
+    if isinstance(target, (str, os.PathLike)) and os.fspath(target).endswith(".jsonl"):
+        return "jsonl"
+    return "text"
+
+
+class Tracer:
+    """Records what traced generators do, in memory and to the outputs given as `out`.
+
+    >>> t = Tracer()                      # in memory only
+    >>> t = Tracer(out="run.jsonl")       # JSON Lines (by extension, or format="jsonl")
+    >>> t = Tracer(out=[sys.stderr, "run.log"], max_repr=200, timings=True)
+
+    `out` is a path, a stream, a `logging.Logger`, or a list of them. `keep` bounds the events kept
+    in memory (None: all). `max_events` stops recording after that many events. `color` forces
+    colour on or off for streams (default: only on a terminal, ``NO_COLOR`` respected). `locals`
+    adds the generator's local variables to the text and JSON outputs each time it pauses;
+    `timings` shows the time spent in each resume. `clock` (integer nanoseconds) is for tests.
+    """
+
+    def __init__(
+        self,
+        out: Any = None,
+        *,
+        format: str | None = None,
+        color: bool | None = None,
+        max_repr: int | None = None,
+        max_events: int | None = None,
+        keep: int | None = None,
+        locals: bool = False,
+        timings: bool = False,
+        level: int | str = logging.DEBUG,
+        clock: Clock | None = None,
+    ) -> None:
+        if format is not None and format not in FORMATS:
+            raise ValueError(f"Tracer(format=...): expected one of {', '.join(FORMATS)}, got {format!r}")
+        if color is not None and not isinstance(color, bool):
+            raise TypeError(f"Tracer(color=...): expected True, False or None, got {type(color).__name__}")
+        self.max_repr = _check_int("max_repr", max_repr, 1)
+        max_events = _check_int("max_events", max_events, 0)
+        keep = _check_int("keep", keep, 0)
+        if isinstance(level, str):
+            resolved = logging.getLevelName(level.upper())
+            if not isinstance(resolved, int):
+                raise ValueError(f"Tracer(level=...): unknown logging level {level!r}")
+            level = resolved
+        if clock is not None and not callable(clock):
+            raise TypeError("Tracer(clock=...): expected a callable returning integer nanoseconds")
+        self._clock = clock or time.perf_counter_ns
+        origin = self._clock()
+        targets = out if isinstance(out, (list, tuple)) else ([] if out is None else [out])
+        sinks: list[Sink] = []
+        try:
+            for target in targets:
+                sinks.append(self._sink_for(target, format, color, locals, timings, level, origin))
+        except BaseException:
+            for sink in sinks:
+                sink.close(_nothing())
+            raise
+        self._recorder = Recorder(sinks, keep=keep, max_events=max_events, clock=self._clock)
+        self._recorder.origin = origin
+        self._tokens: list[contextvars.Token[Any]] = []
+        if sinks:
+            with _open_lock:
+                _open_tracers[id(self)] = self
+
+    def _sink_for(
+        self,
+        target: Any,
+        format: str | None,
+        color: bool | None,
+        locals: bool,
+        timings: bool,
+        level: int,
+        origin: int,
+    ) -> Sink:
+        kind = _format_of(target, format)
+        if isinstance(target, logging.Logger):
+            return LoggerSink(target, level=level, origin_ns=origin, max_repr=self.max_repr)
+        if isinstance(target, StderrTarget):
+            return TextSink(
+                _stderr, origin_ns=origin, color=color, max_repr=self.max_repr, timings=timings, locals=locals, sync_stdout=True
+            )
+        if isinstance(target, (str, os.PathLike)):
+            stream = open_log(os.fspath(target))
+            if kind == "jsonl":
+                return JsonlSink(stream, origin_ns=origin, max_repr=self.max_repr, locals=locals)
+            return TextSink(stream, origin_ns=origin, max_repr=self.max_repr, timings=timings, locals=locals, file=True)
+        if hasattr(target, "write"):
+            if kind == "jsonl":
+                return JsonlSink(target, origin_ns=origin, max_repr=self.max_repr, locals=locals, owns=False)
+            return TextSink(
+                target,
+                origin_ns=origin,
+                color=color,
+                max_repr=self.max_repr,
+                timings=timings,
+                locals=locals,
+                sync_stdout=target is sys.stderr or target is sys.__stderr__,
+            )
+        raise TypeError(
+            "Tracer(out=...): expected a path, a stream with write(), a logging.Logger, or a list "
+            f"of them; got {type(target).__name__}"
+        )
+
+    # -- tracing --------------------------------------------------------------------------------
+
+    def trace(self, func: F | None = None, *, name: str | None = None) -> Any:
+        """Decorate a generator function so that its generators are traced by this tracer.
+
+        Use as ``@t.trace``, ``@t.trace()`` or ``@t.trace(name="avg")``.
+        """
+        if func is None:
+            return lambda f: traced(f, tracer=self, name=name)
+        return traced(func, tracer=self, name=name)
+
+    def wrap(self, gen: Any, *, name: str | None = None) -> GeneratorProxy:
+        """Trace an existing generator object (e.g. from a generator expression)."""
+        if isinstance(gen, GeneratorProxy):
+            raise TypeError(f"wrap(): {gen!r} is already traced")
+        if not isinstance(gen, types.GeneratorType):
+            raise TypeError(_not_generator("wrap()", gen, "a generator object"))
+        return self._adopt(gen, name, None, None)
+
+    def _adopt(self, gen: types.GeneratorType[Any, Any, Any], name: str | None, func: Callable[..., Any] | None, arg: Any) -> GeneratorProxy:
+        proxy = GeneratorProxy.__new__(GeneratorProxy)
+        inst = self._recorder.instance(gen, name, func, proxy)
+        GeneratorProxy.__init__(proxy, gen, self._recorder, inst)
+        # A generator from a traced function is fresh; one handed to wrap() may be anywhere.
+        state = GEN_CREATED if func is not None else inspect.getgeneratorstate(gen)
+        frame = gen.gi_frame
+        self._recorder.created(inst, arg, state, frame.f_lasti if frame is not None else -1)
+        return proxy
+
+    @property
+    def events(self) -> list[Event]:
+        """The events kept in memory, in order of seq."""
+        origin = self._recorder.origin
+        return [to_event(r, origin) for r in self._recorder.records()]
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` was called (a closed tracer records nothing more)."""
+        return self._recorder.closed
+
+    def close(self) -> None:
+        """Stop recording, write what remains (unfinished instances, end notes), close files."""
+        with _open_lock:
+            _open_tracers.pop(id(self), None)
+        self._recorder.close()
+
+    def __enter__(self) -> Tracer:
+        self._tokens.append(current.set(self))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        current.reset(self._tokens.pop())
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<gentrace.Tracer {state}, {len(self._recorder.memory or ())} events kept>"
+
+
+def _stderr() -> IO[str]:
+    return sys.stderr
+
+
+def _nothing() -> Final:
+    return Final(0, [], None)
+
+
+def _not_generator(where: str, obj: Any, wanted: str) -> str:
+    label = getattr(obj, "__qualname__", None) or type(obj).__name__
+    if inspect.isasyncgenfunction(obj) or inspect.iscoroutinefunction(obj):
+        kind = "an async generator function" if inspect.isasyncgenfunction(obj) else "a coroutine function"
+        return f"{where}: {label!s} is {kind}; gentrace traces plain generators only for now"
+    if inspect.isasyncgen(obj) or inspect.iscoroutine(obj):
+        return f"{where}: {label!s} is an async object; gentrace traces plain generators only for now"
+    return f"{where}: {label!s} is not {wanted} (a generator function is a def whose body contains yield)"
+
+
+def close_all() -> None:
+    """Close every tracer that still has outputs open (at exit, after a crash or Ctrl-C)."""
+    with _open_lock:
+        tracers = list(_open_tracers.values())
+    for tracer in tracers:
+        tracer.close()
+
+
+atexit.register(close_all)
+
+
+class TracedFunction:
+    """A traced generator function: calling it returns a traced generator.
+
+    It passes for the function it wraps: same ``__name__``, ``__qualname__``, ``__doc__``,
+    ``__wrapped__``, signature, and ``inspect.isgeneratorfunction`` stays True (it exposes the
+    original's ``__code__``); it binds as a method through ``__get__``.
+    """
+
+    def __init__(self, func: Callable[..., Any], tracer: Tracer | None, resolve: Callable[[], Tracer | None] | None, name: str | None) -> None:
+        functools.update_wrapper(self, func)
+        self.__code__ = func.__code__
+        self.__defaults__ = getattr(func, "__defaults__", None)
+        self.__kwdefaults__ = getattr(func, "__kwdefaults__", None)
+        self._func = func
+        self._tracer = tracer
+        self._resolve = resolve
+        self._name = name
+        code = func.__code__
+        self._drops_first = (
+            code.co_argcount > 0 and code.co_varnames[0] in ("self", "cls") and "." in func.__qualname__.replace("<locals>.", "")
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            gen = self._func(*args, **kwargs)
+        except BaseException as exc:
+            tb = exc.__traceback__
+            if tb is not None and tb.tb_frame.f_code is TracedFunction.__call__.__code__:
+                exc.__traceback__ = tb.tb_next
+            raise
+        tracer = self._tracer if self._tracer is not None else self._resolve()  # type: ignore[misc]
+        if tracer is None or type(gen) is not types.GeneratorType or tracer.closed:
+            return gen
+        shown = args[1:] if self._drops_first and args else args
+        return tracer._adopt(gen, self._name, self._func, (shown, kwargs))
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return types.MethodType(self, obj)
+
+    def __repr__(self) -> str:
+        return f"<traced generator function {self.__qualname__}>"
+
+
+def traced(
+    func: Any,
+    *,
+    tracer: Tracer | None = None,
+    resolve: Callable[[], Tracer | None] | None = None,
+    name: str | None = None,
+) -> Any:
+    """`func` (a generator function, staticmethod or classmethod) made to trace its generators."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"trace(name=...): expected a str, got {type(name).__name__}")
+    if isinstance(func, (staticmethod, classmethod)):
+        return type(func)(traced(func.__func__, tracer=tracer, resolve=resolve, name=name))
+    if isinstance(func, TracedFunction):
+        func = func._func
+    if not inspect.isgeneratorfunction(func) or not hasattr(func, "__code__"):
+        raise TypeError(_not_generator("trace", func, "a generator function"))
+    return TracedFunction(func, tracer, resolve, name)
