@@ -1,6 +1,6 @@
 """The flat record the recorder makes per operation, and the `Event` built from it on demand.
 
-The hot path builds one tuple per operation (`Record`), sharing a per-instance `Instance`. An
+The hot path builds one tuple per operation (`Record`), sharing a per-instance info tuple. An
 `Event` — the documented, public form — is built only when `Tracer.events` is read or a sink
 asks for one, so recording in memory costs a tuple and an append.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from types import CodeType
-from collections.abc import Callable
 from typing import Any, Final
 
 # Operations.
@@ -43,7 +42,7 @@ IGNORED_EXIT_MESSAGE: Final = "generator ignored GeneratorExit"
 SEQ, INST, OP, ARG, OUTCOME, VALUE, BEFORE, AFTER, DEPTH, THREAD, TASK, START, DURATION, LASTI = range(14)
 
 Record = tuple[Any, ...]
-"""(seq, Instance, op, arg, outcome, value, state_before, state_after, depth, thread,
+"""(seq, info, op, arg, outcome, value, state_before, state_after, depth, thread,
 task, start_ns, duration_ns, lasti) — see the positions above."""
 
 
@@ -63,45 +62,46 @@ def state_after_raise(op: str, before: str | None, exc: BaseException) -> str:
     return GEN_CLOSED
 
 
-class Instance:
-    """What every event of one generator instance shares: its name, function and code."""
+# Positions in an instance's info tuple (shared by all its records).
+NAME, FUNC, CODE, FILENAME = range(4)
 
-    __slots__ = ("name", "func", "filename", "code", "state", "proxy", "_lines")
+Info = tuple[str, str, "CodeType | None", "str | None"]
+"""(name, func, code, filename): what every record of one instance shares. Only strings and a
+code object (which the garbage collector does not track), so records kept in memory are
+untracked by the collector and cost it nothing."""
 
-    def __init__(
-        self, name: str, func: str, code: CodeType | None, filename: str | None = None
-    ) -> None:
-        self.name = name
-        self.func = func
-        self.code = code
-        self.filename = code.co_filename if code is not None else filename
-        # The instance's current state lives here rather than on the proxy, so that a collect
-        # callback still knows it when a garbage cycle has already cleared the proxy.
-        self.state: str = GEN_CREATED
-        self.proxy: Callable[[], Any] | None = None  # a weak reference to the live proxy
-        self._lines: tuple[list[int], list[int | None]] | None = None
 
-    def lineno_at(self, lasti: int) -> int | None:
-        """The source line of bytecode offset `lasti` (what `frame.f_lineno` would say).
+def make_info(name: str, func: str, code: CodeType | None, filename: str | None = None) -> Info:
+    """The info tuple of an instance; without `code`, positions in its records are line numbers."""
+    return (name, func, code, code.co_filename if code is not None else filename)
 
-        Without a code object (an event read back, or rebuilt from an `Event`) the position
-        recorded is the line number itself.
-        """
-        if self.code is None:
-            return lasti if lasti >= 0 else None
-        if lasti < 0:  # not started yet (Python 3.10)
-            return self.code.co_firstlineno
-        if self._lines is None:
-            starts: list[int] = []
-            lines: list[int | None] = []
-            for start, _end, line in self.code.co_lines():
-                starts.append(start)
-                lines.append(line)
-            self._lines = (starts, lines)
-        starts, lines = self._lines
-        i = bisect.bisect_right(starts, lasti) - 1
-        line = lines[i] if i >= 0 else None
-        return line if line is not None else self.code.co_firstlineno
+
+_line_tables: dict[CodeType, tuple[list[int], list[int | None]]] = {}
+
+
+def lineno_at(info: Info, lasti: int) -> int | None:
+    """The source line at bytecode offset `lasti` of the instance's code (as `f_lineno` says).
+
+    Without a code object (an event read back, or rebuilt from an `Event`) the position recorded
+    is the line number itself.
+    """
+    code = info[CODE]
+    if code is None:
+        return lasti if lasti >= 0 else None
+    if lasti < 0:  # not started yet (Python 3.10)
+        return code.co_firstlineno
+    table = _line_tables.get(code)
+    if table is None:
+        starts: list[int] = []
+        lines: list[int | None] = []
+        for start, _end, line in code.co_lines():
+            starts.append(start)
+            lines.append(line)
+        table = _line_tables[code] = (starts, lines)
+    starts, lines = table
+    i = bisect.bisect_right(starts, lasti) - 1
+    line = lines[i] if i >= 0 else None
+    return line if line is not None else code.co_firstlineno
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +150,7 @@ class Event:
         return record_to_dict(
             (
                 self.seq,
-                Instance(self.gen, self.func, None, self.filename),
+                make_info(self.gen, self.func, None, self.filename),
                 self.op,
                 self.arg,
                 self.outcome,
@@ -169,19 +169,14 @@ class Event:
         )
 
 
-def thread_name(thread: Any) -> str:
-    """The name of a recorded thread (a `threading.Thread`, or already a name)."""
-    return thread if isinstance(thread, str) else str(thread.name)
-
-
 def to_event(record: Record, origin_ns: int) -> Event:
     """Build the public `Event` for a flat record."""
-    inst: Instance = record[INST]
+    info: Info = record[INST]
     after = record[AFTER]
     closed = after == GEN_CLOSED
     return Event(
         seq=record[SEQ],
-        gen=inst.name,
+        gen=info[NAME],
         op=record[OP],
         arg=record[ARG],
         outcome=record[OUTCOME],
@@ -189,11 +184,11 @@ def to_event(record: Record, origin_ns: int) -> Event:
         state_before=record[BEFORE],
         state_after=after,
         depth=record[DEPTH],
-        thread=thread_name(record[THREAD]),
+        thread=record[THREAD],
         task=record[TASK],
-        func=inst.func,
+        func=info[FUNC],
         time=(record[START] - origin_ns) / 1e9,
         duration=record[DURATION] / 1e9,
-        filename=None if closed else inst.filename,
-        lineno=None if closed else inst.lineno_at(record[LASTI]),
+        filename=None if closed else info[FILENAME],
+        lineno=None if closed else lineno_at(info, record[LASTI]),
     )

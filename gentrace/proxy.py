@@ -28,10 +28,10 @@ from gentrace.events import (
     SEND,
     THROW,
     YIELD,
-    Instance,
+    Info,
     state_after_raise,
 )
-from gentrace.recorder import Recorder, thread_state
+from gentrace.recorder import InstanceRef, Recorder, thread_state
 
 
 def _strip_own_frame(exc: BaseException, code: CodeType) -> None:
@@ -43,12 +43,13 @@ def _strip_own_frame(exc: BaseException, code: CodeType) -> None:
 class GeneratorProxy(Generator[Any, Any, Any]):
     """A traced generator: behaves exactly like the generator it wraps, and records every step."""
 
-    __slots__ = ("_gen", "_rec", "_inst", "_frame", "__weakref__")
+    __slots__ = ("_gen", "_rec", "_ref", "_info", "_frame", "__weakref__")
 
-    def __init__(self, gen: GeneratorType[Any, Any, Any], recorder: Recorder, inst: Instance) -> None:
+    def __init__(self, gen: GeneratorType[Any, Any, Any], recorder: Recorder, ref: InstanceRef) -> None:
         self._gen = gen
         self._rec = recorder
-        self._inst = inst
+        self._ref = ref
+        self._info: Info = ref.info
         self._frame: FrameType | None = gen.gi_frame
 
     def __iter__(self) -> GeneratorProxy:
@@ -60,7 +61,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         if seq > rec.limit:
             rec.overflow(seq)
             return next(self._gen)
-        inst = self._inst
+        inst = self._ref
+        info = self._info
         before = inst.state
         inst.state = GEN_RUNNING
         st = thread_state.s
@@ -68,7 +70,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         st[0] = depth + 1
         clock = rec.clock
         if rec.starting:
-            rec.start((seq, inst, NEXT, None, None, None, before, None, depth, st[1], None, clock(), 0, -1))
+            rec.start((seq, info, NEXT, None, None, None, before, None, depth, st[1], None, clock(), 0, -1))
         start = clock()
         try:
             value = next(self._gen)
@@ -77,7 +79,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             st[0] = depth
             inst.state = GEN_CLOSED
             self._frame = None
-            rec.emit((seq, inst, NEXT, None, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], None, start, end - start, -1))
+            rec.emit((seq, info, NEXT, None, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], None, start, end - start, -1))
             _strip_own_frame(exc, GeneratorProxy.__next__.__code__)
             raise
         except BaseException as exc:
@@ -89,7 +91,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         end = clock()
         st[0] = depth
         inst.state = GEN_SUSPENDED
-        rec.emit((seq, inst, NEXT, None, YIELD, value, before, GEN_SUSPENDED, depth, st[1], None, start, end - start, self._frame.f_lasti))  # type: ignore[union-attr]
+        rec.emit((seq, info, NEXT, None, YIELD, value, before, GEN_SUSPENDED, depth, st[1], None, start, end - start, self._frame.f_lasti))  # type: ignore[union-attr]
         return value
 
     def send(self, value: Any) -> Any:
@@ -99,7 +101,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         if seq > rec.limit:
             rec.overflow(seq)
             return self._gen.send(value)
-        inst = self._inst
+        inst = self._ref
+        info = self._info
         before = inst.state
         inst.state = GEN_RUNNING
         st = thread_state.s
@@ -107,7 +110,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         st[0] = depth + 1
         clock = rec.clock
         if rec.starting:
-            rec.start((seq, inst, SEND, value, None, None, before, None, depth, st[1], None, clock(), 0, -1))
+            rec.start((seq, info, SEND, value, None, None, before, None, depth, st[1], None, clock(), 0, -1))
         start = clock()
         try:
             result = self._gen.send(value)
@@ -116,7 +119,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             st[0] = depth
             inst.state = GEN_CLOSED
             self._frame = None
-            rec.emit((seq, inst, SEND, value, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], None, start, end - start, -1))
+            rec.emit((seq, info, SEND, value, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], None, start, end - start, -1))
             _strip_own_frame(exc, GeneratorProxy.send.__code__)
             raise
         except BaseException as exc:
@@ -128,7 +131,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         end = clock()
         st[0] = depth
         inst.state = GEN_SUSPENDED
-        rec.emit((seq, inst, SEND, value, YIELD, result, before, GEN_SUSPENDED, depth, st[1], None, start, end - start, self._frame.f_lasti))  # type: ignore[union-attr]
+        rec.emit((seq, info, SEND, value, YIELD, result, before, GEN_SUSPENDED, depth, st[1], None, start, end - start, self._frame.f_lasti))  # type: ignore[union-attr]
         return result
 
     def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:  # type: ignore[override]
@@ -137,11 +140,19 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         # (Python 3.12 deprecates the latter).
         args = (typ,) if val is None and tb is None else (typ, val, tb)
         thrown = typ if val is None else val
-        return self._step_slow(THROW, thrown, self._gen.throw, args)
+        try:
+            return self._step_slow(THROW, thrown, self._gen.throw, args)
+        except BaseException as exc:
+            _strip_own_frame(exc, GeneratorProxy.throw.__code__)
+            raise
 
     def close(self) -> None:
         """Close the generator, as `generator.close` does."""
-        self._step_slow(CLOSE, None, self._gen.close, ())
+        try:
+            self._step_slow(CLOSE, None, self._gen.close, ())
+        except BaseException as exc:
+            _strip_own_frame(exc, GeneratorProxy.close.__code__)
+            raise
 
     def _step_slow(self, op: str, arg: Any, call: Any, args: tuple[Any, ...]) -> Any:
         # throw() and close() are rare: one shared body is worth the extra call.
@@ -150,7 +161,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         if seq > rec.limit:
             rec.overflow(seq)
             return call(*args)
-        inst = self._inst
+        inst = self._ref
+        info = self._info
         before = inst.state
         inst.state = GEN_RUNNING
         st = thread_state.s
@@ -158,7 +170,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         st[0] = depth + 1
         clock = rec.clock
         if rec.starting:
-            rec.start((seq, inst, op, arg, None, None, before, None, depth, st[1], None, clock(), 0, -1))
+            rec.start((seq, info, op, arg, None, None, before, None, depth, st[1], None, clock(), 0, -1))
         start = clock()
         try:
             result = call(*args)
@@ -167,7 +179,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             st[0] = depth
             inst.state = GEN_CLOSED
             self._frame = None
-            rec.emit((seq, inst, op, arg, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], None, start, end - start, -1))
+            rec.emit((seq, info, op, arg, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], None, start, end - start, -1))
             _strip_own_frame(exc, GeneratorProxy._step_slow.__code__)
             raise
         except BaseException as exc:
@@ -181,14 +193,15 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         if op == CLOSE:
             inst.state = GEN_CLOSED
             self._frame = None
-            rec.emit((seq, inst, op, arg, CLOSED, None, before, GEN_CLOSED, depth, st[1], None, start, end - start, -1))
+            rec.emit((seq, info, op, arg, CLOSED, None, before, GEN_CLOSED, depth, st[1], None, start, end - start, -1))
         else:
             inst.state = GEN_SUSPENDED
-            rec.emit((seq, inst, op, arg, YIELD, result, before, GEN_SUSPENDED, depth, st[1], None, start, end - start, self._frame.f_lasti))  # type: ignore[union-attr]
+            rec.emit((seq, info, op, arg, YIELD, result, before, GEN_SUSPENDED, depth, st[1], None, start, end - start, self._frame.f_lasti))  # type: ignore[union-attr]
         return result
 
     def _raised(self, seq: int, op: str, arg: Any, exc: BaseException, before: str, depth: int, thread: Any, start: int, end: int) -> None:
-        inst = self._inst
+        inst = self._ref
+        info = self._info
         after = state_after_raise(op, before, exc)
         if after == GEN_CLOSED:
             self._frame = None
@@ -197,7 +210,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             lasti = self._frame.f_lasti if self._frame is not None else -1
         # A re-entrant call leaves the state to the outer call, which is still running.
         inst.state = after
-        self._rec.emit((seq, inst, op, arg, RAISE, exc, before, after, depth, thread, None, start, end - start, lasti))
+        self._rec.emit((seq, info, op, arg, RAISE, exc, before, after, depth, thread, None, start, end - start, lasti))
 
     # -- what a generator also has --------------------------------------------------------------
 
@@ -228,10 +241,10 @@ class GeneratorProxy(Generator[Any, Any, Any]):
     @property
     def gentrace_name(self) -> str:
         """The instance's name in the log, e.g. ``averager#1``."""
-        return self._inst.name
+        return self._info[0]
 
     def __repr__(self) -> str:
-        return f"<traced generator {self._inst.name} of {self._gen!r}>"
+        return f"<traced generator {self._info[0]} of {self._gen!r}>"
 
 
 def _forward_qualname(cls: type) -> None:

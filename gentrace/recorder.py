@@ -20,15 +20,17 @@ from types import CodeType, GeneratorType
 from typing import Any, Protocol
 
 from gentrace.events import (
-    COLLECT,
     CLOSED,
+    COLLECT,
     CREATE,
     CREATED,
     GEN_CLOSED,
     GEN_CREATED,
     GEN_SUSPENDED,
-    Instance,
+    NAME,
+    Info,
     Record,
+    make_info,
 )
 
 Clock = Callable[[], int]
@@ -51,10 +53,11 @@ class Sink(Protocol):
 class Unfinished:
     """An instance that had not finished when its tracer closed."""
 
-    __slots__ = ("inst", "lineno")
+    __slots__ = ("info", "state", "lineno")
 
-    def __init__(self, inst: Instance, lineno: int | None) -> None:
-        self.inst = inst
+    def __init__(self, info: Info, state: str, lineno: int | None) -> None:
+        self.info = info
+        self.state = state
         self.lineno = lineno
 
 
@@ -70,19 +73,27 @@ class Final:
 
 
 class _ThreadState(threading.local):
-    """Per thread: ``[depth, thread]`` — traced steps running here, and the thread itself."""
+    """Per thread: ``[depth, name]`` — traced steps running here, and the thread's name."""
 
     def __init__(self) -> None:
-        self.s: list[Any] = [0, threading.current_thread()]
+        self.s: list[Any] = [0, threading.current_thread().name]
 
 
 thread_state = _ThreadState()
 
 
-class _GenRef(weakref.ref):  # type: ignore[type-arg]
-    """A weak reference to a traced generator that records `collect` when it dies unfinished."""
+class InstanceRef(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference to a traced generator, carrying the instance's info and current state.
 
-    __slots__ = ("inst", "frame_pos")
+    The state lives here rather than on the proxy so that a `collect` callback still knows it
+    when a garbage cycle has already cleared the proxy.
+    """
+
+    __slots__ = ("info", "state", "proxy")
+
+    info: Info
+    state: str
+    proxy: Callable[[], Any]
 
 
 def _qualname(func: Callable[..., Any] | GeneratorType[Any, Any, Any]) -> str:
@@ -124,7 +135,8 @@ class Recorder:
         self.closed = False
         self._names: dict[str, int] = {}
         self._lock = threading.RLock()
-        self._refs: dict[_GenRef, None] = {}  # insertion-ordered: creation order
+        self._refs: dict[InstanceRef, None] = {}  # insertion-ordered: creation order
+        self.by_name: dict[str, InstanceRef] = {}  # live instances by name
         self._cut_noted = False
         self._failed = False
 
@@ -185,7 +197,7 @@ class Recorder:
         name: str | None,
         func: Callable[..., Any] | None,
         proxy: Any,
-    ) -> Instance:
+    ) -> InstanceRef:
         """Name a new instance ``NAME#N`` and register it for `collect` and `unfinished`."""
         source = func if func is not None else gen
         qualname = _qualname(source)
@@ -198,38 +210,39 @@ class Recorder:
         with self._lock:
             number = self._names.get(base, 0) + 1
             self._names[base] = number
-        inst = Instance(f"{base}#{number}", f"{module or '?'}:{qualname}", code)
-        inst.proxy = weakref.ref(proxy)
-        ref = _GenRef(gen, self._collected)
-        ref.inst = inst
+        ref = InstanceRef(gen, self._collected)
+        ref.info = make_info(f"{base}#{number}", f"{module or '?'}:{qualname}", code)
+        ref.state = GEN_CREATED
+        ref.proxy = weakref.ref(proxy)
         self._refs[ref] = None
-        return inst
+        self.by_name[ref.info[NAME]] = ref
+        return ref
 
-    def _collected(self, ref: _GenRef) -> None:
+    def _collected(self, ref: InstanceRef) -> None:
         self._refs.pop(ref, None)
-        inst: Instance = ref.inst
-        before = inst.state
+        self.by_name.pop(ref.info[NAME], None)
+        before = ref.state
         if before != GEN_SUSPENDED and before != GEN_CREATED:
             return
-        inst.state = GEN_CLOSED
+        ref.state = GEN_CLOSED
         seq = next(self.counter)
         if seq > self.limit:
             self.overflow(seq)
             return
         st = thread_state.s
         self.emit(
-            (seq, inst, COLLECT, None, CLOSED, None, before, GEN_CLOSED, st[0], st[1], None, self.clock(), 0, -1)
+            (seq, ref.info, COLLECT, None, CLOSED, None, before, GEN_CLOSED, st[0], st[1], None, self.clock(), 0, -1)
         )
 
-    def created(self, inst: Instance, arg: Any, state: str, lasti: int) -> None:
+    def created(self, ref: InstanceRef, arg: Any, state: str, lasti: int) -> None:
         """Record the creation of an instance (already named by `instance`)."""
-        inst.state = state
+        ref.state = state
         seq = next(self.counter)
         if seq > self.limit:
             self.overflow(seq)
             return
         st = thread_state.s
-        self.emit((seq, inst, CREATE, arg, CREATED, None, None, state, st[0], st[1], None, self.clock(), 0, lasti))
+        self.emit((seq, ref.info, CREATE, arg, CREATED, None, None, state, st[0], st[1], None, self.clock(), 0, lasti))
 
     # -- the end --------------------------------------------------------------------------------
 
@@ -237,13 +250,12 @@ class Recorder:
         """Live instances that are not closed, in creation order."""
         found = []
         for ref in list(self._refs):
-            inst: Instance = ref.inst
             gen = ref()
-            if gen is None or inst.state == GEN_CLOSED:
+            if gen is None or ref.state == GEN_CLOSED:
                 continue
             frame = gen.gi_frame
             lineno = frame.f_lineno if frame is not None else None
-            found.append(Unfinished(inst, lineno))
+            found.append(Unfinished(ref.info, ref.state, lineno))
         return found
 
     def close(self) -> None:
@@ -260,6 +272,12 @@ class Recorder:
                 sink.close(final)
             except Exception as exc:
                 self._fail(exc)
+
+    def frame_of(self, name: str) -> Any:
+        """The frame of a live traced instance, by name (None if gone)."""
+        ref = self.by_name.get(name)
+        proxy = ref.proxy() if ref is not None else None
+        return getattr(proxy, "_frame", None)
 
     def records(self) -> list[Record]:
         """The records kept in memory, in order of seq."""

@@ -22,6 +22,7 @@ from gentrace.events import (
     DEPTH,
     DURATION,
     GEN_CLOSED,
+    GEN_CREATED,
     INST,
     LASTI,
     NEXT,
@@ -37,9 +38,12 @@ from gentrace.events import (
     THROW,
     VALUE,
     YIELD,
-    Instance,
+    FILENAME,
+    FUNC,
+    NAME,
+    Info,
     Record,
-    thread_name,
+    lineno_at,
 )
 from gentrace.reprs import ReprText, cut, escape_controls, safe_repr, safe_str, short_type_name, type_name
 from gentrace.styles import PLAIN, Styles
@@ -112,9 +116,9 @@ def call_name(func: str) -> str:
 
 def expression(record: Record, limit: int | None) -> str:
     """The Python expression that performed the operation: ``averager#1.send(10)``."""
-    inst: Instance = record[INST]
+    info: Info = record[INST]
     op = record[OP]
-    name = inst.name
+    name = info[NAME]
     if op == NEXT:
         return f"next({name})"
     if op == SEND:
@@ -125,7 +129,7 @@ def expression(record: Record, limit: int | None) -> str:
         arg = record[ARG]
         if arg is None:
             return f"{name} = gentrace.wrap(...)"
-        return f"{name} = {call_name(inst.func)}({call_args(arg, limit)})"
+        return f"{name} = {call_name(info[FUNC])}({call_args(arg, limit)})"
     if op == COLLECT:
         return f"del {name}  # collected"
     arg = record[ARG]
@@ -170,15 +174,15 @@ class TextOptions:
 
 
 def _where(record: Record, options: TextOptions, changed: bool) -> str:
-    inst: Instance = record[INST]
-    if record[AFTER] == GEN_CLOSED:
+    info: Info = record[INST]
+    if record[AFTER] == GEN_CLOSED or record[AFTER] == GEN_CREATED:
         return ""
-    lineno = inst.lineno_at(record[LASTI])
+    lineno = lineno_at(info, record[LASTI])
     if lineno is None:
         return ""
     text = f" · paused at line {lineno}" if changed else f" · line {lineno}"
-    if options.source is not None and inst.filename:
-        line = options.source(inst.filename, lineno)
+    if options.source is not None and info[FILENAME]:
+        line = options.source(info[FILENAME], lineno)
         if line:
             text += f": {escape_controls(line)}"
     return text
@@ -189,10 +193,10 @@ def annotation(record: Record, options: TextOptions) -> str:
     op = record[OP]
     outcome = record[OUTCOME]
     before, after = record[BEFORE], record[AFTER]
-    inst: Instance = record[INST]
+    info: Info = record[INST]
     if op == CREATE:
-        lineno = inst.lineno_at(record[LASTI])
-        site = f"{inst.filename}:{lineno} · " if inst.filename and lineno else ""
+        lineno = lineno_at(info, record[LASTI])
+        site = f"{info[FILENAME]}:{lineno} · " if info[FILENAME] and lineno else ""
         text = f"{site}{after}"
     elif op == COLLECT:
         text = f"collected without close() · {_state_change(before, after)}"
@@ -205,7 +209,7 @@ def annotation(record: Record, options: TextOptions) -> str:
         elif outcome == RAISE:
             text = f"raised · {text}"
         text += _where(record, options, before != after)
-    thread = thread_name(record[THREAD])
+    thread = record[THREAD]
     if thread != MAIN_THREAD:
         text += f" · thread {escape_controls(thread)}"
     if record[TASK] is not None:
@@ -257,19 +261,18 @@ def single_line(record: Record, options: TextOptions) -> str:
             f"{indent}{s.prompt}>>>{s.reset} {s.expr}{expression(record, options.max_repr)}{s.reset}"
             f"  {s.comment}# {annotation(record, options)}{s.reset}"
         )
-    inst: Instance = record[INST]
-    return f"{indent}{s.comment}# {inst.name} {annotation(record, options)}{s.reset}"
+    return f"{indent}{s.comment}# {record[INST][NAME]} {annotation(record, options)}{s.reset}"
 
 
 def one_line(record: Record, max_repr: int | None = 80) -> str:
     """The event on one line, without colour: ``averager#1.send(10) → 10.0 · GEN_SUSPENDED · line 17``."""
     options = TextOptions(max_repr=max_repr)
     op = record[OP]
-    inst: Instance = record[INST]
+    name = record[INST][NAME]
     if op == CREATE:
-        return f"{inst.name} created · {annotation(record, options)}"
+        return f"{name} created · {annotation(record, options)}"
     if op == COLLECT:
-        return f"{inst.name} {annotation(record, options)}"
+        return f"{name} {annotation(record, options)}"
     shown = result(record, max_repr)
     arrow = f" → {shown}" if shown else ""
     return f"{expression(record, max_repr)}{arrow} · {annotation(record, options)}"
@@ -313,24 +316,24 @@ def json_line(
     locals_: Mapping[str, str] | None = None,
 ) -> str:
     """The JSON Lines form of a record (the schema of `Event.to_dict`), built by hand for speed."""
-    inst: Instance = record[INST]
+    info: Info = record[INST]
     after = record[AFTER]
     before = record[BEFORE]
     task = record[TASK]
     if after == GEN_CLOSED:
         where = '"filename":null,"lineno":null'
     else:
-        lineno = inst.lineno_at(record[LASTI])
-        filename = "null" if inst.filename is None else _js(inst.filename)
+        lineno = lineno_at(info, record[LASTI])
+        filename = "null" if info[FILENAME] is None else _js(info[FILENAME])
         where = f'"filename":{filename},"lineno":{"null" if lineno is None else lineno}'
     line = (
-        f'{{"seq":{record[SEQ]},"gen":{_js(inst.name)},"op":"{record[OP]}",'
+        f'{{"seq":{record[SEQ]},"gen":{_js(info[NAME])},"op":"{record[OP]}",'
         f'"arg":{_arg_json(record, limit)},"outcome":"{record[OUTCOME]}",'
         f'"value":{_value_json(record, limit)},'
         f'"state_before":{"null" if before is None else f"{chr(34)}{before}{chr(34)}"},'
         f'"state_after":"{after}","depth":{record[DEPTH]},'
-        f'"thread":{_js(thread_name(record[THREAD]))},"task":{"null" if task is None else _js(task)},'
-        f'"func":{_js(inst.func)},"time":{(record[START] - origin_ns) / 1e9!r},'
+        f'"thread":{_js(record[THREAD])},"task":{"null" if task is None else _js(task)},'
+        f'"func":{_js(info[FUNC])},"time":{(record[START] - origin_ns) / 1e9!r},'
         f'"duration":{record[DURATION] / 1e9!r},{where}'
     )
     if record[OUTCOME] == RAISE:

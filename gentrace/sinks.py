@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import IO, Any
 
-from gentrace.events import AFTER, CLOSE, COLLECT, CREATE, GEN_CLOSED, GEN_CREATED, INST, OP, SEQ, Instance, Record, to_event
+from gentrace.events import AFTER, CLOSE, COLLECT, CREATE, FILENAME, GEN_CLOSED, GEN_CREATED, INST, NAME, OP, SEQ, Record, to_event
 from gentrace.recorder import Final
 from gentrace.renderers import TextOptions, end_line, json_line, one_line, repeat_line, single_line, start_line
 from gentrace.reprs import safe_repr
@@ -46,10 +46,12 @@ def source_line(filename: str, lineno: int) -> str:
     return linecache.getline(filename, lineno).strip()
 
 
-def frame_locals(inst: Instance, limit: int | None) -> dict[str, str] | None:
+FrameLookup = Callable[[str], Any]
+
+
+def frame_locals(frame_of: FrameLookup | None, record: Record, limit: int | None) -> dict[str, str] | None:
     """The paused generator's local variables as safe reprs, if it is still alive."""
-    proxy = inst.proxy() if inst.proxy is not None else None
-    frame = getattr(proxy, "_frame", None)
+    frame = frame_of(record[INST][NAME]) if frame_of is not None else None
     if frame is None:
         return None
     return {name: safe_repr(value, limit) for name, value in frame.f_locals.items()}
@@ -68,7 +70,7 @@ class TextSink:
         color: bool | None = None,
         max_repr: int | None = None,
         timings: bool = False,
-        locals: bool = False,
+        locals: FrameLookup | None = None,
         file: bool = False,
         sync_stdout: bool = False,
     ) -> None:
@@ -132,8 +134,8 @@ class TextSink:
             text = ""
             if self._open_seq != record[SEQ]:
                 text = repeat_line(record, options) + "\n"
-            if self._locals and record[AFTER] != GEN_CLOSED and op != CLOSE:
-                loc = frame_locals(record[INST], options.max_repr)
+            if self._locals is not None and record[AFTER] != GEN_CLOSED and op != CLOSE:
+                loc = frame_locals(self._locals, record, options.max_repr)
                 if loc is not None:
                     options = _with_locals(options, loc)
             self._write(text + end_line(record, options) + "\n")
@@ -146,12 +148,12 @@ class TextSink:
         with self._lock:
             lines = []
             for item in final.unfinished:
-                inst = item.inst
-                where = f"{inst.filename}:{item.lineno}" if inst.filename and item.lineno else "an unknown line"
-                if inst.state == GEN_CREATED:
-                    lines.append(f"# never started: {inst.name}, created at {where}")
+                name, filename = item.info[NAME], item.info[FILENAME]
+                where = f"{filename}:{item.lineno}" if filename and item.lineno else "an unknown line"
+                if item.state == GEN_CREATED:
+                    lines.append(f"# never started: {name}, created at {where}")
                 else:
-                    lines.append(f"# still suspended at exit: {inst.name}, paused at {where}")
+                    lines.append(f"# still suspended at exit: {name}, paused at {where}")
             if final.cut_after is not None:
                 lines.append(
                     f"# max-events: recording stopped after {final.cut_after} events; the program ran on"
@@ -191,7 +193,7 @@ class JsonlSink:
         *,
         origin_ns: int,
         max_repr: int | None = None,
-        locals: bool = False,
+        locals: FrameLookup | None = None,
         owns: bool = True,
     ) -> None:
         self._stream = stream
@@ -207,8 +209,8 @@ class JsonlSink:
 
     def end(self, record: Record) -> None:
         loc = None
-        if self._locals and record[AFTER] != GEN_CLOSED:
-            loc = frame_locals(record[INST], self._limit)
+        if self._locals is not None and record[AFTER] != GEN_CLOSED:
+            loc = frame_locals(self._locals, record, self._limit)
         line = json_line(record, self._origin, self._limit, loc) + "\n"
         with self._lock:
             self._write(line)

@@ -22,7 +22,7 @@ from typing import IO, Any, TypeVar
 from gentrace.events import GEN_CREATED, Event, to_event
 from gentrace.proxy import GeneratorProxy
 from gentrace.recorder import Clock, Final, Recorder, Sink
-from gentrace.sinks import JsonlSink, LoggerSink, TextSink, open_log
+from gentrace.sinks import FrameLookup, JsonlSink, LoggerSink, TextSink, open_log
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -119,7 +119,7 @@ class Tracer:
         sinks: list[Sink] = []
         try:
             for target in targets:
-                sinks.append(self._sink_for(target, format, color, locals, timings, level, origin))
+                sinks.append(self._sink_for(target, format, color, self._frame_of if locals else None, timings, level, origin))
         except BaseException:
             for sink in sinks:
                 sink.close(_nothing())
@@ -136,7 +136,7 @@ class Tracer:
         target: Any,
         format: str | None,
         color: bool | None,
-        locals: bool,
+        locals: FrameLookup | None,
         timings: bool,
         level: int,
         origin: int,
@@ -170,6 +170,9 @@ class Tracer:
             f"of them; got {type(target).__name__}"
         )
 
+    def _frame_of(self, name: str) -> Any:
+        return self._recorder.frame_of(name)
+
     # -- tracing --------------------------------------------------------------------------------
 
     def trace(self, func: F | None = None, *, name: str | None = None) -> Any:
@@ -191,12 +194,12 @@ class Tracer:
 
     def _adopt(self, gen: types.GeneratorType[Any, Any, Any], name: str | None, func: Callable[..., Any] | None, arg: Any) -> GeneratorProxy:
         proxy = GeneratorProxy.__new__(GeneratorProxy)
-        inst = self._recorder.instance(gen, name, func, proxy)
-        GeneratorProxy.__init__(proxy, gen, self._recorder, inst)
+        ref = self._recorder.instance(gen, name, func, proxy)
+        GeneratorProxy.__init__(proxy, gen, self._recorder, ref)
         # A generator from a traced function is fresh; one handed to wrap() may be anywhere.
         state = GEN_CREATED if func is not None else inspect.getgeneratorstate(gen)
         frame = gen.gi_frame
-        self._recorder.created(inst, arg, state, frame.f_lasti if frame is not None else -1)
+        self._recorder.created(ref, arg, state, frame.f_lasti if frame is not None else -1)
         return proxy
 
     @property
