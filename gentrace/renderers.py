@@ -170,6 +170,7 @@ class TextOptions:
     origin_ns: int = 0
     timings: bool = False
     source: SourceLookup | None = None
+    show_path: Callable[[str], str] = str
     locals: Mapping[str, str] | None = field(default=None)
 
 
@@ -196,7 +197,7 @@ def annotation(record: Record, options: TextOptions) -> str:
     info: Info = record[INST]
     if op == CREATE:
         lineno = lineno_at(info, record[LASTI])
-        site = f"{info[FILENAME]}:{lineno} · " if info[FILENAME] and lineno else ""
+        site = f"{options.show_path(info[FILENAME])}:{lineno} · " if info[FILENAME] and lineno else ""
         text = f"{site}{after}"
     elif op == COLLECT:
         text = f"collected without close() · {_state_change(before, after)}"

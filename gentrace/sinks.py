@@ -10,8 +10,12 @@ finalizer may arrive while the same thread is inside the sink.
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import linecache
+import os
+import tokenize
 import logging
 import sys
 import threading
@@ -41,9 +45,29 @@ def _is_tty(stream: Any) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=4096)
 def source_line(filename: str, lineno: int) -> str:
-    """The stripped source line, if the file can be read."""
-    return linecache.getline(filename, lineno).strip()
+    """The source line, stripped of indentation and of a trailing comment, if it can be read."""
+    line = linecache.getline(filename, lineno).strip()
+    if "#" not in line:
+        return line
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(line).readline):
+            if token.type == tokenize.COMMENT:
+                return line[: token.start[1]].rstrip()
+    except (tokenize.TokenError, SyntaxError):  # a line of a multi-line statement
+        pass
+    return line
+
+
+def path_shower(cwd: str) -> Callable[[str], str]:
+    """A function showing a path relative to `cwd` when it lies below it, else as it is."""
+    prefix = cwd.rstrip(os.sep) + os.sep
+
+    def show(path: str) -> str:
+        return path[len(prefix) :] if path.startswith(prefix) else path
+
+    return show
 
 
 FrameLookup = Callable[[str], Any]
@@ -93,7 +117,12 @@ class TextSink:
         limit = self._max_repr if self._max_repr is not None else (TERMINAL_MAX_REPR if tty else FILE_MAX_REPR)
         styles = PLAIN if self._file else styles_for(stream, self._color)
         self._options = TextOptions(
-            styles=styles, max_repr=limit, origin_ns=self._origin, timings=self._timings, source=source_line
+            styles=styles,
+            max_repr=limit,
+            origin_ns=self._origin,
+            timings=self._timings,
+            source=source_line,
+            show_path=path_shower(os.getcwd()),
         )
         self._flush = tty
         self._stream = stream
@@ -149,6 +178,8 @@ class TextSink:
             lines = []
             for item in final.unfinished:
                 name, filename = item.info[NAME], item.info[FILENAME]
+                if filename:
+                    filename = self._options.show_path(filename)
                 where = f"{filename}:{item.lineno}" if filename and item.lineno else "an unknown line"
                 if item.state == GEN_CREATED:
                     lines.append(f"# never started: {name}, created at {where}")
@@ -178,6 +209,7 @@ def _with_locals(options: TextOptions, loc: dict[str, str]) -> TextOptions:
         origin_ns=options.origin_ns,
         timings=options.timings,
         source=options.source,
+        show_path=options.show_path,
         locals=loc,
     )
 

@@ -1,0 +1,177 @@
+"""The command line: ``gentrace run`` (and later ``repl``, ``show``). The only importer of click."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import sys
+import traceback
+from typing import Any, NoReturn
+
+import click
+
+from gentrace import __version__
+from gentrace.instrument import (
+    InstrumentingFinder,
+    clean_exception,
+    compile_script,
+    install,
+    module_root,
+    run_module,
+    run_script,
+)
+from gentrace.tracer import Tracer
+from gentrace.tracing import set_default
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class UserError(click.ClickException):
+    """A mistake in what the user asked for: one line, exit 2, the program never starts."""
+
+    exit_code = EXIT_USAGE
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="gentrace")
+def main() -> None:
+    """See what Python generators actually do: every next, send, throw and close, as a REPL log."""
+
+
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    short_help="Run a script or module with its generators traced.",
+)
+@click.option("-m", "module", metavar="MODULE", help="Run library module MODULE as a script, like python -m.")
+@click.option(
+    "-o",
+    "--out",
+    "outs",
+    multiple=True,
+    metavar="FILE",
+    help="Also write the log to FILE: JSON Lines for .jsonl, plain text otherwise. Repeatable.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No log on the terminal, only in --out files.")
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour the log. Default: only when stderr is a terminal and NO_COLOR is unset.",
+)
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="PATTERN",
+    help="Trace only generator functions whose name matches this glob (qualname, bare name, or "
+    "module:qualname). Repeatable.",
+)
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="Also instrument modules whose name matches GLOB (even outside the program's tree). Repeatable.",
+)
+@click.option("--max-repr", type=click.IntRange(min=1), metavar="N", help="Cut reprs to N characters.")
+@click.option(
+    "--max-events",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Stop recording after N events; the program runs on.",
+)
+@click.option("--locals", "show_locals", is_flag=True, help="Show a generator's local variables each time it pauses.")
+@click.option("--timings", is_flag=True, help="Show the time spent inside each resume.")
+@click.argument("program", nargs=-1, type=click.UNPROCESSED, metavar="[SCRIPT] [ARGS]...")
+def run(
+    module: str | None,
+    outs: tuple[str, ...],
+    quiet: bool,
+    color: bool | None,
+    only: tuple[str, ...],
+    include: tuple[str, ...],
+    max_repr: int | None,
+    max_events: int | None,
+    show_locals: bool,
+    timings: bool,
+    program: tuple[str, ...],
+) -> NoReturn:
+    """Run SCRIPT (or -m MODULE) like python does, with the REPL-style log of every generator
+    step on stderr. Everything after SCRIPT or MODULE is passed to the program.
+
+    \b
+    gentrace run samples/averager.py
+    gentrace run -o trace.jsonl samples/event_loop.py --tick 0.01
+    """
+    if module is None and not program:
+        raise click.UsageError("missing SCRIPT or -m MODULE")
+    args = list(program) if module is not None else list(program[1:])
+
+    code = None
+    if module is None:
+        script = program[0]
+        try:
+            code = compile_script(script, only)
+        except OSError as exc:
+            raise UserError(f"can't open file {script!r}: {exc.strerror or exc}") from None
+        except (SyntaxError, ValueError) as exc:
+            sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
+            sys.exit(EXIT_FAILURE)
+        roots = [os.path.dirname(os.path.abspath(script))]
+    else:
+        sys.path[0] = os.getcwd()
+        try:
+            found = importlib.util.find_spec(module)
+        except (ImportError, ValueError) as exc:
+            raise UserError(f"no module named {module!r} ({exc})") from None
+        if found is None:
+            raise UserError(f"no module named {module!r}")
+        roots = [module_root(module)]
+
+    targets: list[Any] = list(outs)
+    if not quiet:
+        targets.append(sys.stderr)
+    try:
+        tracer = Tracer(
+            out=targets,
+            color=color,
+            max_repr=max_repr,
+            max_events=max_events,
+            keep=0,
+            locals=show_locals,
+            timings=timings,
+        )
+    except OSError as exc:
+        raise UserError(f"can't open --out file {exc.filename!r}: {exc.strerror or exc}") from None
+
+    set_default(tracer)
+    install(InstrumentingFinder(roots, include=include, only=only))
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        if code is not None:
+            run_script(code, program[0], args)
+        else:
+            assert module is not None
+            run_module(module, args)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt as exc:
+        _report(exc)
+        sys.exit(EXIT_INTERRUPTED)
+    except BaseException as exc:
+        _report(exc)
+        sys.exit(EXIT_FAILURE)
+    # The tracer is closed at exit (after the program's other threads are done), by the atexit
+    # handler every tracer with outputs registers.
+    sys.exit(0)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(EXIT_TERMINATED)
+
+
+def _report(exc: BaseException) -> None:
+    """Print an uncaught exception as python would, without gentrace's own frames."""
+    clean_exception(exc)
+    sys.excepthook(type(exc), exc, exc.__traceback__)

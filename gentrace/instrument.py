@@ -1,0 +1,312 @@
+"""Tracing code that was not written for it: an AST rewrite at import, and running a program.
+
+The rewrite only adds a decorator (``gentrace.instrument.auto_trace``) under the other decorators
+of every generator function — a ``def`` whose own body contains ``yield`` — that passes the
+``--only`` patterns; all behaviour stays in `tracer`/`proxy`. Line numbers are kept, so tracebacks
+point at the user's lines. An import hook applies it to the modules of the program's own tree
+(never to installed packages or the standard library), plus modules named by ``--include``.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import runpy
+import site
+import sys
+import sysconfig
+import types
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from gentrace.tracer import UNSET, Tracer, current, traced
+
+DECORATOR = "__gentrace_auto_trace__"
+
+
+def _resolve_no_fallback() -> Tracer | None:
+    # Instrumented code records into the current or process-wide tracer, and nowhere else:
+    # outside a `gentrace run` (or a test) it must not start printing a log.
+    tracer = current.get()
+    if tracer is UNSET:
+        from gentrace import tracing  # tracing sits above this module's imports
+
+        return tracing.get_default()
+    return tracer  # type: ignore[no-any-return]
+
+
+def auto_trace(func: Any) -> Any:
+    """The decorator the rewrite adds: trace with the current or process-wide tracer, if any."""
+    return traced(func, resolve=_resolve_no_fallback)
+
+
+def matches(patterns: Sequence[str], qualname: str, module: str) -> bool:
+    """Whether a function is selected by ``--only`` glob patterns (no patterns: all are).
+
+    A pattern is matched against the qualified name without ``<locals>.`` parts (``outer.nested``),
+    the bare name, and ``module:qualname``.
+    """
+    if not patterns:
+        return True
+    dotted = qualname.replace("<locals>.", "")
+    candidates = (dotted, dotted.rpartition(".")[2], f"{module}:{dotted}")
+    return any(fnmatch.fnmatchcase(c, p) for p in patterns for c in candidates)
+
+
+class _OwnYield(ast.NodeVisitor):
+    """Finds a yield in a function's own body, not in nested functions, lambdas or classes."""
+
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_Yield(self, node: ast.Yield) -> None:
+        self.found = True
+
+    def visit_YieldFrom(self, node: ast.YieldFrom) -> None:
+        self.found = True
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        pass
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        pass
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        pass
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        pass
+
+
+def _has_own_yield(node: ast.FunctionDef) -> bool:
+    finder = _OwnYield()
+    for statement in node.body:
+        finder.visit(statement)
+    # Default values and decorators run in the enclosing scope: not this function's yields.
+    return finder.found
+
+
+class _Instrumenter(ast.NodeTransformer):
+    def __init__(self, module: str, only: Sequence[str]) -> None:
+        self.module = module
+        self.only = only
+        self.scope: list[str] = []
+        self.count = 0
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.ClassDef:
+        self.scope.append(node.name)
+        self.generic_visit(node)
+        self.scope.pop()
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        qualname = ".".join([*self.scope, node.name])
+        self.scope.extend([node.name, "<locals>"])
+        self.generic_visit(node)
+        del self.scope[-2:]
+        if _has_own_yield(node) and matches(self.only, qualname, self.module):
+            decorator = ast.copy_location(ast.Name(id=DECORATOR, ctx=ast.Load()), node)
+            node.decorator_list.append(decorator)
+            self.count += 1
+        return node
+
+
+def instrument_source(source: str | bytes, filename: str, module: str, only: Sequence[str] = ()) -> types.CodeType:
+    """Compile `source` with every selected generator function traced (may raise SyntaxError)."""
+    tree = ast.parse(source, filename)
+    instrumenter = _Instrumenter(module, only)
+    tree = instrumenter.visit(tree)
+    if instrumenter.count:
+        _bind_decorator(tree)
+    ast.fix_missing_locations(tree)
+    return compile(tree, filename, "exec", dont_inherit=True)
+
+
+def _bind_decorator(tree: ast.Module) -> None:
+    # `from gentrace.instrument import auto_trace as __gentrace_auto_trace__`, after the
+    # docstring and `from __future__` imports (which must come first).
+    position = 0
+    body = tree.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
+        if isinstance(body[0].value.value, str):
+            position = 1
+    while position < len(body) and isinstance(body[position], ast.ImportFrom):
+        statement = body[position]
+        if not (isinstance(statement, ast.ImportFrom) and statement.module == "__future__"):
+            break
+        position += 1
+    anchor = body[position] if position < len(body) else body[-1]
+    statement = ast.ImportFrom(
+        module="gentrace.instrument", names=[ast.alias(name="auto_trace", asname=DECORATOR)], level=0
+    )
+    body.insert(position, ast.copy_location(statement, anchor))
+
+
+# -- the import hook ----------------------------------------------------------------------------
+
+
+def _excluded_roots() -> list[str]:
+    roots = set()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            roots.add(os.path.realpath(path))
+    for path in [*site.getsitepackages(), site.getusersitepackages()]:
+        roots.add(os.path.realpath(path))
+    roots.add(os.path.realpath(os.path.dirname(__file__)))
+    return sorted(roots)
+
+
+def _is_under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+class InstrumentingLoader(importlib.machinery.SourceFileLoader):
+    """Loads a module's source with its generator functions traced; never writes bytecode."""
+
+    only: Sequence[str] = ()
+
+    def get_code(self, fullname: str) -> types.CodeType:
+        path = self.get_filename(fullname)
+        source = self.get_data(path)
+        return instrument_source(source, path, fullname, self.only)
+
+    def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:
+        pass  # instrumented bytecode must never land in __pycache__ for plain runs to load
+
+
+class InstrumentingFinder(importlib.abc.MetaPathFinder):
+    """Finds the program's own modules (under `roots`) and those named by `include`."""
+
+    def __init__(self, roots: Iterable[str], include: Sequence[str] = (), only: Sequence[str] = ()) -> None:
+        self.roots = [os.path.realpath(r) for r in roots]
+        self.include = list(include)
+        self.only = list(only)
+        self.excluded = _excluded_roots()
+
+    def wants(self, fullname: str, origin: str) -> bool:
+        """Whether the module `fullname`, loaded from `origin`, is instrumented."""
+        if any(fnmatch.fnmatchcase(fullname, pattern) for pattern in self.include):
+            return True
+        if fullname == "gentrace" or fullname.startswith("gentrace."):
+            return False
+        path = os.path.realpath(origin)
+        if not any(_is_under(path, root) for root in self.roots):
+            return False
+        parts = path.split(os.sep)
+        if "site-packages" in parts or "dist-packages" in parts:
+            return False
+        # The tree may contain a virtual environment or the standard library; those stay untouched
+        # unless they *are* the tree.
+        return not any(_is_under(path, ex) and not any(_is_under(ex, r) for r in self.roots) for ex in self.excluded)
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.origin is None or not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+            return None
+        if not self.wants(fullname, spec.origin):
+            return None
+        loader = InstrumentingLoader(fullname, spec.origin)
+        loader.only = self.only
+        spec.loader = loader
+        return spec
+
+
+def install(finder: InstrumentingFinder) -> None:
+    """Put `finder` first on `sys.meta_path` and forget cached finders' negative results."""
+    sys.meta_path.insert(0, finder)
+    importlib.invalidate_caches()
+
+
+def uninstall(finder: InstrumentingFinder) -> None:
+    """Take `finder` off `sys.meta_path` (if it is there)."""
+    if finder in sys.meta_path:
+        sys.meta_path.remove(finder)
+
+
+# -- running a program as __main__ --------------------------------------------------------------
+
+
+def compile_script(path: str, only: Sequence[str] = ()) -> types.CodeType:
+    """The instrumented code of a script (raises OSError, SyntaxError, ValueError)."""
+    with open(path, "rb") as f:
+        source = f.read()
+    return instrument_source(source, os.path.abspath(path), "__main__", only)
+
+
+def run_script(code: types.CodeType, path: str, argv: Sequence[str]) -> None:
+    """Run compiled script `code` as ``__main__``, with the argv and sys.path that python gives it."""
+    main = types.ModuleType("__main__")
+    main.__dict__.update(
+        __file__=os.path.abspath(path),
+        __builtins__=__builtins__,
+        __spec__=None,
+        __loader__=importlib.machinery.SourceFileLoader("__main__", os.path.abspath(path)),
+        __cached__=None,
+    )
+    sys.modules["__main__"] = main
+    sys.argv[:] = [path, *argv]
+    sys.path[0] = os.path.dirname(os.path.abspath(path))
+    exec(code, main.__dict__)
+
+
+def module_root(name: str) -> str:
+    """The tree of a module run with ``-m``: its top-level package's directory, else the cwd."""
+    top = name.partition(".")[0]
+    spec = importlib.util.find_spec(top)
+    if spec is not None and spec.submodule_search_locations:
+        return os.path.abspath(next(iter(spec.submodule_search_locations)))
+    return os.getcwd()
+
+
+def run_module(name: str, argv: Sequence[str]) -> None:
+    """Run module `name` as ``__main__``, as ``python -m`` does."""
+    sys.argv[:] = [name, *argv]
+    runpy._run_module_as_main(name, alter_argv=True)  # type: ignore[attr-defined]
+
+
+# -- tracebacks as python shows them --------------------------------------------------------------
+
+_OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _is_program_start(tb: types.TracebackType) -> bool:
+    frame = tb.tb_frame
+    return frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__main__"
+
+
+def user_traceback(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """`tb` as python would show it: from the program's first frame on, gentrace's frames left out."""
+    start = tb
+    while start is not None and not _is_program_start(start):
+        start = start.tb_next
+    if start is None:  # raised before the program started (e.g. while importing it)
+        start = tb
+    kept: list[types.TracebackType] = []
+    while start is not None:
+        if not start.tb_frame.f_code.co_filename.startswith(_OWN_DIR):
+            kept.append(start)
+        start = start.tb_next
+    rebuilt = None
+    for entry in reversed(kept):
+        rebuilt = types.TracebackType(rebuilt, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return rebuilt
+
+
+def clean_exception(exc: BaseException) -> None:
+    """Rewrite the tracebacks of `exc` and of the exceptions chained to it, in place."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        item = pending.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        item.__traceback__ = user_traceback(item.__traceback__)
+        pending.extend((item.__cause__, item.__context__))
