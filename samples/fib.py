@@ -31,7 +31,8 @@ def main():
     for _ in range(6):
         print(" ", next(numbers))
     # We never finish `numbers`: it stays suspended at its `yield` on
-    # purpose, so the gentrace log shows it "still suspended at exit".
+    # purpose (main() hands it back to the module, which keeps it), so the
+    # gentrace log shows it "still suspended at exit".
 
     # 2. A for-loop calls next() for us; `break` stops an infinite one.
     print("Fibonacci numbers up to 100 with a for-loop over a new fib():")
@@ -51,7 +52,8 @@ def main():
             print("  StopIteration: squares(4) is exhausted")
             break
         print(" ", square)
+    return numbers
 
 
 if __name__ == "__main__":
-    main()
+    forgotten = main()
