@@ -175,3 +175,35 @@ def _report(exc: BaseException) -> None:
     """Print an uncaught exception as python would, without gentrace's own frames."""
     clean_exception(exc)
     sys.excepthook(type(exc), exc, exc.__traceback__)
+
+
+@main.command(short_help="An interactive Python console where every generator step is annotated.")
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour the annotations. Default: only when stderr is a terminal and NO_COLOR is unset.",
+)
+@click.option(
+    "-o", "--out", "outs", multiple=True, metavar="FILE", help="Also write the session's events to FILE. Repeatable."
+)
+@click.option("--save", metavar="FILE", help="Write the session as a Markdown doctest to FILE on exit.")
+@click.argument("script", required=False, metavar="[SCRIPT]")
+def repl(color: bool | None, outs: tuple[str, ...], save: str | None, script: str | None) -> NoReturn:
+    """Open a Python console whose generator steps are annotated on stderr. With SCRIPT, run it
+    first (traced, as `gentrace run` does) and open the console in its namespace, like python -i.
+
+    \b
+    gentrace repl
+    gentrace repl --save session.md samples/averager.py
+    """
+    from gentrace import repl as console
+
+    try:
+        status = console.main(script, list(outs), color, save)
+    except OSError as exc:
+        name = exc.filename if exc.filename is not None else script
+        raise UserError(f"can't open file {name!r}: {exc.strerror or exc}") from None
+    except (SyntaxError, ValueError) as exc:
+        sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
+        sys.exit(EXIT_FAILURE)
+    sys.exit(status)

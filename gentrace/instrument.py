@@ -126,6 +126,18 @@ def instrument_source(source: str | bytes, filename: str, module: str, only: Seq
     return compile(tree, filename, "exec", dont_inherit=True)
 
 
+def instrument_interactive(source: str, filename: str = "<stdin>", flags: int = 0) -> types.CodeType:
+    """Compile one console input (``'single'`` mode) with its generator functions traced.
+
+    No import of the decorator is added: the console binds ``__gentrace_auto_trace__`` in its
+    namespace. `flags` are the ``__future__`` flags the console has seen so far.
+    """
+    tree = ast.parse(source, filename, mode="single")
+    tree = _Instrumenter("__main__", ()).visit(tree)
+    ast.fix_missing_locations(tree)
+    return compile(tree, filename, "single", flags=flags, dont_inherit=True)
+
+
 def _bind_decorator(tree: ast.Module) -> None:
     # `from gentrace.instrument import auto_trace as __gentrace_auto_trace__`, after the
     # docstring and `from __future__` imports (which must come first).
