@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from gentrace.events import (
+    ACLOSE,
+    ANEXT,
+    ASEND,
+    ASYNC_OPS,
+    ATHROW,
+    CLOSED_STATES,
+    CREATED_STATES,
     AFTER,
     ARG,
     BEFORE,
@@ -23,6 +30,7 @@ from gentrace.events import (
     DURATION,
     GEN_CLOSED,
     GEN_CREATED,
+    STATES,
     INST,
     LASTI,
     NEXT,
@@ -121,6 +129,8 @@ def expression(record: Record, limit: int | None) -> str:
     name = info[NAME]
     if op == NEXT:
         return f"next({name})"
+    if op in ASYNC_OPS:
+        return _await_expression(record, name, limit)
     if op == SEND:
         return f"{name}.send({safe_repr(record[ARG], limit)})"
     if op == CLOSE:
@@ -142,6 +152,24 @@ def expression(record: Record, limit: int | None) -> str:
     return f"{name}.throw({shown})"
 
 
+def _await_expression(record: Record, name: str, limit: int | None) -> str:
+    op = record[OP]
+    if op == ANEXT:
+        return f"await anext({name})"
+    if op == ASEND:
+        return f"await {name}.asend({safe_repr(record[ARG], limit)})"
+    if op == ACLOSE:
+        return f"await {name}.aclose()"
+    arg = record[ARG]
+    if isinstance(arg, type):
+        shown = short_type_name(type_name(arg))
+    elif isinstance(arg, ExcText) and arg.is_class:
+        shown = short_type_name(arg.type)
+    else:
+        shown = safe_repr(arg, limit)
+    return f"await {name}.athrow({shown})"
+
+
 def result(record: Record, limit: int | None) -> str:
     """The result as the REPL would print it (a None result is shown, unlike the REPL)."""
     outcome = record[OUTCOME]
@@ -149,6 +177,8 @@ def result(record: Record, limit: int | None) -> str:
         return safe_repr(record[VALUE], limit)
     if outcome == RETURN:
         value = record[VALUE]
+        if record[OP] in ASYNC_OPS:
+            return "StopAsyncIteration"
         if value is None or (type(value) is ReprText and value == "None"):
             return "StopIteration"
         return f"StopIteration: {safe_repr(value, limit)}"
@@ -176,7 +206,7 @@ class TextOptions:
 
 def _where(record: Record, options: TextOptions, changed: bool) -> str:
     info: Info = record[INST]
-    if record[AFTER] == GEN_CLOSED or record[AFTER] == GEN_CREATED:
+    if record[AFTER] in CLOSED_STATES or record[AFTER] in CREATED_STATES:
         return ""
     lineno = lineno_at(info, record[LASTI])
     if lineno is None:
@@ -234,10 +264,15 @@ def repeat_line(record: Record, options: TextOptions) -> str:
     return f"{indent}{s.prompt}...{s.reset} {s.expr}{expression(record, options.max_repr)}{s.reset}"
 
 
-def _with_comment(indent: str, shown: str, style: str, comment: str, s: Styles) -> str:
+def padded(indent: str, shown: str, style: str, comment: str, s: Styles) -> str:
+    """A result line: the result, then the (already styled) comment from the comment column on."""
     pad = max(COMMENT_COLUMN - len(indent) - len(shown), 2)
     body = f"{style}{shown}{s.reset}" if shown else ""
-    return f"{indent}{body}{' ' * pad}{s.comment}# {comment}{s.reset}"
+    return f"{indent}{body}{' ' * pad}{comment}"
+
+
+def _with_comment(indent: str, shown: str, style: str, comment: str, s: Styles) -> str:
+    return padded(indent, shown, style, f"{s.comment}# {comment}{s.reset}", s)
 
 
 def end_line(record: Record, options: TextOptions) -> str:
@@ -297,7 +332,7 @@ def _json_repr(obj: Any, limit: int | None) -> str:
 
 def _arg_json(record: Record, limit: int | None) -> str:
     op = record[OP]
-    if op == SEND or op == THROW:
+    if op == SEND or op == THROW or op == ASEND or op == ATHROW:
         return _json_repr(record[ARG], limit)
     if op == CREATE and record[ARG] is not None:
         return _js(call_args(record[ARG], limit))  # type: ignore[no-any-return]
@@ -310,40 +345,96 @@ def _value_json(record: Record, limit: int | None) -> str:
     return "null"
 
 
+_STATE_JSON: Final = {None: "null", **{state: f'"{state}"' for state in STATES}}
+_VALUE_OUTCOMES: Final = frozenset({YIELD, RETURN, RAISE})
+
+
+def seconds_json(ns: int) -> str:
+    """Integer nanoseconds as a JSON number of seconds, without float formatting (``1500e-9``)."""
+    return f"{ns}e-9"
+
+
+class JsonRenderer:
+    """Builds the JSON Lines form of records (the schema of `Event.to_dict`) by hand, for speed.
+
+    The parts that repeat — an instance's name and function, where it is paused, a thread's name —
+    are built once and remembered; the output is a pure function of the record all the same.
+    """
+
+    __slots__ = ("origin", "limit", "_heads", "_wheres", "_threads")
+
+    def __init__(self, origin_ns: int, limit: int | None) -> None:
+        self.origin = origin_ns
+        self.limit = limit
+        self._heads: dict[str, str] = {}
+        self._wheres: dict[tuple[str, int], str] = {}
+        self._threads: dict[str, str] = {}
+
+    def _head(self, info: Info) -> str:
+        head = f'"gen":{_js(info[NAME])},"func":{_js(info[FUNC])},'
+        self._heads[info[NAME]] = head
+        return head
+
+    def _where(self, info: Info, lasti: int) -> str:
+        lineno = lineno_at(info, lasti)
+        filename = "null" if info[FILENAME] is None else _js(info[FILENAME])
+        where = f'"filename":{filename},"lineno":{"null" if lineno is None else lineno}'
+        self._wheres[(info[NAME], lasti)] = where
+        return where
+
+    def __call__(self, record: Record, locals_: Mapping[str, str] | None = None) -> str:
+        info: Info = record[INST]
+        name = info[NAME]
+        head = self._heads.get(name) or self._head(info)
+        after = record[AFTER]
+        if after == GEN_CLOSED:
+            where = '"filename":null,"lineno":null'
+        else:
+            lasti = record[LASTI]
+            where = self._wheres.get((name, lasti)) or self._where(info, lasti)
+        thread = record[THREAD]
+        thread_json = self._threads.get(thread)
+        if thread_json is None:
+            thread_json = self._threads[thread] = _js(thread)
+        op = record[OP]
+        outcome = record[OUTCOME]
+        limit = self.limit
+        value = record[VALUE]
+        cls = type(value)
+        if outcome not in _VALUE_OUTCOMES:
+            value_json = "null"
+        elif cls is int and -_SMALL_INT < value < _SMALL_INT:
+            value_json = f'"{value}"'
+        else:
+            value_json = _json_repr(value, limit)
+        if op == NEXT or op == CLOSE or op == COLLECT:
+            arg_json = "null"
+        else:
+            arg_json = _arg_json(record, limit)
+        task = record[TASK]
+        line = (
+            f'{{"seq":{record[SEQ]},{head}"op":"{op}","arg":{arg_json},"outcome":"{outcome}",'
+            f'"value":{value_json},"state_before":{_STATE_JSON[record[BEFORE]]},"state_after":"{after}",'
+            f'"depth":{record[DEPTH]},"thread":{thread_json},"task":{"null" if task is None else _js(task)},'
+            f'"time":{record[START] - self.origin}e-9,"duration":{record[DURATION]}e-9,{where}'
+        )
+        if outcome == RAISE:
+            line += f',"value_exc":{json.dumps(exc_info(value), ensure_ascii=True)}'
+        if (op == THROW or op == ATHROW) and is_exception(record[ARG]):
+            line += f',"arg_exc":{json.dumps(exc_info(record[ARG]), ensure_ascii=True)}'
+        if locals_ is not None:
+            line += f',"locals":{json.dumps(dict(locals_), ensure_ascii=True)}'
+        return line + "}"
+
+
 def json_line(
     record: Record,
     origin_ns: int,
     limit: int | None,
     locals_: Mapping[str, str] | None = None,
 ) -> str:
-    """The JSON Lines form of a record (the schema of `Event.to_dict`), built by hand for speed."""
-    info: Info = record[INST]
-    after = record[AFTER]
-    before = record[BEFORE]
-    task = record[TASK]
-    if after == GEN_CLOSED:
-        where = '"filename":null,"lineno":null'
-    else:
-        lineno = lineno_at(info, record[LASTI])
-        filename = "null" if info[FILENAME] is None else _js(info[FILENAME])
-        where = f'"filename":{filename},"lineno":{"null" if lineno is None else lineno}'
-    line = (
-        f'{{"seq":{record[SEQ]},"gen":{_js(info[NAME])},"op":"{record[OP]}",'
-        f'"arg":{_arg_json(record, limit)},"outcome":"{record[OUTCOME]}",'
-        f'"value":{_value_json(record, limit)},'
-        f'"state_before":{"null" if before is None else f"{chr(34)}{before}{chr(34)}"},'
-        f'"state_after":"{after}","depth":{record[DEPTH]},'
-        f'"thread":{_js(record[THREAD])},"task":{"null" if task is None else _js(task)},'
-        f'"func":{_js(info[FUNC])},"time":{(record[START] - origin_ns) / 1e9!r},'
-        f'"duration":{record[DURATION] / 1e9!r},{where}'
-    )
-    if record[OUTCOME] == RAISE:
-        line += f',"value_exc":{json.dumps(exc_info(record[VALUE]), ensure_ascii=True)}'
-    if record[OP] == THROW and is_exception(record[ARG]):
-        line += f',"arg_exc":{json.dumps(exc_info(record[ARG]), ensure_ascii=True)}'
-    if locals_ is not None:
-        line += f',"locals":{json.dumps(dict(locals_), ensure_ascii=True)}'
-    return line + "}"
+    """The JSON Lines form of one record (see `JsonRenderer`)."""
+    return JsonRenderer(origin_ns, limit)(record, locals_)
 
 
 def record_to_dict(record: Record, origin_ns: int, limit: int | None) -> dict[str, Any]:

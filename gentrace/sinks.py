@@ -19,18 +19,42 @@ import tokenize
 import logging
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import IO, Any
 
-from gentrace.events import AFTER, CLOSE, COLLECT, CREATE, FILENAME, GEN_CLOSED, GEN_CREATED, INST, NAME, OP, SEQ, Record, to_event
+from gentrace.events import (
+    AFTER,
+    BEFORE,
+    CLOSE,
+    COLLECT,
+    CREATE,
+    DEPTH,
+    FILENAME,
+    GEN_CLOSED,
+    GEN_CREATED,
+    INST,
+    LASTI,
+    NAME,
+    NEXT,
+    OP,
+    OUTCOME,
+    SEQ,
+    TASK,
+    THREAD,
+    YIELD,
+    Record,
+    to_event,
+)
 from gentrace.recorder import Final
-from gentrace.renderers import TextOptions, end_line, json_line, one_line, repeat_line, single_line, start_line
+from gentrace.renderers import INDENT, JsonRenderer, TextOptions, annotation, end_line, one_line, padded, result, repeat_line, single_line, start_line
 from gentrace.reprs import safe_repr
 from gentrace.styles import PLAIN, styles_for
 
 FILE_BUFFER = 1 << 16
 TERMINAL_MAX_REPR = 80
 FILE_MAX_REPR = 1000
+CACHE_SIZE = 4096
 
 
 def open_log(path: str) -> IO[str]:
@@ -111,6 +135,10 @@ class TextSink:
         self._options = TextOptions()
         self._flush = False
         self._open_seq: int | None = None  # the seq whose `>>> ` line was written last
+        # What most steps repeat — `>>> next(fib#1)`, the annotation of a yield at a given line —
+        # is rendered once per (instance, position) and reused; bounded, cleared when full.
+        self._starts: dict[tuple[str, int], str] = {}
+        self._comments: dict[tuple[Any, ...], str] = {}
 
     def _configure(self, stream: IO[str]) -> None:
         tty = not self._file and _is_tty(stream)
@@ -149,8 +177,29 @@ class TextSink:
     def start(self, record: Record) -> None:
         with self._lock:
             options = self._prepare()
-            self._write(start_line(record, options) + "\n")
+            if record[OP] == NEXT:
+                key = (record[INST][NAME], record[DEPTH])
+                line = self._starts.get(key)
+                if line is None:
+                    if len(self._starts) >= CACHE_SIZE:
+                        self._starts.clear()
+                    line = self._starts[key] = start_line(record, options) + "\n"
+            else:
+                line = start_line(record, options) + "\n"
+            self._write(line)
             self._open_seq = record[SEQ]
+
+    def _yield_line(self, record: Record, options: TextOptions) -> str:
+        # The common step: a yield, without locals or timings. Its comment depends only on the
+        # instance, the states, where it paused, and who ran it — not on the value.
+        key = (record[INST][NAME], record[BEFORE], record[LASTI], record[THREAD], record[TASK])
+        comment = self._comments.get(key)
+        if comment is None:
+            if len(self._comments) >= CACHE_SIZE:
+                self._comments.clear()
+            styles = options.styles
+            comment = self._comments[key] = f"{styles.comment}# {annotation(record, options)}{styles.reset}"
+        return padded(INDENT * record[DEPTH], result(record, options.max_repr), options.styles.value, comment, options.styles)
 
     def end(self, record: Record) -> None:
         with self._lock:
@@ -163,6 +212,10 @@ class TextSink:
             text = ""
             if self._open_seq != record[SEQ]:
                 text = repeat_line(record, options) + "\n"
+            elif record[OUTCOME] == YIELD and self._locals is None and not self._timings:
+                self._write(self._yield_line(record, options) + "\n")
+                self._open_seq = None
+                return
             if self._locals is not None and record[AFTER] != GEN_CLOSED and op != CLOSE:
                 loc = frame_locals(self._locals, record, options.max_repr)
                 if loc is not None:
@@ -215,9 +268,15 @@ def _with_locals(options: TextOptions, loc: dict[str, str]) -> TextOptions:
 
 
 class JsonlSink:
-    """One JSON object per line, written when each operation completes."""
+    """One JSON object per line, written when each operation completes.
+
+    Lines are queued and written in batches: a `deque` takes appends from any thread without a
+    lock, and the writer drains it under one. A batch is small next to the file's own buffer, so a
+    `kill -9` loses no more than an unflushed buffer would, and never splits a line but the last.
+    """
 
     wants_start = False
+    BATCH = 256
 
     def __init__(
         self,
@@ -229,31 +288,39 @@ class JsonlSink:
         owns: bool = True,
     ) -> None:
         self._stream = stream
-        self._write = stream.write
-        self._origin = origin_ns
         self._limit = max_repr if max_repr is not None else FILE_MAX_REPR
+        self._render = JsonRenderer(origin_ns, self._limit)
         self._locals = locals
         self._owns = owns
         self._lock = threading.RLock()
+        self._queue: deque[str] = deque()
 
     def start(self, record: Record) -> None:
         pass
 
     def end(self, record: Record) -> None:
-        loc = None
         if self._locals is not None and record[AFTER] != GEN_CLOSED:
-            loc = frame_locals(self._locals, record, self._limit)
-        line = json_line(record, self._origin, self._limit, loc) + "\n"
+            self._queue.append(self._render(record, frame_locals(self._locals, record, self._limit)))
+        else:
+            self._queue.append(self._render(record))
+        if len(self._queue) >= self.BATCH:
+            self._drain()
+
+    def _drain(self) -> None:
         with self._lock:
-            self._write(line)
+            queue = self._queue
+            lines = [queue.popleft() for _ in range(len(queue))]
+            if lines:
+                self._stream.write("\n".join(lines) + "\n")
 
     def note(self, note: dict[str, Any]) -> None:
-        with self._lock:
-            self._write(json.dumps(note) + "\n")
+        self._queue.append(json.dumps(note))
+        self._drain()
 
     def close(self, final: Final) -> None:
+        self._queue.append(json.dumps({"note": "end", "events": final.events}))
+        self._drain()
         with self._lock:
-            self._write(json.dumps({"note": "end", "events": final.events}) + "\n")
             if self._owns:
                 self._stream.close()
             else:
