@@ -1,0 +1,327 @@
+"""A saved trace as the REPL-style log of `gentrace run`, filtered, one line at a time.
+
+Events arrive in seq order (see `reader`), so an operation's nested events come after its start:
+its result line is held back until they are shown — a stack as deep as the nesting, per thread —
+and repeated with ``... `` as the live log does. What this module keeps besides that stack is one
+small entry per instance, for the closing lines about generators that never finished.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+from gentrace.chrome import write_chrome
+from gentrace.events import (
+    AFTER,
+    COLLECT,
+    CREATE,
+    DEPTH,
+    FILENAME,
+    FUNC,
+    GEN_CLOSED,
+    GEN_CREATED,
+    INST,
+    LASTI,
+    NAME,
+    OP,
+    SEQ,
+    THREAD,
+    Record,
+)
+from gentrace.reader import Gap, TraceError, TraceEvent, TraceReader, clean
+from gentrace.renderers import (
+    TextOptions,
+    annotation,
+    end_line,
+    expression,
+    repeat_line,
+    result,
+    single_line,
+    start_line,
+)
+from gentrace.sinks import FILE_MAX_REPR, TERMINAL_MAX_REPR, _is_tty, open_log, path_shower, source_line
+from gentrace.styles import PLAIN, styles_for
+from gentrace.summary import Summary
+from gentrace.timeline import timeline
+
+
+def source_lookup(reader: Callable[[str, int], str]) -> Callable[[str, int], str]:
+    """A source lookup that reads only existing ``.py`` files named in a trace."""
+
+    def lookup(filename: str, lineno: int) -> str:
+        if not filename.endswith(".py") or not os.path.isfile(filename):
+            return ""
+        return reader(filename, lineno)
+
+    return lookup
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Which events to show: `only` globs on the function, `gens` globs on the instance, `grep`."""
+
+    only: Sequence[str] = ()
+    gens: Sequence[str] = ()
+    grep: str | None = None
+
+    def keep(self, record: Record, limit: int | None) -> bool:
+        """Whether the event passes every filter given."""
+        info = record[INST]
+        if self.only and not _matches_func(info[FUNC], self.only):
+            return False
+        if self.gens and not any(fnmatch.fnmatchcase(info[NAME], pattern) for pattern in self.gens):
+            return False
+        if self.grep is not None:
+            options = TextOptions(max_repr=None)
+            text = f"{expression(record, None)}\n{result(record, None)}\n{annotation(record, options)}"
+            if self.grep not in text:
+                return False
+        return True
+
+
+def _matches_func(func: str, patterns: Sequence[str]) -> bool:
+    """`--only` as under `run`: the qualname without ``<locals>.``, the bare name, module:qualname."""
+    module, _, qualname = func.rpartition(":")
+    qualname = qualname.replace("<locals>.", "")
+    names = (qualname, qualname.rpartition(".")[2], f"{module}:{qualname}", func)
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns for name in names)
+
+
+def _late(record: Record, options: TextOptions) -> str:
+    s = options.styles
+    return f"{s.comment}# late: seq {record[SEQ]} arrived after the reorder window{s.reset}"
+
+
+def render_log(
+    items: Iterable[TraceEvent | Gap],
+    options: TextOptions,
+    filters: Filters | None = None,
+    *,
+    cut_after: Callable[[], int | None] = lambda: None,
+    ended: Callable[[], bool] = lambda: True,
+) -> Iterator[str]:
+    """The log lines (without newlines) of the events, as `gentrace run` wrote them.
+
+    `cut_after` and `ended` are asked once the events are done: the trace's ``max-events`` note,
+    and whether its ``end`` note came (else the program was killed).
+    """
+    s = options.styles
+    open_: dict[str, list[tuple[Record, TextOptions]]] = {}  # per thread: results held back
+    last_start: Record | None = None
+    unfinished: dict[str, tuple[str, str | None, int]] = {}
+
+    def close_until(thread: str, depth: int) -> Iterator[str]:
+        nonlocal last_start
+        stack = open_.get(thread)
+        while stack and stack[-1][0][DEPTH] >= depth:
+            record, record_options = stack.pop()
+            if last_start is not record:
+                yield repeat_line(record, options)
+            last_start = None
+            yield from end_line(record, record_options).split("\n")
+
+    for item in items:
+        if isinstance(item, Gap):
+            span = str(item.first) if item.first == item.last else f"{item.first}–{item.last}"
+            yield f"{s.comment}# seq {span}: missing from the trace (never completed){s.reset}"
+            continue
+        record = item.record
+        info = record[INST]
+        after = record[AFTER]
+        if after == GEN_CLOSED:
+            unfinished.pop(info[NAME], None)
+        else:
+            unfinished[info[NAME]] = (after, info[FILENAME], record[LASTI])
+        if filters is not None and not filters.keep(record, options.max_repr):
+            continue
+        thread = record[THREAD]
+        yield from close_until(thread, record[DEPTH])
+        if item.late:
+            yield _late(record, options)
+        if record[OP] in (CREATE, COLLECT):
+            last_start = None
+            yield single_line(record, options)
+            continue
+        record_options = options
+        if item.locals is not None:
+            record_options = _with_locals(options, item.locals)
+        yield start_line(record, options)
+        last_start = record
+        open_.setdefault(thread, []).append((record, record_options))
+    for thread in list(open_):
+        yield from close_until(thread, 0)
+    for name, (state, filename, lineno) in unfinished.items():
+        where = f"{options.show_path(filename)}:{lineno}" if filename and lineno > 0 else "an unknown line"
+        if state == GEN_CREATED:
+            yield f"{s.comment}# never started: {name}, created at {where}{s.reset}"
+        else:
+            when = "at exit" if ended() else "when the trace ends (killed?)"
+            yield f"{s.comment}# still suspended {when}: {name}, paused at {where}{s.reset}"
+    cut = cut_after()
+    if cut is not None:
+        yield f"{s.comment}# max-events: recording stopped after {cut} events; the program ran on{s.reset}"
+
+
+def _with_locals(options: TextOptions, loc: dict[str, str]) -> TextOptions:
+    return TextOptions(
+        styles=options.styles,
+        max_repr=options.max_repr,
+        origin_ns=options.origin_ns,
+        timings=options.timings,
+        source=options.source,
+        show_path=options.show_path,
+        locals=loc,
+    )
+
+
+class MissingTrace(Exception):
+    """The trace file cannot be opened (a usage error: exit 2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShowOptions:
+    """What `gentrace show` was asked for, settled by the command line."""
+
+    color: bool | None = None
+    only: Sequence[str] = ()
+    gens: Sequence[str] = ()
+    grep: str | None = None
+    max_repr: int | None = None
+    strict: bool = False
+    summary: bool = False
+    timeline: bool = False
+    to: str = "text"
+    out: str | None = None
+
+
+Echo = Callable[[str, bool], None]
+_BATCH = 1 << 16
+
+
+def _open(trace: str) -> IO[bytes]:
+    if trace == "-":
+        return sys.stdin.buffer
+    try:
+        return open(trace, "rb")
+    except OSError as exc:
+        raise MissingTrace(f"can't open trace {clean(trace)!r}: {exc.strerror or exc}") from None
+
+
+def _copy_stdin() -> str:
+    fd, path = tempfile.mkstemp(prefix="gentrace-", suffix=".jsonl")
+    with os.fdopen(fd, "wb") as copy:
+        shutil.copyfileobj(sys.stdin.buffer, copy, _BATCH)
+    return path
+
+
+def main(trace: str, opts: ShowOptions, echo: Echo) -> int:
+    """Run `gentrace show`; `echo(text, err)` writes. Returns the exit status."""
+    temp = None
+    if trace == "-" and opts.timeline:
+        temp = trace = _copy_stdin()  # two passes over the trace
+    try:
+        return _show(trace, opts, echo)
+    except BrokenPipeError:
+        # The reader of our stdout left (`| head`): not an error, and nothing more to say.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    finally:
+        if temp is not None:
+            os.unlink(temp)
+
+
+def _show(trace: str, opts: ShowOptions, echo: Echo) -> int:
+    name = "<stdin>" if trace == "-" else trace
+    stream = sys.stdout
+    tty = _is_tty(stream)
+    styles = PLAIN if opts.out is not None else styles_for(stream, opts.color)
+    limit = opts.max_repr if opts.max_repr is not None else (TERMINAL_MAX_REPR if tty else FILE_MAX_REPR)
+    show_path = path_shower(os.getcwd())
+    options = TextOptions(
+        styles=styles, max_repr=limit, source=source_lookup(source_line), show_path=show_path
+    )
+    filters = (
+        Filters(opts.only, opts.gens, opts.grep) if opts.only or opts.gens or opts.grep is not None else None
+    )
+    reader = TraceReader(_open(trace), name=name, strict=opts.strict)
+    target: IO[str] | None = None
+    extra: list[TraceReader] = []
+    chunks: list[str] = []
+    size = 0
+
+    def write(line: str) -> None:
+        nonlocal size
+        chunks.append(line)
+        size += len(line)
+        if size > _BATCH:
+            flush()
+
+    def flush() -> None:
+        nonlocal size
+        text = "".join(chunks)
+        chunks.clear()
+        size = 0
+        if target is not None:
+            target.write(text)
+        elif text:
+            echo(text, False)
+
+    def records(source: TraceReader) -> Iterator[Record]:
+        for item in source:
+            if isinstance(item, TraceEvent) and (filters is None or filters.keep(item.record, limit)):
+                yield item.record
+
+    try:
+        if opts.out is not None:
+            try:
+                target = open_log(opts.out)
+            except OSError as exc:
+                raise MissingTrace(
+                    f"can't open --out file {clean(opts.out)!r}: {exc.strerror or exc}"
+                ) from None
+        if opts.to == "chrome":
+            write_chrome(records(reader), write)
+        elif opts.summary or opts.timeline:
+            if opts.summary:
+                summary = Summary(show_path=show_path)
+                for record in records(reader):
+                    summary.add(record)
+                for line in summary.lines(ended=reader.ended, cut_after=reader.cut_after):
+                    write(line + "\n")
+            if opts.timeline:
+                passes = [TraceReader(_open(trace), name=name) for _ in range(2 if opts.summary else 1)]
+                passes.insert(0, reader) if not opts.summary else None
+                extra.extend(passes)
+                for line in timeline(lambda: records(passes.pop(0))):
+                    write(line + "\n")
+        else:
+            for line in render_log(
+                reader, options, filters, cut_after=lambda: reader.cut_after, ended=lambda: reader.ended
+            ):
+                write(line + "\n")
+        flush()
+    except TraceError as exc:
+        flush()
+        echo(f"{reader.name}: {exc}\n", True)
+        return 1
+    finally:
+        if target is not None:
+            target.close()
+        for opened in [reader, *extra]:
+            if trace != "-":
+                opened.close()
+    problems = reader.problems()
+    if problems is not None:
+        echo(problems + "\n", True)
+    if reader.events == 0:
+        echo(f"{reader.name}: no events in the trace\n", True)
+        return 1
+    return 0
