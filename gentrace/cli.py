@@ -83,6 +83,8 @@ def main() -> None:
 )
 @click.option("--locals", "show_locals", is_flag=True, help="Show a generator's local variables each time it pauses.")
 @click.option("--timings", is_flag=True, help="Show the time spent inside each resume.")
+@click.option("--summary", is_flag=True, help="At exit, print one line per instance and the anomalies.")
+@click.option("--timeline", is_flag=True, help="At exit, print a swimlane chart, one lane per instance.")
 @click.argument("program", nargs=-1, type=click.UNPROCESSED, metavar="[SCRIPT] [ARGS]...")
 def run(
     module: str | None,
@@ -95,6 +97,8 @@ def run(
     max_events: int | None,
     show_locals: bool,
     timings: bool,
+    summary: bool,
+    timeline: bool,
     program: tuple[str, ...],
 ) -> NoReturn:
     """Run SCRIPT (or -m MODULE) like python does, with the REPL-style log of every generator
@@ -132,6 +136,10 @@ def run(
     targets: list[Any] = list(outs)
     if not quiet:
         targets.append(sys.stderr)
+    if summary or timeline:
+        from gentrace.recap import RecapSink
+
+        targets.append(RecapSink(lambda: sys.stderr, summary=summary, timeline=timeline))
     try:
         tracer = Tracer(
             out=targets,
@@ -206,4 +214,66 @@ def repl(color: bool | None, outs: tuple[str, ...], save: str | None, script: st
     except (SyntaxError, ValueError) as exc:
         sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
         sys.exit(EXIT_FAILURE)
+    sys.exit(status)
+
+
+@main.command(short_help="Show a saved JSON Lines trace: the log, a summary, a timeline, Chrome's format.")
+@click.argument("trace", metavar="TRACE.jsonl")
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour the log. Default: only when stdout is a terminal and NO_COLOR is unset.",
+)
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="PATTERN",
+    help="Show only generator functions whose name matches this glob, as under run. Repeatable.",
+)
+@click.option("--gen", "gens", multiple=True, metavar="NAME", help="Show only instance NAME (a glob). Repeatable.")
+@click.option("--grep", metavar="TEXT", help="Show only events whose expression, result or note has TEXT.")
+@click.option("--max-repr", type=click.IntRange(min=1), metavar="N", help="Cut reprs to N characters.")
+@click.option("--strict", is_flag=True, help="Exit 1 at the first bad line instead of skipping it.")
+@click.option("--summary", is_flag=True, help="Show one line per instance and the anomalies, not the log.")
+@click.option("--timeline", is_flag=True, help="Show a swimlane chart, one lane per instance, not the log.")
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice(["text", "chrome"]),
+    default="text",
+    show_default=True,
+    help="The output format: the REPL-style log, or the Chrome Trace Event Format (Perfetto).",
+)
+@click.option("-o", "--out", metavar="FILE", help="Write to FILE instead of stdout.")
+def show(
+    trace: str,
+    color: bool | None,
+    only: tuple[str, ...],
+    gens: tuple[str, ...],
+    grep: str | None,
+    max_repr: int | None,
+    strict: bool,
+    summary: bool,
+    timeline: bool,
+    to: str,
+    out: str | None,
+) -> None:
+    """Show TRACE.jsonl (written by `gentrace run -o TRACE.jsonl`; - reads stdin) as the log of
+    run, in seq order; or its summary, timeline or Chrome trace.
+
+    \b
+    gentrace show trace.jsonl --gen 'averager#*'
+    gentrace show trace.jsonl --summary --timeline
+    gentrace show trace.jsonl --to chrome -o trace.json
+    """
+    from gentrace import show as showing
+
+    try:
+        status = showing.main(
+            trace,
+            showing.ShowOptions(color, only, gens, grep, max_repr, strict, summary, timeline, to, out),
+            lambda text, err: click.echo(text, err=err, nl=False, color=True),
+        )
+    except showing.MissingTrace as exc:
+        raise UserError(str(exc)) from None
     sys.exit(status)

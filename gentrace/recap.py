@@ -15,7 +15,7 @@ from typing import IO, Any
 from gentrace.events import Record
 from gentrace.reader import Gap, TraceReader
 from gentrace.recorder import Final
-from gentrace.sinks import JsonlSink
+from gentrace.sinks import JsonlSink, path_shower
 from gentrace.summary import Summary
 from gentrace.timeline import timeline
 
@@ -39,7 +39,7 @@ class RecapSink:
         *,
         summary: bool,
         timeline: bool,
-        show_path: Callable[[str], str] = str,
+        show_path: Callable[[str], str] | None = None,
         width: int | None = None,
     ) -> None:
         fd, self._path = tempfile.mkstemp(prefix="gentrace-", suffix=".jsonl")
@@ -47,7 +47,7 @@ class RecapSink:
         self._out = out
         self._summary = summary
         self._timeline = timeline
-        self._show_path = show_path
+        self._show_path = show_path or path_shower(os.getcwd())
         self._width = width
 
     def start(self, record: Record) -> None:

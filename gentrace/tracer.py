@@ -68,6 +68,8 @@ def _format_of(target: Any, format: str | None) -> str:
         return format
     if isinstance(target, (str, os.PathLike)) and os.fspath(target).endswith(".jsonl"):
         return "jsonl"
+    if isinstance(target, (str, os.PathLike)) and os.fspath(target).endswith(".json"):
+        return "chrome"
     return "text"
 
 
@@ -142,6 +144,8 @@ class Tracer:
         origin: int,
     ) -> Sink:
         kind = _format_of(target, format)
+        if hasattr(target, "end") and hasattr(target, "close") and not hasattr(target, "write"):
+            return target  # type: ignore[no-any-return]  # already a sink (gentrace run --summary)
         if isinstance(target, logging.Logger):
             return LoggerSink(target, level=level, origin_ns=origin, max_repr=self.max_repr)
         if isinstance(target, StderrTarget):
@@ -150,6 +154,10 @@ class Tracer:
             )
         if isinstance(target, (str, os.PathLike)):
             stream = open_log(os.fspath(target))
+            if kind == "chrome":
+                from gentrace.chrome import ChromeSink  # only when asked for
+
+                return ChromeSink(stream, origin_ns=origin, max_repr=self.max_repr)
             if kind == "jsonl":
                 return JsonlSink(stream, origin_ns=origin, max_repr=self.max_repr, locals=locals)
             return TextSink(stream, origin_ns=origin, max_repr=self.max_repr, timings=timings, locals=locals, file=True)
