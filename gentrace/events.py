@@ -19,7 +19,7 @@ SEND: Final = "send"
 THROW: Final = "throw"
 CLOSE: Final = "close"
 COLLECT: Final = "collect"
-OPS: Final = frozenset({CREATE, NEXT, SEND, THROW, CLOSE, COLLECT})
+OPS = frozenset({CREATE, NEXT, SEND, THROW, CLOSE, COLLECT})
 
 # Outcomes.
 CREATED: Final = "created"
@@ -34,7 +34,40 @@ GEN_CREATED: Final = "GEN_CREATED"
 GEN_RUNNING: Final = "GEN_RUNNING"
 GEN_SUSPENDED: Final = "GEN_SUSPENDED"
 GEN_CLOSED: Final = "GEN_CLOSED"
-STATES: Final = frozenset({GEN_CREATED, GEN_RUNNING, GEN_SUSPENDED, GEN_CLOSED})
+
+# Async generators and coroutines (`aproxy`): their operations and states, as
+# inspect.getasyncgenstate / getcoroutinestate name them.
+ANEXT: Final = "anext"
+ASEND: Final = "asend"
+ATHROW: Final = "athrow"
+ACLOSE: Final = "aclose"
+AGEN_CREATED: Final = "AGEN_CREATED"
+AGEN_RUNNING: Final = "AGEN_RUNNING"
+AGEN_SUSPENDED: Final = "AGEN_SUSPENDED"
+AGEN_CLOSED: Final = "AGEN_CLOSED"
+CORO_CREATED: Final = "CORO_CREATED"
+CORO_RUNNING: Final = "CORO_RUNNING"
+CORO_SUSPENDED: Final = "CORO_SUSPENDED"
+CORO_CLOSED: Final = "CORO_CLOSED"
+ASYNC_OPS: Final = frozenset({ANEXT, ASEND, ATHROW, ACLOSE})
+OPS = OPS | ASYNC_OPS
+
+STATES: Final = frozenset(
+    {GEN_CREATED, GEN_RUNNING, GEN_SUSPENDED, GEN_CLOSED}
+    | {AGEN_CREATED, AGEN_RUNNING, AGEN_SUSPENDED, AGEN_CLOSED}
+    | {CORO_CREATED, CORO_RUNNING, CORO_SUSPENDED, CORO_CLOSED}
+)
+CLOSED_STATES: Final = frozenset({GEN_CLOSED, AGEN_CLOSED, CORO_CLOSED})
+CREATED_STATES: Final = frozenset({GEN_CREATED, AGEN_CREATED, CORO_CREATED})
+COLLECTED: Final = {
+    GEN_CREATED: GEN_CLOSED,
+    GEN_SUSPENDED: GEN_CLOSED,
+    AGEN_CREATED: AGEN_CLOSED,
+    AGEN_SUSPENDED: AGEN_CLOSED,
+    CORO_CREATED: CORO_CLOSED,
+    CORO_SUSPENDED: CORO_CLOSED,
+}
+"""The state a live instance is left in when it is garbage-collected (others are not recorded)."""
 
 IGNORED_EXIT_MESSAGE: Final = "generator ignored GeneratorExit"
 
@@ -173,7 +206,7 @@ def to_event(record: Record, origin_ns: int) -> Event:
     """Build the public `Event` for a flat record."""
     info: Info = record[INST]
     after = record[AFTER]
-    closed = after == GEN_CLOSED
+    closed = after in CLOSED_STATES
     return Event(
         seq=record[SEQ],
         gen=info[NAME],

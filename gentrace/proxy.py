@@ -247,12 +247,12 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         return f"<traced generator {self._info[0]} of {self._gen!r}>"
 
 
-def _forward_qualname(cls: type) -> None:
+def _forward_qualname(cls: type, attribute: str = "_gen") -> None:
     # A class body cannot define `__qualname__` (type() insists it is a str and keeps it off the
     # class dict), yet a generator has one. Put the property into the class dict directly, then
     # make the type drop its attribute cache.
     namespace = gc.get_referents(cls.__dict__)[0]
-    namespace["__qualname__"] = property(lambda self: self._gen.__qualname__)
+    namespace["__qualname__"] = property(lambda self: getattr(self, attribute).__qualname__)
     cls._gentrace_refresh = None  # type: ignore[attr-defined]
     del cls._gentrace_refresh  # type: ignore[attr-defined]
 

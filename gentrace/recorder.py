@@ -21,12 +21,12 @@ from typing import Any, Protocol
 
 from gentrace.events import (
     CLOSED,
+    CLOSED_STATES,
     COLLECT,
+    COLLECTED,
     CREATE,
     CREATED,
-    GEN_CLOSED,
     GEN_CREATED,
-    GEN_SUSPENDED,
     NAME,
     Info,
     Record,
@@ -204,9 +204,10 @@ class Recorder:
         base = name if name is not None else display_name(qualname)
         module = getattr(source, "__module__", None)
         if module is None and func is None:
-            frame = gen.gi_frame
+            frame = _frame_of(gen)
             module = frame.f_globals.get("__name__") if frame is not None else None
-        code: CodeType | None = getattr(gen, "gi_code", None)
+        code: CodeType | None = getattr(gen, "gi_code", None) or getattr(gen, "ag_code", None)
+        code = code or getattr(gen, "cr_code", None)
         with self._lock:
             number = self._names.get(base, 0) + 1
             self._names[base] = number
@@ -222,16 +223,17 @@ class Recorder:
         self._refs.pop(ref, None)
         self.by_name.pop(ref.info[NAME], None)
         before = ref.state
-        if before != GEN_SUSPENDED and before != GEN_CREATED:
+        after = COLLECTED.get(before)
+        if after is None:
             return
-        ref.state = GEN_CLOSED
+        ref.state = after
         seq = next(self.counter)
         if seq > self.limit:
             self.overflow(seq)
             return
         st = thread_state.s
         self.emit(
-            (seq, ref.info, COLLECT, None, CLOSED, None, before, GEN_CLOSED, st[0], st[1], None, self.clock(), 0, -1)
+            (seq, ref.info, COLLECT, None, CLOSED, None, before, after, st[0], st[1], None, self.clock(), 0, -1)
         )
 
     def created(self, ref: InstanceRef, arg: Any, state: str, lasti: int) -> None:
@@ -251,9 +253,9 @@ class Recorder:
         found = []
         for ref in list(self._refs):
             gen = ref()
-            if gen is None or ref.state == GEN_CLOSED:
+            if gen is None or ref.state in CLOSED_STATES:
                 continue
-            frame = gen.gi_frame
+            frame = _frame_of(gen)
             lineno = frame.f_lineno if frame is not None else None
             found.append(Unfinished(ref.info, ref.state, lineno))
         return found
@@ -284,6 +286,14 @@ class Recorder:
         if self.memory is None:
             return []
         return sorted(self.memory, key=_seq_of)
+
+
+def _frame_of(gen: Any) -> Any:
+    # A generator, an async generator or a coroutine: each names its frame differently.
+    for attribute in ("gi_frame", "ag_frame", "cr_frame"):
+        if hasattr(gen, attribute):
+            return getattr(gen, attribute)
+    return None
 
 
 def _seq_of(record: Record) -> int:

@@ -387,7 +387,7 @@ class JsonRenderer:
         name = info[NAME]
         head = self._heads.get(name) or self._head(info)
         after = record[AFTER]
-        if after == GEN_CLOSED:
+        if after in CLOSED_STATES:
             where = '"filename":null,"lineno":null'
         else:
             lasti = record[LASTI]

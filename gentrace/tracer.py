@@ -19,6 +19,7 @@ import types
 from collections.abc import Callable, Iterable
 from typing import IO, Any, TypeVar
 
+from gentrace import aproxy
 from gentrace.events import GEN_CREATED, Event, to_event
 from gentrace.proxy import GeneratorProxy
 from gentrace.recorder import Clock, Final, Recorder, Sink
@@ -192,10 +193,12 @@ class Tracer:
             return lambda f: traced(f, tracer=self, name=name)
         return traced(func, tracer=self, name=name)
 
-    def wrap(self, gen: Any, *, name: str | None = None) -> GeneratorProxy:
-        """Trace an existing generator object (e.g. from a generator expression)."""
-        if isinstance(gen, GeneratorProxy):
+    def wrap(self, gen: Any, *, name: str | None = None) -> Any:
+        """Trace an existing generator, async generator or coroutine object."""
+        if isinstance(gen, (GeneratorProxy, aproxy.AsyncGeneratorProxy, aproxy.CoroutineProxy)):
             raise TypeError(f"wrap(): {gen!r} is already traced")
+        if type(gen) is types.AsyncGeneratorType or type(gen) is types.CoroutineType:
+            return aproxy.adopt(self._recorder, gen, name, None, None)
         if not isinstance(gen, types.GeneratorType):
             raise TypeError(_not_generator("wrap()", gen, "a generator object"))
         return self._adopt(gen, name, None, None)
@@ -250,12 +253,10 @@ def _nothing() -> Final:
 
 def _not_generator(where: str, obj: Any, wanted: str) -> str:
     label = getattr(obj, "__qualname__", None) or type(obj).__name__
-    if inspect.isasyncgenfunction(obj) or inspect.iscoroutinefunction(obj):
-        kind = "an async generator function" if inspect.isasyncgenfunction(obj) else "a coroutine function"
-        return f"{where}: {label!s} is {kind}; gentrace traces plain generators only for now"
-    if inspect.isasyncgen(obj) or inspect.iscoroutine(obj):
-        return f"{where}: {label!s} is an async object; gentrace traces plain generators only for now"
-    return f"{where}: {label!s} is not {wanted} (a generator function is a def whose body contains yield)"
+    return (
+        f"{where}: {label!s} is not {wanted} (a generator function is a def whose body contains yield; "
+        "async def functions are traced too)"
+    )
 
 
 def close_all() -> None:
@@ -300,10 +301,15 @@ class TracedFunction:
                 exc.__traceback__ = tb.tb_next
             raise
         tracer = self._tracer if self._tracer is not None else self._resolve()  # type: ignore[misc]
-        if tracer is None or type(gen) is not types.GeneratorType or tracer.closed:
+        if tracer is None or tracer.closed:
             return gen
+        kind = type(gen)
         shown = args[1:] if self._drops_first and args else args
-        return tracer._adopt(gen, self._name, self._func, (shown, kwargs))
+        if kind is types.GeneratorType:
+            return tracer._adopt(gen, self._name, self._func, (shown, kwargs))
+        if kind is types.CoroutineType or kind is types.AsyncGeneratorType:
+            return aproxy.adopt(tracer._recorder, gen, self._name, self._func, (shown, kwargs))
+        return gen
 
     def __get__(self, obj: Any, objtype: type | None = None) -> Any:
         if obj is None:
@@ -328,6 +334,7 @@ def traced(
         return type(func)(traced(func.__func__, tracer=tracer, resolve=resolve, name=name))
     if isinstance(func, TracedFunction):
         func = func._func
-    if not inspect.isgeneratorfunction(func) or not hasattr(func, "__code__"):
+    is_generator = inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func) or inspect.iscoroutinefunction(func)
+    if not is_generator or not hasattr(func, "__code__"):
         raise TypeError(_not_generator("trace", func, "a generator function"))
     return TracedFunction(func, tracer, resolve, name)

@@ -1,0 +1,595 @@
+"""Proxies for async generators and native coroutines: the generator proxy's idea, one level up.
+
+An async generator's operation is an *awaitable*: ``await agen.asend(5)`` may suspend to the event
+loop many times before it completes. It is one event: `seq`, `task`, `depth` and `state_before`
+are taken at its first step, the outcome when it completes; an awaitable never awaited records
+nothing. A coroutine's steps are the loop's own (``send``/``throw``/``close``), one event each.
+
+States are derived from outcomes, as for generators (3.11 has neither `getasyncgenstate` nor
+``ag_suspended``). Exceptions pass through unchanged, the proxy's frames taken off their traceback.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from asyncio import current_task
+from asyncio.events import _get_running_loop
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
+from types import AsyncGeneratorType, CodeType, CoroutineType, FrameType, TracebackType
+from typing import Any
+
+from gentrace.events import (
+    ACLOSE,
+    AGEN_CLOSED,
+    AGEN_CREATED,
+    AGEN_RUNNING,
+    AGEN_SUSPENDED,
+    ANEXT,
+    ASEND,
+    ATHROW,
+    CLOSE,
+    CLOSED,
+    CORO_CLOSED,
+    CORO_CREATED,
+    CORO_RUNNING,
+    CORO_SUSPENDED,
+    RAISE,
+    RETURN,
+    SEND,
+    THROW,
+    YIELD,
+    Info,
+)
+from gentrace.proxy import _forward_qualname, _strip_own_frame
+from gentrace.recorder import InstanceRef, Recorder, thread_state
+
+__all__ = ["AsyncGeneratorProxy", "AsyncStep", "CoroutineProxy", "adopt", "task_name"]
+
+
+def task_name() -> str | None:
+    """The name of the asyncio task running on this thread's loop, else None (cheap without a loop)."""
+    loop = _get_running_loop()
+    if loop is None:
+        return None
+    task = current_task(loop)
+    return None if task is None else task.get_name()
+
+
+def _agen_state_after_raise(op: str, before: str, arg: Any, exc: BaseException) -> str:
+    # As for generators: an exception out of the frame finishes it, except where it never ran.
+    if before == AGEN_RUNNING:
+        return AGEN_RUNNING
+    if before == AGEN_CREATED and op == ASEND and arg is not None and type(exc) is TypeError:
+        return AGEN_CREATED
+    if op == ACLOSE and type(exc) is RuntimeError and exc.args == ("async generator ignored GeneratorExit",):
+        return AGEN_SUSPENDED
+    return AGEN_CLOSED
+
+
+def _coro_state_after_raise(op: str, before: str, arg: Any, exc: BaseException) -> str:
+    if before == CORO_RUNNING:
+        return CORO_RUNNING
+    if before == CORO_CREATED and op == SEND and arg is not None and type(exc) is TypeError:
+        return CORO_CREATED
+    if op == CLOSE and type(exc) is RuntimeError and exc.args == ("coroutine ignored GeneratorExit",):
+        return CORO_SUSPENDED
+    return CORO_CLOSED
+
+
+# -- async generators ---------------------------------------------------------------------------
+
+
+class AsyncStep:
+    """The awaitable of one operation on a traced async generator (what ``asend()`` returns).
+
+    It forwards each step to the real generator's awaitable; its first step starts the event and
+    its completion (a value, ``StopAsyncIteration``, an exception, or ``close()``) ends it.
+    """
+
+    __slots__ = ("_arg", "_aw", "_before", "_depth", "_op", "_proxy", "_seq", "_start", "_task", "_thread")
+
+    def __init__(self, proxy: AsyncGeneratorProxy, op: str, arg: Any, aw: Any) -> None:
+        self._proxy = proxy
+        self._op = op
+        self._arg = arg
+        self._aw = aw
+        self._seq = 0  # 0: not started; -1: not recorded (past the limit) or completed
+
+    def __await__(self) -> AsyncStep:
+        return self
+
+    def __iter__(self) -> AsyncStep:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return self._step(self._aw.send, None)
+        except BaseException as exc:
+            _strip_own_frame(exc, AsyncStep.__next__.__code__)
+            raise
+
+    def send(self, value: Any) -> Any:
+        """Send `value` into the awaitable, as the awaiting coroutine does."""
+        try:
+            return self._step(self._aw.send, value)
+        except BaseException as exc:
+            _strip_own_frame(exc, AsyncStep.send.__code__)
+            raise
+
+    def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:
+        """Raise an exception in the awaitable (a cancellation, for instance)."""
+        args = (typ,) if val is None and tb is None else (typ, val, tb)
+        try:
+            return self._step(self._aw.throw, *args)
+        except BaseException as exc:
+            _strip_own_frame(exc, AsyncStep.throw.__code__)
+            raise
+
+    def close(self) -> None:
+        """Close the awaitable; one closed half-way is recorded with outcome ``closed``."""
+        self._aw.close()
+        if self._seq > 0:
+            proxy = self._proxy
+            agen = proxy._agen
+            # 3.11 leaves the generator "running" when an awaitable is closed half-way: ask it.
+            if agen.ag_frame is None:
+                after = AGEN_CLOSED
+            elif agen.ag_running:
+                after = AGEN_RUNNING
+            else:
+                after = AGEN_SUSPENDED
+            self._end(CLOSED, None, after)
+
+    def _begin(self) -> None:
+        proxy = self._proxy
+        rec = proxy._rec
+        seq = next(rec.counter)
+        if seq > rec.limit:
+            rec.overflow(seq)
+            self._seq = -1
+            return
+        self._seq = seq
+        inst = proxy._ref
+        self._before = inst.state
+        inst.state = AGEN_RUNNING
+        st = thread_state.s
+        self._depth = st[0]
+        self._thread = st[1]
+        self._task = task_name()
+        self._start = rec.clock()
+        if rec.starting:
+            before = self._before
+            rec.start(
+                (
+                    seq,
+                    proxy._info,
+                    self._op,
+                    self._arg,
+                    None,
+                    None,
+                    before,
+                    None,
+                    self._depth,
+                    self._thread,
+                    self._task,
+                    self._start,
+                    0,
+                    -1,
+                )
+            )
+
+    def _end(self, outcome: str, value: Any, after: str) -> None:
+        proxy = self._proxy
+        rec = proxy._rec
+        end = rec.clock()
+        seq = self._seq
+        self._seq = -1
+        proxy._ref.state = after
+        if after == AGEN_CLOSED:
+            proxy._frame = None
+            lasti = -1
+        else:
+            frame = proxy._frame
+            lasti = frame.f_lasti if frame is not None else -1
+        record = (
+            seq,
+            proxy._info,
+            self._op,
+            self._arg,
+            outcome,
+            value,
+            self._before,
+            after,
+            self._depth,
+            self._thread,
+            self._task,
+            self._start,
+            end - self._start,
+            lasti,
+        )
+        rec.emit(record)
+
+    def _step(self, call: Callable[..., Any], *args: Any) -> Any:
+        if self._seq == 0:
+            self._begin()
+        if self._seq < 0:
+            return call(*args)
+        st = thread_state.s
+        outer = st[0]
+        st[0] = self._depth + 1
+        try:
+            result = call(*args)
+        except StopIteration as exc:
+            st[0] = outer
+            if self._op == ACLOSE:
+                self._end(CLOSED, None, AGEN_CLOSED)
+            else:
+                self._end(YIELD, exc.value, AGEN_SUSPENDED)
+            raise
+        except StopAsyncIteration:
+            st[0] = outer
+            self._end(RETURN, None, AGEN_CLOSED)
+            raise
+        except BaseException as exc:
+            st[0] = outer
+            self._end(RAISE, exc, _agen_state_after_raise(self._op, self._before, self._arg, exc))
+            raise
+        st[0] = outer
+        return result  # suspended to the loop inside the operation: not an event
+
+
+_CollectHook = Callable[[Any], Any]
+
+
+class AsyncGeneratorProxy(AsyncGenerator[Any, Any]):
+    """A traced async generator: behaves exactly like the one it wraps, and records each operation.
+
+    asyncio's async-generator hooks see the proxy: its first-iteration hook is given the proxy
+    (so ``shutdown_asyncgens`` closes it through the proxy), and its finalizer, called when the
+    generator is garbage-collected while suspended, is told after `collect` is recorded — the
+    generator's async ``finally`` then runs on the loop, untraced, exactly as without gentrace.
+    """
+
+    __slots__ = ("__weakref__", "_agen", "_frame", "_hooked", "_info", "_rec", "_ref")
+
+    def __init__(self, agen: AsyncGeneratorType[Any, Any], recorder: Recorder, ref: InstanceRef) -> None:
+        self._agen = agen
+        self._rec = recorder
+        self._ref = ref
+        self._info: Info = ref.info
+        self._frame: FrameType | None = agen.ag_frame
+        self._hooked = False
+
+    def _hook(self, make: Callable[..., Any], *args: Any) -> Any:
+        # The real generator calls the hooks on its first operation: swap them for that call.
+        self._hooked = True
+        firstiter, finalizer = sys.get_asyncgen_hooks()
+        if firstiter is None and finalizer is None:
+            return make(*args)
+        proxy = self
+        first: _CollectHook | None = None
+        if firstiter is not None:
+            first = lambda _agen: firstiter(proxy)  # noqa: E731 - called once, at once
+        sys.set_asyncgen_hooks(
+            firstiter=first, finalizer=_finalizer(finalizer, self._rec, self._ref) if finalizer else None
+        )
+        try:
+            return make(*args)
+        finally:
+            sys.set_asyncgen_hooks(firstiter=firstiter, finalizer=finalizer)
+
+    def __aiter__(self) -> AsyncGeneratorProxy:
+        return self
+
+    def __anext__(self) -> AsyncStep:
+        if self._hooked:
+            return AsyncStep(self, ANEXT, None, self._agen.__anext__())
+        return AsyncStep(self, ANEXT, None, self._hook(self._agen.__anext__))
+
+    def asend(self, value: Any) -> AsyncStep:
+        """``await proxy.asend(value)``, as `agen.asend` does."""
+        if self._hooked:
+            return AsyncStep(self, ASEND, value, self._agen.asend(value))
+        return AsyncStep(self, ASEND, value, self._hook(self._agen.asend, value))
+
+    def athrow(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> AsyncStep:  # type: ignore[override]
+        """``await proxy.athrow(exc)``, as `agen.athrow` does."""
+        args = (typ,) if val is None and tb is None else (typ, val, tb)
+        thrown = typ if val is None else val
+        if self._hooked:
+            return AsyncStep(self, ATHROW, thrown, self._agen.athrow(*args))
+        return AsyncStep(self, ATHROW, thrown, self._hook(self._agen.athrow, *args))
+
+    def aclose(self) -> AsyncStep:
+        """``await proxy.aclose()``, as `agen.aclose` does."""
+        if self._hooked:
+            return AsyncStep(self, ACLOSE, None, self._agen.aclose())
+        return AsyncStep(self, ACLOSE, None, self._hook(self._agen.aclose))
+
+    # -- what an async generator also has ------------------------------------------------------
+
+    @property
+    def ag_frame(self) -> FrameType | None:
+        return self._agen.ag_frame
+
+    @property
+    def ag_code(self) -> CodeType:
+        return self._agen.ag_code
+
+    @property
+    def ag_running(self) -> bool:
+        return self._agen.ag_running
+
+    @property
+    def ag_await(self) -> Any:
+        return self._agen.ag_await
+
+    @property
+    def __name__(self) -> str:
+        return self._agen.__name__
+
+    @property
+    def gentrace_name(self) -> str:
+        """The instance's name in the log, e.g. ``ticker#1``."""
+        return self._info[0]
+
+    def __repr__(self) -> str:
+        return f"<traced async generator {self._info[0]} of {self._agen!r}>"
+
+
+def _finalizer(finalizer: _CollectHook, rec: Recorder, ref: InstanceRef) -> _CollectHook:
+    # Holds no reference to the proxy: the real generator keeps this hook, and the proxy keeps it.
+    def collect_then_finalize(agen: Any) -> Any:
+        rec._collected(ref)
+        return finalizer(agen)
+
+    return collect_then_finalize
+
+
+_forward_qualname(AsyncGeneratorProxy, "_agen")
+
+
+# -- coroutines ---------------------------------------------------------------------------------
+
+
+class CoroutineProxy(Coroutine[Any, Any, Any]):
+    """A traced coroutine: asyncio accepts it wherever it accepts a coroutine, and each step the
+    loop (or an ``await``) takes is recorded: ``send`` (also ``__next__``), ``throw``, ``close``.
+
+    ``inspect.iscoroutine()`` is an exact type check and stays False; ``asyncio.iscoroutine()`` and
+    ``inspect.isawaitable()`` are True. A traced coroutine never awaited still gets Python's
+    "coroutine ... was never awaited" warning, from the real coroutine.
+    """
+
+    __slots__ = ("__weakref__", "_coro", "_frame", "_info", "_rec", "_ref")
+
+    def __init__(self, coro: CoroutineType[Any, Any, Any], recorder: Recorder, ref: InstanceRef) -> None:
+        self._coro = coro
+        self._rec = recorder
+        self._ref = ref
+        self._info: Info = ref.info
+        self._frame: FrameType | None = coro.cr_frame
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        if self._coro.cr_await is not None:  # as `await` checks a native coroutine
+            raise RuntimeError("coroutine is being awaited already")
+        return self  # type: ignore[return-value]
+
+    def __next__(self) -> Any:
+        try:
+            return self._step(SEND, None, self._coro.send, None)
+        except BaseException as exc:
+            _strip_own_frame(exc, CoroutineProxy.__next__.__code__)
+            raise
+
+    def send(self, value: Any) -> Any:
+        """Send `value` into the coroutine, as `coroutine.send` does."""
+        try:
+            return self._step(SEND, value, self._coro.send, value)
+        except BaseException as exc:
+            _strip_own_frame(exc, CoroutineProxy.send.__code__)
+            raise
+
+    def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:  # type: ignore[override]
+        """Raise an exception inside the coroutine, as `coroutine.throw` does."""
+        args = (typ,) if val is None and tb is None else (typ, val, tb)
+        try:
+            return self._step(THROW, typ if val is None else val, self._coro.throw, *args)
+        except BaseException as exc:
+            _strip_own_frame(exc, CoroutineProxy.throw.__code__)
+            raise
+
+    def close(self) -> None:
+        """Close the coroutine, as `coroutine.close` does."""
+        try:
+            self._step(CLOSE, None, self._coro.close)
+        except BaseException as exc:
+            _strip_own_frame(exc, CoroutineProxy.close.__code__)
+            raise
+
+    def _step(self, op: str, arg: Any, call: Callable[..., Any], *args: Any) -> Any:
+        rec = self._rec
+        seq = next(rec.counter)
+        if seq > rec.limit:
+            rec.overflow(seq)
+            return call(*args)
+        inst = self._ref
+        info = self._info
+        before = inst.state
+        inst.state = CORO_RUNNING
+        st = thread_state.s
+        depth = st[0]
+        st[0] = depth + 1
+        thread = st[1]
+        task = task_name()
+        clock = rec.clock
+        start = clock()
+        if rec.starting:
+            rec.start((seq, info, op, arg, None, None, before, None, depth, thread, task, start, 0, -1))
+        try:
+            result = call(*args)
+        except StopIteration as exc:
+            end = clock()
+            st[0] = depth
+            inst.state = CORO_CLOSED
+            self._frame = None
+            rec.emit(
+                (
+                    seq,
+                    info,
+                    op,
+                    arg,
+                    RETURN,
+                    exc.value,
+                    before,
+                    CORO_CLOSED,
+                    depth,
+                    thread,
+                    task,
+                    start,
+                    end - start,
+                    -1,
+                )
+            )
+            raise
+        except BaseException as exc:
+            end = clock()
+            st[0] = depth
+            after = _coro_state_after_raise(op, before, arg, exc)
+            inst.state = after
+            if after == CORO_CLOSED:
+                self._frame = None
+            frame = self._frame
+            lasti = frame.f_lasti if frame is not None else -1
+            rec.emit(
+                (
+                    seq,
+                    info,
+                    op,
+                    arg,
+                    RAISE,
+                    exc,
+                    before,
+                    after,
+                    depth,
+                    thread,
+                    task,
+                    start,
+                    end - start,
+                    lasti,
+                )
+            )
+            raise
+        end = clock()
+        st[0] = depth
+        if op == CLOSE:
+            inst.state = CORO_CLOSED
+            self._frame = None
+            rec.emit(
+                (
+                    seq,
+                    info,
+                    op,
+                    arg,
+                    CLOSED,
+                    None,
+                    before,
+                    CORO_CLOSED,
+                    depth,
+                    thread,
+                    task,
+                    start,
+                    end - start,
+                    -1,
+                )
+            )
+            return None
+        inst.state = CORO_SUSPENDED
+        frame = self._frame
+        lasti = frame.f_lasti if frame is not None else -1
+        rec.emit(
+            (
+                seq,
+                info,
+                op,
+                arg,
+                YIELD,
+                result,
+                before,
+                CORO_SUSPENDED,
+                depth,
+                thread,
+                task,
+                start,
+                end - start,
+                lasti,
+            )
+        )
+        return result
+
+    # -- what a coroutine also has -------------------------------------------------------------
+
+    @property
+    def cr_frame(self) -> FrameType | None:
+        return self._coro.cr_frame
+
+    @property
+    def cr_code(self) -> CodeType:
+        return self._coro.cr_code
+
+    @property
+    def cr_await(self) -> Any:
+        return self._coro.cr_await
+
+    @property
+    def cr_running(self) -> bool:
+        return self._coro.cr_running
+
+    @property
+    def cr_suspended(self) -> bool:
+        return self._coro.cr_suspended  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def cr_origin(self) -> Any:
+        return self._coro.cr_origin
+
+    @property
+    def __name__(self) -> str:
+        return self._coro.__name__
+
+    @property
+    def gentrace_name(self) -> str:
+        """The instance's name in the log, e.g. ``fetch#1``."""
+        return self._info[0]
+
+    def __repr__(self) -> str:
+        return f"<traced coroutine {self._info[0]} of {self._coro!r}>"
+
+
+_forward_qualname(CoroutineProxy, "_coro")
+
+
+def adopt(
+    recorder: Recorder, obj: Any, name: str | None, func: Callable[..., Any] | None, arg: Any
+) -> AsyncGeneratorProxy | CoroutineProxy:
+    """Put a proxy around an async generator or coroutine object and record its creation."""
+    if type(obj) is AsyncGeneratorType:
+        proxy: Any = AsyncGeneratorProxy.__new__(AsyncGeneratorProxy)
+        ref = recorder.instance(obj, name, func, proxy)
+        AsyncGeneratorProxy.__init__(proxy, obj, recorder, ref)
+        frame = obj.ag_frame
+        if obj.ag_running:
+            state = AGEN_RUNNING
+        elif frame is None:
+            state = AGEN_CLOSED
+        else:  # 3.11 has no ag_suspended; a fresh frame has not run an instruction
+            state = AGEN_CREATED if func is not None or frame.f_lasti <= 0 else AGEN_SUSPENDED
+    else:
+        proxy = CoroutineProxy.__new__(CoroutineProxy)
+        ref = recorder.instance(obj, name, func, proxy)
+        CoroutineProxy.__init__(proxy, obj, recorder, ref)
+        frame = obj.cr_frame
+        state = CORO_CREATED if func is not None else inspect.getcoroutinestate(obj)
+    recorder.created(ref, arg, state, frame.f_lasti if frame is not None else -1)
+    return proxy  # type: ignore[no-any-return]
