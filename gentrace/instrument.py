@@ -114,6 +114,18 @@ class _Instrumenter(ast.NodeTransformer):
             self.count += 1
         return node
 
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AsyncFunctionDef:
+        # Every selected `async def` is traced: a coroutine function or an async generator function.
+        qualname = ".".join([*self.scope, node.name])
+        self.scope.extend([node.name, "<locals>"])
+        self.generic_visit(node)
+        del self.scope[-2:]
+        if matches(self.only, qualname, self.module):
+            decorator = ast.copy_location(ast.Name(id=DECORATOR, ctx=ast.Load()), node)
+            node.decorator_list.append(decorator)
+            self.count += 1
+        return node
+
 
 def instrument_source(source: str | bytes, filename: str, module: str, only: Sequence[str] = ()) -> types.CodeType:
     """Compile `source` with every selected generator function traced (may raise SyntaxError)."""
