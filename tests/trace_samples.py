@@ -1,0 +1,65 @@
+"""Record the samples' traces with a fake clock, for the show/summary/timeline/chrome tests."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import itertools
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import gentrace
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden" / "show"
+
+
+def fake_clock(step: int = 1000) -> Callable[[], int]:
+    """A clock that advances `step` ns per reading."""
+    counter = itertools.count(0, step)
+    return lambda: next(counter)
+
+
+def _own_yield(func: ast.FunctionDef) -> bool:
+    todo: list[ast.AST] = list(func.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Yield, ast.YieldFrom)):
+            return True
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            todo.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def traced_code(path: Path) -> object:
+    """The sample's code with its top-level generator functions decorated with ``__trace__``
+    (independent of `gentrace run`'s instrumentation, which has its own tests)."""
+    tree = ast.parse(path.read_text(), str(path))
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and _own_yield(node):
+            deco = ast.Name("__trace__", ast.Load(), lineno=node.lineno, col_offset=0)
+            node.decorator_list.append(deco)
+    return compile(ast.fix_missing_locations(tree), str(path), "exec")
+
+
+def record_sample(name: str, out: Path) -> Path:
+    """Run samples/NAME.py instrumented, its JSON Lines trace written to `out` with a fake clock."""
+    path = ROOT / "samples" / f"{name}.py"
+    code = traced_code(path)
+    tracer = gentrace.Tracer(out=str(out), clock=fake_clock())
+    namespace = {"__name__": "__main__", "__file__": str(path), "__trace__": tracer.trace}
+    with contextlib.redirect_stdout(io.StringIO()), tracer:
+        exec(code, namespace)  # type: ignore[arg-type]
+        namespace.clear()  # collect what the sample left suspended, as at exit
+    tracer.close()
+    return out
+
+
+def check_golden(name: str, text: str) -> None:
+    """Compare `text` with tests/golden/show/NAME (rewritten under GENTRACE_REGEN=1)."""
+    golden = GOLDEN / name
+    if os.environ.get("GENTRACE_REGEN"):
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
