@@ -496,12 +496,24 @@ def main(
 
     root = os.path.dirname(os.path.abspath(script)) if script is not None else os.getcwd()
     install(InstrumentingFinder([root]))
+    entries: list[Entry] = []
     if script is not None and code_obj is not None:
+        # In the saved doctest, the script is replayed by the first example, its output expected.
+        replay = Entry(f"with open({script!r}) as f: exec(compile(f.read(), {script!r}, 'exec'))")
+        tee = Tee(sys.stdout)
+        tee.kept = []
+        sys.stdout = tee
         try:
             run_script(code_obj, script, [])
         except BaseException as exc:  # python -i shows it, SystemExit included, and carries on
             sys.stdout.flush()
             _report(exc)
+            replay.exception = exception_text(exc)
+        finally:
+            if sys.stdout is tee:
+                sys.stdout = tee.stream
+        replay.output = "".join(tee.kept)
+        entries.append(replay)
         namespace = sys.modules["__main__"].__dict__
     else:
         module = types.ModuleType("__main__")
@@ -518,6 +530,7 @@ def main(
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (line editing and history for input())
     console = Console(namespace, tracer, collector, stderr_styles, sources, show_path)
+    console.entries = entries
     status = 0
     try:
         console.session(BANNER.format(version=sys.version.split()[0]))

@@ -337,6 +337,7 @@ def test_terminal_no_color_env(project: Path) -> None:
 def test_ctrl_c_at_the_prompt_and_inside_a_running_generator(project: Path) -> None:
     child = spawn(project)
     child.send("1 +")
+    child.expect_exact("1 +")
     child.sendintr()
     child.expect_exact("KeyboardInterrupt")
     child.expect_exact(PROMPT)
@@ -354,3 +355,22 @@ def test_ctrl_c_at_the_prompt_and_inside_a_running_generator(project: Path) -> N
     child.expect_exact("still alive")
     child.expect_exact(PROMPT)
     assert finish(child) == 0
+
+
+def test_saved_session_with_a_script_replays_the_script_first(project: Path) -> None:
+    proc = repl("avg.send(20)\n", "--save", "session.md", "averager.py", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    saved = (project / "session.md").read_text()
+    assert saved.startswith(
+        "```pycon\n>>> with open('averager.py') as f: exec(compile(f.read(), 'averager.py', 'exec'))\n"
+        "main block ran 10.0\n>>> avg.send(20)\n"
+    )
+    replay = subprocess.run(
+        [sys.executable, "-B", "-m", "doctest", "session.md"],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=_env(),
+        timeout=TIMEOUT * 3,
+    )
+    assert replay.returncode == 0, replay.stdout + replay.stderr
