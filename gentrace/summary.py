@@ -57,7 +57,7 @@ def _is_none(value: Any) -> bool:
 class Summary:
     """Accumulates records; `lines()` gives the table and the anomalies."""
 
-    def __init__(self, show_path: Any = str, max_repr: int | None = 40) -> None:
+    def __init__(self, show_path: Any = str, max_repr: int | None = 80) -> None:
         self._instances: dict[str, _Instance] = {}
         self._show_path = show_path
         self._limit = max_repr

@@ -78,7 +78,7 @@ def test_colour_follows_the_flags_and_no_color(tmp_path: Path, monkeypatch: pyte
 
 
 def test_missing_file_exits_2(tmp_path: Path) -> None:
-    code, out, err = show(str(tmp_path / "nope.jsonl"))
+    code, _out, err = show(str(tmp_path / "nope.jsonl"))
     assert code == 2 and "nope.jsonl" in err and "Traceback" not in err
 
 
@@ -118,7 +118,7 @@ def test_crafted_trace_puts_no_control_characters_on_the_terminal(tmp_path: Path
     trace.write_text(
         json.dumps(event, ensure_ascii=False) + "\n" + json.dumps(bad, ensure_ascii=False) + "\n"
     )
-    code, out, err = show(str(trace), "--color")
+    _code, out, err = show(str(trace), "--color")
     for text in (out.replace("\x1b[", "").replace("\x1b(", ""), err):
         assert not any(ch in text for ch in "\x1b\x9b\u202e\x07\x85"), text
     assert "evil\\x1b[2J#1" in out and "unknown op" in err
