@@ -79,16 +79,17 @@ Record = tuple[Any, ...]
 task, start_ns, duration_ns, lasti) — see the positions above."""
 
 
-def state_after_raise(op: str, before: str | None, exc: BaseException) -> str:
-    """The state a generator is left in when an operation on it raised `exc`.
+def state_after_raise(op: str, before: str | None, arg: Any, exc: BaseException) -> str:
+    """The state a generator is left in when an operation with `arg` on it raised `exc`.
 
     An exception that escapes a generator's frame finishes it, except where the generator never
     ran: a non-None send to a fresh generator, a call while it is already executing, and a
-    close() that the generator answered with another yield.
+    close() that the generator answered with another yield. (``send(None)`` to a fresh generator
+    does run it, so a TypeError from its body closes it like any other exception.)
     """
     if before == GEN_RUNNING:
         return GEN_RUNNING
-    if before == GEN_CREATED and op == SEND and type(exc) is TypeError:
+    if before == GEN_CREATED and op == SEND and arg is not None and type(exc) is TypeError:
         return GEN_CREATED
     if op == CLOSE and type(exc) is RuntimeError and exc.args == (IGNORED_EXIT_MESSAGE,):
         return GEN_SUSPENDED

@@ -202,7 +202,11 @@ class GeneratorProxy(Generator[Any, Any, Any]):
     def _raised(self, seq: int, op: str, arg: Any, exc: BaseException, before: str, depth: int, thread: Any, start: int, end: int) -> None:
         inst = self._ref
         info = self._info
-        after = state_after_raise(op, before, exc)
+        after = state_after_raise(op, before, arg, exc)
+        if after == GEN_SUSPENDED and self._gen.gi_frame is None:
+            # "generator ignored GeneratorExit" came from a generator this one delegates to (or
+            # closed itself), and finished this one on its way out.
+            after = GEN_CLOSED
         if after == GEN_CLOSED:
             self._frame = None
             lasti = -1
