@@ -11,6 +11,7 @@ States are derived from outcomes, as for generators (3.11 has neither `getasyncg
 
 from __future__ import annotations
 
+import dis
 import inspect
 import sys
 from asyncio import current_task
@@ -222,8 +223,10 @@ class AsyncStep:
             result = call(*args)
         except StopIteration as exc:
             st[0] = outer
-            if self._op == ACLOSE:
+            if self._proxy._agen.ag_frame is None:  # finished (or already was: 3.11's athrow)
                 self._end(CLOSED, None, AGEN_CLOSED)
+            elif self._op == ACLOSE:  # 3.11: a second aclose() after "ignored GeneratorExit" does nothing
+                self._end(CLOSED, None, AGEN_SUSPENDED)
             else:
                 self._end(YIELD, exc.value, AGEN_SUSPENDED)
             raise
@@ -293,7 +296,7 @@ class AsyncGeneratorProxy(AsyncGenerator[Any, Any]):
             return AsyncStep(self, ASEND, value, self._agen.asend(value))
         return AsyncStep(self, ASEND, value, self._hook(self._agen.asend, value))
 
-    def athrow(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> AsyncStep:  # type: ignore[override]
+    def athrow(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> AsyncStep:
         """``await proxy.athrow(exc)``, as `agen.athrow` does."""
         args = (typ,) if val is None and tb is None else (typ, val, tb)
         thrown = typ if val is None else val
@@ -391,7 +394,7 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
             _strip_own_frame(exc, CoroutineProxy.send.__code__)
             raise
 
-    def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:  # type: ignore[override]
+    def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:
         """Raise an exception inside the coroutine, as `coroutine.throw` does."""
         args = (typ,) if val is None and tb is None else (typ, val, tb)
         try:
@@ -570,6 +573,14 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
 _forward_qualname(CoroutineProxy, "_coro")
 
 
+def _fresh(frame: FrameType) -> bool:
+    # A frame that has not reached its first RESUME has not started (3.11 has no ag_suspended).
+    for instruction in dis.get_instructions(frame.f_code):
+        if instruction.opname == "RESUME":
+            return frame.f_lasti < instruction.offset
+    return False
+
+
 def adopt(
     recorder: Recorder, obj: Any, name: str | None, func: Callable[..., Any] | None, arg: Any
 ) -> AsyncGeneratorProxy | CoroutineProxy:
@@ -584,7 +595,7 @@ def adopt(
         elif frame is None:
             state = AGEN_CLOSED
         else:  # 3.11 has no ag_suspended; a fresh frame has not run an instruction
-            state = AGEN_CREATED if func is not None or frame.f_lasti <= 0 else AGEN_SUSPENDED
+            state = AGEN_CREATED if func is not None or _fresh(frame) else AGEN_SUSPENDED
     else:
         proxy = CoroutineProxy.__new__(CoroutineProxy)
         ref = recorder.instance(obj, name, func, proxy)

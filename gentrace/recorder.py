@@ -193,7 +193,7 @@ class Recorder:
 
     def instance(
         self,
-        gen: GeneratorType[Any, Any, Any],
+        gen: Any,
         name: str | None,
         func: Callable[..., Any] | None,
         proxy: Any,
