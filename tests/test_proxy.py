@@ -7,17 +7,24 @@ step; it also checks that each step produced exactly one event that tells what h
 
 from __future__ import annotations
 
+import collections.abc
+import contextlib
+import gc
+import inspect
 import io
 import itertools
 import json
 import os
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from inspect import getgeneratorstate
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -332,7 +339,11 @@ def tb_summary(tb: Any) -> list[tuple[str, int, str]]:
 def exc_summary(exc: BaseException | None, depth: int = 0) -> Any:
     if exc is None:
         return None
-    summary = [type(exc), str(exc), exc.args, tb_summary(exc.__traceback__), exc.__suppress_context__]
+    try:
+        message = str(exc)
+    except RuntimeError:  # StopIteration(BadRepr()): its str is its argument's repr
+        message = "<str failed>"
+    summary = [type(exc), message, exc.args, tb_summary(exc.__traceback__), exc.__suppress_context__]
     if depth == 0:
         summary += [exc_summary(exc.__cause__, 1), exc_summary(exc.__context__, 1)]
     return summary
@@ -517,3 +528,511 @@ def test_traced_generator_behaves_exactly_like_the_untraced_one(
         text = twins.stream.getvalue()
         assert text.count(">>> ") >= len(twins.tracer.events) - text.count("collected")
         assert all(ch == "\n" or ch.isprintable() for ch in text)
+
+
+# -- what a program can see of a proxy ------------------------------------------------------------
+
+
+def counter(n: int) -> Generator[int, Any, str]:
+    """Count up to n (a loop of plain yields: it accepts send())."""
+    i = 0
+    while i < n:
+        yield i
+        i += 1
+    return "counted"
+
+
+def test_proxy_is_a_generator_and_its_own_iterator(tracer: gentrace.Tracer) -> None:
+    p = tracer.trace(counter)(3)
+    assert isinstance(p, collections.abc.Generator)
+    assert isinstance(p, collections.abc.Iterator)
+    assert iter(p) is p
+    assert list(p) == [0, 1, 2]
+
+
+def test_proxy_forwards_the_generator_attributes(tracer: gentrace.Tracer) -> None:
+    gen = counter(3)
+    p = tracer.wrap(gen)
+    assert p.gi_code is gen.gi_code
+    assert p.gi_frame is gen.gi_frame
+    assert p.__name__ == "counter"
+    assert p.__qualname__ == gen.__qualname__ == "counter"
+    assert (p.gi_running, p.gi_suspended) == (False, False)
+    next(p)
+    assert (p.gi_running, p.gi_suspended) == (False, True)
+    assert p.gi_frame.f_lineno == gen.gi_frame.f_lineno
+    p.close()
+    assert p.gi_frame is None
+    assert (p.gi_running, p.gi_suspended) == (False, False)
+
+
+def test_gi_running_is_true_while_the_generator_runs(tracer: gentrace.Tracer) -> None:
+    me: list[Any] = []
+
+    def looks_at_itself() -> Generator[bool, None, None]:
+        yield me[0].gi_running
+
+    me.append(tracer.wrap(looks_at_itself()))
+    assert next(me[0]) is True
+
+
+def test_gi_yieldfrom_is_the_traced_inner_generator(tracer: gentrace.Tracer) -> None:
+    inner = tracer.trace(counter)
+
+    @tracer.trace
+    def outer() -> Generator[int, Any, None]:
+        yield from inner(2)
+
+    p = outer()
+    assert p.gi_yieldfrom is None
+    next(p)
+    assert p.gi_yieldfrom.gentrace_name == "counter#1"
+    assert list(p) == [1]
+
+
+def test_repr_names_the_instance(tracer: gentrace.Tracer) -> None:
+    p = tracer.trace(counter)(1)
+    assert repr(p).startswith("<traced generator counter#1 of <generator object counter at ")
+
+
+def test_state_as_inspect_sees_it(tracer: gentrace.Tracer) -> None:
+    p = tracer.trace(counter)(1)
+    assert inspect.getgeneratorstate(p) == "GEN_CREATED"
+    next(p)
+    assert inspect.getgeneratorstate(p) == "GEN_SUSPENDED"
+    with pytest.raises(StopIteration):
+        next(p)
+    assert inspect.getgeneratorstate(p) == "GEN_CLOSED"
+
+
+def test_return_value_reaches_the_caller_and_a_yield_from(tracer: gentrace.Tracer) -> None:
+    traced_counter = tracer.trace(counter)
+    p = traced_counter(0)
+    with pytest.raises(StopIteration) as stop:
+        next(p)
+    assert stop.value.value == "counted"
+
+    def outer() -> Generator[int, Any, str]:
+        result = yield from traced_counter(1)
+        return f"inner said {result}"
+
+    with pytest.raises(StopIteration) as stop:
+        g = outer()
+        next(g)
+        next(g)
+    assert stop.value.value == "inner said counted"
+
+
+def _frames(exc: BaseException) -> list[str]:
+    return [frame.filename for frame in traceback.extract_tb(exc.__traceback__)]
+
+
+def test_tracebacks_have_no_gentrace_frames(tracer: gentrace.Tracer) -> None:
+    @tracer.trace
+    def fails() -> Generator[int, Any, None]:
+        yield 1
+        raise ValueError("inside")
+
+    @tracer.trace
+    def outer() -> Generator[int, Any, None]:
+        yield from fails()
+
+    def in_gentrace(filename: str) -> bool:
+        return filename.startswith(GENTRACE_DIR)
+
+    for step in (next, lambda p: p.send(None), lambda p: p.throw(ValueError("inside"))):
+        p = outer()
+        next(p)
+        with pytest.raises(ValueError, match="inside") as info:
+            step(p)
+        assert not any(map(in_gentrace, _frames(info.value))), _frames(info.value)
+        # What remains is the caller, the outer and the inner generator.
+        assert [f.name for f in traceback.extract_tb(info.value.__traceback__)][-2:] == ["outer", "fails"]
+
+    @tracer.trace
+    def raises_on_close() -> Generator[int, Any, None]:
+        try:
+            yield 1
+        finally:
+            raise OSError("in finally")
+
+    p = raises_on_close()
+    next(p)
+    with pytest.raises(OSError) as info:
+        p.close()
+    assert not any(map(in_gentrace, _frames(info.value)))
+
+
+def test_a_bad_call_of_a_traced_function_has_no_gentrace_frames(tracer: gentrace.Tracer) -> None:
+    traced_counter = tracer.trace(counter)
+    with pytest.raises(TypeError) as info:
+        traced_counter(1, 2, 3)
+    assert str(info.value) == "counter() takes 1 positional argument but 3 were given"
+    assert not any(f.startswith(GENTRACE_DIR) for f in _frames(info.value))
+
+
+def test_throw_delivers_base_exceptions(tracer: gentrace.Tracer) -> None:
+    @tracer.trace
+    def catches_everything() -> Generator[str, Any, None]:
+        while True:
+            try:
+                yield "waiting"
+            except BaseException as exc:
+                yield f"caught {type(exc).__name__}"
+
+    p = catches_everything()
+    next(p)
+    assert p.throw(Interrupt("stop")) == "caught Interrupt"
+    next(p)
+    assert p.throw(KeyboardInterrupt) == "caught KeyboardInterrupt"
+    next(p)
+    assert p.throw(GeneratorExit()) == "caught GeneratorExit"
+    next(p)
+    with pytest.raises(RuntimeError, match="generator ignored GeneratorExit"):
+        p.close()
+
+
+def test_thrown_exception_comes_back_as_the_same_object(tracer: gentrace.Tracer) -> None:
+    p = tracer.trace(counter)(3)
+    next(p)
+    thrown = Interrupt("identity")
+    with pytest.raises(Interrupt) as info:
+        p.throw(thrown)
+    assert info.value is thrown
+    assert tracer.events[-1].value is thrown
+
+
+def test_contextmanager_over_a_traced_function(tracer: gentrace.Tracer) -> None:
+    log: list[Any] = []
+
+    @contextlib.contextmanager
+    @tracer.trace(name="managed")
+    def managed() -> Generator[str, None, None]:
+        log.append("enter")
+        try:
+            yield "resource"
+        except ValueError as exc:
+            log.append(f"handled {exc}")
+        finally:
+            log.append("exit")
+
+    with managed() as resource:
+        assert resource == "resource"
+    with managed():
+        raise ValueError("in the body")  # handled inside: the with statement goes on
+    error = KeyError("not handled")
+    with pytest.raises(KeyError) as info, managed():
+        raise error
+    assert info.value is error
+    assert log == ["enter", "exit", "enter", "handled in the body", "exit", "enter", "exit"]
+    thrown = [(e.gen, e.arg) for e in tracer.events if e.op == "throw"]
+    assert [(gen, type(arg)) for gen, arg in thrown] == [("managed#2", ValueError), ("managed#3", KeyError)]
+    assert thrown[1][1] is error
+
+
+def test_pytest_yield_fixture_with_a_traced_generator(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        import gentrace
+
+        tracer = gentrace.Tracer()
+
+        @pytest.fixture
+        @tracer.trace
+        def resource():
+            yield "ready"
+            print("torn down")
+
+        def test_uses_it(resource):
+            assert resource == "ready"
+
+        def test_fixture_was_traced_and_torn_down():
+            assert [(e.gen, e.op, e.outcome) for e in tracer.events] == [
+                ("resource#1", "create", "created"),
+                ("resource#1", "next", "yield"),
+                ("resource#1", "next", "return"),
+            ]
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+# -- the decorator --------------------------------------------------------------------------------
+
+
+def test_decorated_function_keeps_what_inspect_and_frameworks_ask(tracer: gentrace.Tracer) -> None:
+    def averager(start: float = 0.0, *, scale: int = 1) -> Generator[float, float, None]:
+        """Yield the running average."""
+        yield start
+
+    for decorated in (
+        gentrace.trace(averager),
+        gentrace.trace()(averager),
+        tracer.trace(name="avg")(averager),
+    ):
+        assert inspect.isgeneratorfunction(decorated)
+        assert decorated.__name__ == "averager"
+        assert decorated.__qualname__ == averager.__qualname__
+        assert decorated.__doc__ == "Yield the running average."
+        assert decorated.__wrapped__ is averager
+        assert inspect.signature(decorated) == inspect.signature(averager)
+        assert decorated.__module__ == __name__
+
+
+METHODS_TRACER = gentrace.Tracer()
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.start = 10
+
+    @METHODS_TRACER.trace
+    def count(self, n: int) -> Generator[int, None, None]:
+        yield from range(self.start, self.start + n)
+
+    @staticmethod
+    @METHODS_TRACER.trace
+    def evens(n: int) -> Generator[int, None, None]:
+        yield from range(0, 2 * n, 2)
+
+    @classmethod
+    @METHODS_TRACER.trace
+    def named(cls, n: int) -> Generator[str, None, None]:
+        for i in range(n):
+            yield f"{cls.__name__}{i}"
+
+    @METHODS_TRACER.trace
+    @staticmethod
+    def odds(n: int) -> Generator[int, None, None]:
+        yield from range(1, 2 * n, 2)
+
+
+def test_methods_static_and_class_methods() -> None:
+    tracer = METHODS_TRACER
+    c = Counter()
+    assert list(c.count(2)) == [10, 11]
+    assert list(Counter.evens(2)) == [0, 2]
+    assert list(c.evens(1)) == [0]
+    assert list(Counter.named(2)) == ["Counter0", "Counter1"]
+    assert list(c.odds(2)) == [1, 3]
+    assert inspect.isgeneratorfunction(Counter.count)
+    assert list(inspect.signature(c.count).parameters) == ["n"]
+    creates = [(e.gen, e.arg) for e in tracer.events if e.op == "create"]
+    assert creates == [
+        ("Counter.count#1", ((2,), {})),  # self is not shown
+        ("Counter.evens#1", ((2,), {})),
+        ("Counter.evens#2", ((1,), {})),
+        ("Counter.named#1", ((2,), {})),  # nor cls
+        ("Counter.odds#1", ((2,), {})),
+    ]
+
+
+def test_decorating_what_is_not_a_generator_function_fails_at_once(tracer: gentrace.Tracer) -> None:
+    def plain_function() -> int:
+        return 1
+
+    for decorate in (gentrace.trace, tracer.trace):
+        with pytest.raises(TypeError, match="plain_function is not a generator function"):
+            decorate(plain_function)
+        with pytest.raises(TypeError, match="int is not a generator function"):
+            decorate(42)
+        with pytest.raises(TypeError, match="not a generator function"):
+            decorate(counter(1))  # a generator, not a generator function
+
+
+def test_wrap_accepts_only_generator_objects(tracer: gentrace.Tracer) -> None:
+    with pytest.raises(TypeError, match="list is not a generator object"):
+        tracer.wrap([1, 2])
+    with pytest.raises(TypeError, match="counter is not a generator object"):
+        tracer.wrap(counter)
+    p = tracer.wrap(counter(1))
+    with pytest.raises(TypeError, match="already traced"):
+        tracer.wrap(p)
+    assert [e.op for e in tracer.events] == ["create"]
+
+
+# -- garbage collection ---------------------------------------------------------------------------
+
+
+def resource(log: list[str]) -> Generator[int, None, None]:
+    try:
+        yield 1
+        yield 2
+    finally:
+        log.append("finally ran")
+
+
+def test_a_dropped_suspended_generator_is_recorded_as_collected(tracer: gentrace.Tracer) -> None:
+    log: list[str] = []
+    p = tracer.trace(resource)(log)
+    next(p)
+    del p
+    assert log == ["finally ran"]  # Python closed it, as it would untraced
+    event = tracer.events[-1]
+    assert (event.gen, event.op, event.outcome) == ("resource#1", "collect", "closed")
+    assert (event.state_before, event.state_after) == ("GEN_SUSPENDED", "GEN_CLOSED")
+    assert (event.arg, event.value, event.filename, event.lineno) == (None, None, None, None)
+
+
+def test_a_generator_never_started_is_recorded_as_collected_too(tracer: gentrace.Tracer) -> None:
+    log: list[str] = []
+    p = tracer.trace(resource)(log)
+    del p
+    assert log == []
+    assert [(e.op, e.state_before, e.state_after) for e in tracer.events] == [
+        ("create", None, "GEN_CREATED"),
+        ("collect", "GEN_CREATED", "GEN_CLOSED"),
+    ]
+
+
+def test_a_finished_generator_that_is_dropped_records_nothing_more(tracer: gentrace.Tracer) -> None:
+    p = tracer.trace(counter)(1)
+    assert list(p) == [0]
+    p2 = tracer.trace(counter)(1)
+    p2.close()
+    del p, p2
+    assert [e.op for e in tracer.events] == ["create", "next", "next", "create", "close"]
+
+
+def test_a_generator_in_a_garbage_cycle_is_recorded_when_the_collector_frees_it(
+    tracer: gentrace.Tracer,
+) -> None:
+    log: list[str] = []
+
+    class Holder:
+        pass
+
+    holder = Holder()
+    holder.gen = tracer.trace(resource)(log)  # type: ignore[attr-defined]
+    holder.me = holder  # type: ignore[attr-defined]
+    next(holder.gen)  # type: ignore[attr-defined]
+    del holder
+    gc.collect()
+    assert log == ["finally ran"]
+    assert [(e.op, e.state_before) for e in tracer.events][-1] == ("collect", "GEN_SUSPENDED")
+
+
+def test_wrap_never_closes_a_generator_the_user_still_holds(tracer: gentrace.Tracer) -> None:
+    log: list[str] = []
+    g = resource(log)
+    next(g)
+    p = tracer.wrap(g)
+    del p
+    gc.collect()
+    assert inspect.getgeneratorstate(g) == "GEN_SUSPENDED"
+    assert log == []
+    assert next(g) == 2
+    assert [e.op for e in tracer.events] == ["create"]
+    del g  # now it is collected, and that is recorded
+    assert log == ["finally ran"]
+    assert [(e.op, e.state_before) for e in tracer.events] == [("create", None), ("collect", "GEN_SUSPENDED")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="CPython clears a generator's weak references before its finalizer runs (gen_dealloc), "
+    "so the weakref callback records the collect before the generator's finally runs",
+)
+def test_collect_is_recorded_after_the_generators_finally_ran(tracer: gentrace.Tracer) -> None:
+    seen: list[list[str]] = []
+
+    @tracer.trace
+    def watched() -> Generator[int, None, None]:
+        try:
+            yield 1
+        finally:
+            seen.append([e.op for e in tracer.events])
+
+    p = watched()
+    next(p)
+    del p
+    assert seen == [["create", "next"]]
+
+
+def test_a_collect_during_a_sink_write_does_not_deadlock(clock: Any) -> None:
+    # A finalizer can run at any allocation, even inside a sink: recording `collect` must not
+    # wait for a lock its own thread holds.
+    held: list[Any] = []
+
+    class DropsOnWrite(io.StringIO):
+        def write(self, text: str) -> int:
+            if held and ">>> next(counter#1)" in text:
+                held.pop()  # the last reference to a suspended traced generator
+            return super().write(text)
+
+    stream = DropsOnWrite()
+    tracer = gentrace.Tracer(out=stream, clock=clock)
+    dropped = tracer.trace(resource)([])
+    next(dropped)
+    held.append(dropped)
+    del dropped
+
+    def drive() -> None:
+        list(tracer.trace(counter)(1))
+
+    worker = threading.Thread(target=drive, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "recording a collect from inside a sink deadlocked"
+    tracer.close()
+    assert "# resource#1 collected without close() · GEN_SUSPENDED → GEN_CLOSED" in stream.getvalue()
+    assert [e.op for e in tracer.events if e.gen == "resource#1"] == ["create", "next", "collect"]
+
+
+# -- threads --------------------------------------------------------------------------------------
+
+
+def test_threads_lose_and_duplicate_no_event(clock: Any) -> None:
+    threads, rounds, length = 8, 25, 20
+    stream = io.StringIO()
+    tracer = gentrace.Tracer(out=stream, format="jsonl", clock=clock)
+    barrier = threading.Barrier(threads)
+
+    @tracer.trace(name="counter")
+    def numbers(n: int) -> Generator[int, int, None]:
+        for i in range(n):
+            if i % 4 == 0:
+                time.sleep(0)  # let other threads in while this step is running
+            yield i
+
+    def drive() -> None:
+        barrier.wait()
+        for _ in range(rounds):
+            gen = numbers(length)
+            next(gen)
+            for i in range(1, length):
+                assert gen.send(i) == i
+            with pytest.raises(StopIteration):
+                next(gen)
+
+    workers = [threading.Thread(target=drive, name=f"driver-{k}") for k in range(threads)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+    tracer.close()
+
+    events = tracer.events
+    per_instance = 1 + length + 1  # create, the steps, the return
+    total = threads * rounds * per_instance
+    assert [e.seq for e in events] == list(range(1, total + 1))
+    by_gen: dict[str, list[gentrace.Event]] = {}
+    for event in events:
+        by_gen.setdefault(event.gen, []).append(event)
+    assert set(by_gen) == {f"counter#{n}" for n in range(1, threads * rounds + 1)}
+    for gen_events in by_gen.values():
+        assert [e.op for e in gen_events] == ["create", "next", *["send"] * (length - 1), "next"]
+        assert len({e.thread for e in gen_events}) == 1
+        assert all(e.depth == 0 for e in gen_events)  # nesting is counted per thread
+    assert {e.thread for e in events} == {f"driver-{k}" for k in range(threads)}
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert sorted(line["seq"] for line in lines if "seq" in line) == list(range(1, total + 1))
+    assert lines[-1] == {"note": "end", "events": total}
