@@ -19,7 +19,6 @@ import types
 from collections.abc import Callable, Iterable
 from typing import IO, Any, TypeVar
 
-from gentrace import aproxy
 from gentrace.events import GEN_CREATED, Event, to_event
 from gentrace.proxy import GeneratorProxy
 from gentrace.recorder import Clock, Final, Recorder, Sink
@@ -195,9 +194,11 @@ class Tracer:
 
     def wrap(self, gen: Any, *, name: str | None = None) -> Any:
         """Trace an existing generator, async generator or coroutine object."""
-        if isinstance(gen, (GeneratorProxy, aproxy.AsyncGeneratorProxy, aproxy.CoroutineProxy)):
+        if isinstance(gen, GeneratorProxy) or type(gen).__module__ == "gentrace.aproxy":
             raise TypeError(f"wrap(): {gen!r} is already traced")
         if type(gen) is types.AsyncGeneratorType or type(gen) is types.CoroutineType:
+            from gentrace import aproxy  # imports asyncio: only when async code is traced
+
             return aproxy.adopt(self._recorder, gen, name, None, None)
         if not isinstance(gen, types.GeneratorType):
             raise TypeError(_not_generator("wrap()", gen, "a generator object"))
@@ -308,6 +309,8 @@ class TracedFunction:
         if kind is types.GeneratorType:
             return tracer._adopt(gen, self._name, self._func, (shown, kwargs))
         if kind is types.CoroutineType or kind is types.AsyncGeneratorType:
+            from gentrace import aproxy  # imports asyncio: only when async code is traced
+
             return aproxy.adopt(tracer._recorder, gen, self._name, self._func, (shown, kwargs))
         return gen
 
