@@ -204,16 +204,29 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
 
 
 class InstrumentingFinder(importlib.abc.MetaPathFinder):
-    """Finds the program's own modules (under `roots`) and those named by `include`."""
+    """Finds the program's own modules (under `roots`) and those named by `include`.
 
-    def __init__(self, roots: Iterable[str], include: Sequence[str] = (), only: Sequence[str] = ()) -> None:
+    `exclude` holds file-name globs never instrumented (the pytest plugin leaves test files and
+    ``conftest.py`` to pytest's assertion rewriter).
+    """
+
+    def __init__(
+        self,
+        roots: Iterable[str],
+        include: Sequence[str] = (),
+        only: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+    ) -> None:
         self.roots = [os.path.realpath(r) for r in roots]
         self.include = list(include)
         self.only = list(only)
+        self.exclude = list(exclude)
         self.excluded = _excluded_roots()
 
     def wants(self, fullname: str, origin: str) -> bool:
         """Whether the module `fullname`, loaded from `origin`, is instrumented."""
+        if any(fnmatch.fnmatchcase(os.path.basename(origin), pattern) for pattern in self.exclude):
+            return False
         if any(fnmatch.fnmatchcase(fullname, pattern) for pattern in self.include):
             return True
         if fullname == "gentrace" or fullname.startswith("gentrace."):

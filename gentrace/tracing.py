@@ -29,6 +29,23 @@ def set_default(tracer: Tracer | None) -> None:
     _default = tracer
 
 
+def replace_default(tracer: Tracer | None) -> Callable[[], None]:
+    """Make `tracer` the process-wide tracer; the function returned puts back what was there.
+
+    Putting back restores "never set" too (and with it the stderr tracer), which
+    ``set_default(get_default())`` cannot: the pytest plugin swaps a tracer in for each test.
+    """
+    global _default
+    previous = _default
+    set_default(tracer)
+
+    def restore() -> None:
+        global _default
+        _default = previous
+
+    return restore
+
+
 def get_default() -> Tracer | None:
     """The process-wide tracer set with `set_default` (None if none, or set to None)."""
     return None if _default is UNSET else _default  # type: ignore[no-any-return]

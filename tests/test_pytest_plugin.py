@@ -1,0 +1,388 @@
+"""The pytest plugin, through real inner pytest runs (pytester).
+
+Runs that install the import hook (``--gentrace``) go to a subprocess, as xdist and the import
+cost do; the others run in-process, which also checks that the plugin keeps no state between
+sessions sharing one interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gentrace.instrument import InstrumentingFinder
+
+SECTION = "Captured gentrace log call"
+# Hypothesis's plugin costs about half a second per inner session and has nothing to do with ours.
+FAST = ("-p", "no:hypothesispytest")
+
+PIPELINE = """
+    def averager():
+        total = count = 0
+        average = None
+        while True:
+            term = yield average
+            total += term
+            count += 1
+            average = total / count
+
+
+    def counter(n):
+        for i in range(n):
+            yield i
+"""
+
+
+def sections(output: str) -> dict[str, str]:
+    """Each failing test's part of a pytest report, by test name."""
+    parts = re.split(r"^_{3,} (?:ERROR at \w+ of )?(\S+) _{3,}$", output, flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def gentrace_log(part: str) -> str:
+    """The "Captured gentrace log call" section of one test's part ('' if it has none)."""
+    match = re.search(rf"^-+ {SECTION} -+\n(.*?)(?=^-+ Captured |^=+ |\Z)", part, re.MULTILINE | re.DOTALL)
+    return match.group(1) if match else ""
+
+
+# -- the fixture ---------------------------------------------------------------------------------
+
+
+def test_fixture_records_the_test_and_reads_well_in_asserts(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_fixture="""
+        import threading
+
+        import pytest
+
+        import gentrace
+        from gentrace import tracing
+
+
+        @gentrace.trace
+        def averager():
+            total = count = 0
+            average = None
+            while True:
+                term = yield average
+                total += term
+                count += 1
+                average = total / count
+
+
+        def test_helpers(gentracer):
+            assert gentrace.current_tracer() is gentracer
+            g = averager()
+            assert next(g) is None
+            assert g.send(10) == 10.0
+            assert g.send(20) == 15.0
+            g.close()
+            assert gentracer.ops("averager#1") == ["create", "next", "send", "send", "close"]
+            assert gentracer.values("averager#1") == [None, 10.0, 15.0]
+            assert gentracer.final_state("averager#1") == "GEN_CLOSED"
+            log = gentracer.log()
+            assert ">>> averager#1.send(20)\\n15.0 " in log
+            assert "\\x1b" not in log
+            with pytest.raises(LookupError, match=r"'nope#1'.*recorded: averager#1$"):
+                gentracer.values("nope#1")
+
+
+        def test_threads_record_into_it_too(gentracer):
+            kept = []
+
+            def drive():
+                kept.append(averager())
+                next(kept[0])
+
+            thread = threading.Thread(target=drive, name="worker")
+            thread.start()
+            thread.join()
+            assert gentracer.ops("averager#1") == ["create", "next"]
+            assert gentracer.final_state("averager#1") == "GEN_SUSPENDED"
+            assert [e.thread for e in gentracer.events] == ["worker", "worker"]
+
+
+        def test_fresh_for_each_test(gentracer):
+            with pytest.raises(LookupError, match="recorded: none"):
+                gentracer.ops("averager#1")
+
+
+        def test_previous_default_comes_back():
+            assert tracing._default is tracing.UNSET  # "never set", not None
+        """
+    )
+    result = pytester.runpytest(*FAST, "-p", "no:randomly")
+    result.assert_outcomes(passed=4)
+
+
+def test_fixture_asked_for_late_still_records(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import gentrace
+
+        @gentrace.trace
+        def ticks():
+            yield "tick"
+
+        def test_late(request):
+            list(ticks())  # before the fixture: the stderr tracer's
+            gentracer = request.getfixturevalue("gentracer")
+            list(ticks())
+            assert gentracer.values("ticks#1") == ["tick"]
+        """
+    )
+    pytester.runpytest(*FAST).assert_outcomes(passed=1)
+
+
+# -- --gentrace ----------------------------------------------------------------------------------
+
+
+def test_gentrace_attaches_the_generator_log_of_a_failing_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(pipeline=PIPELINE)
+    pytester.makeconftest(
+        """
+        import pipeline
+
+        def conftest_gen():
+            yield "from conftest"
+
+        # Imported by the initial conftest, so the hook must already be in place; driven outside
+        # any test, so nothing is recorded.
+        first = pipeline.averager()
+        next(first)
+        """
+    )
+    pytester.makepyfile(
+        test_pipeline="""
+        import conftest
+        import pipeline
+
+        def local_gen():
+            yield "local"
+
+        def test_passes():
+            g = pipeline.averager()
+            next(g)
+            assert g.send(4) == 4.0
+
+        def test_fails():
+            list(local_gen())
+            list(conftest.conftest_gen())
+            g = pipeline.averager()
+            next(g)
+            g.send(10)
+            assert g.send(20) == 20.0
+        """
+    )
+    result = pytester.runpytest_subprocess(*FAST, "--gentrace", "-W", "error")
+    result.assert_outcomes(passed=1, failed=1)
+    output = result.stdout.str()
+    assert output.count(SECTION) == 1
+    log = gentrace_log(sections(output)["test_fails"])
+    assert log.startswith(">>> averager#1 = averager()  # pipeline.py:1 · GEN_CREATED\n")
+    assert ">>> averager#1.send(20)\n15.0 " in log
+    assert "# GEN_SUSPENDED · line 5: term = yield average" in log
+    assert "averager#2" not in log
+    # Test files and conftest.py are pytest's (assertion rewriting): not instrumented.
+    assert "local" not in log
+    assert "conftest" not in log
+    assert ">>>" not in result.stderr.str()
+
+
+def test_gentrace_only_and_the_markers_only(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(pipeline=PIPELINE)
+    pytester.makepyfile(
+        test_pipeline="""
+        import pytest
+
+        import pipeline
+
+        def drive_both():
+            g = pipeline.averager()
+            next(g)
+            list(pipeline.counter(2))
+
+        def test_option():
+            drive_both()
+            assert False
+
+        @pytest.mark.gentrace(only=["nothing*", "counter"])
+        def test_marker_replaces_it():
+            drive_both()
+            assert False
+        """
+    )
+    result = pytester.runpytest_subprocess(*FAST, "--gentrace-only", "pipeline:aver*")  # implies --gentrace
+    result.assert_outcomes(failed=2)
+    found = sections(result.stdout.str())
+    option, marker = gentrace_log(found["test_option"]), gentrace_log(found["test_marker_replaces_it"])
+    assert "averager#1" in option
+    assert "counter" not in option
+    assert "counter#1" in marker
+    assert "averager" not in marker
+
+
+def test_import_hook_sits_behind_the_rewriter_and_is_removed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_order():
+            kinds = [type(finder).__name__ for finder in sys.meta_path]
+            assert kinds.index("InstrumentingFinder") == kinds.index("AssertionRewritingHook") + 1
+        """
+    )
+    result = pytester.runpytest_inprocess(*FAST, "--gentrace")
+    result.assert_outcomes(passed=1)
+    assert not [finder for finder in sys.meta_path if isinstance(finder, InstrumentingFinder)]
+
+
+# -- the marker ----------------------------------------------------------------------------------
+
+
+def test_marker_records_one_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        import gentrace
+
+        @gentrace.trace
+        def counter(n):
+            yield from range(n)
+
+        @gentrace.trace
+        def other():
+            yield "other"
+
+        @pytest.mark.gentrace
+        def test_marked_fails():
+            assert list(counter(2)) == [0, 1, 2]
+
+        @pytest.mark.gentrace(only="other")
+        def test_marked_only_fails():
+            list(counter(1))
+            assert list(other()) == []
+
+        @pytest.mark.gentrace
+        def test_marked_passes():
+            assert list(counter(1)) == [0]
+
+        def test_unmarked_fails():
+            assert False
+
+        @pytest.mark.gentrace(only=3)
+        def test_bad_marker():
+            pass
+        """
+    )
+    result = pytester.runpytest(*FAST, "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=3, errors=1)
+    found = sections(result.stdout.str())
+    assert ">>> next(counter#1)\n1 " in gentrace_log(found["test_marked_fails"])
+    only = gentrace_log(found["test_marked_only_fails"])
+    assert "other#1" in only
+    assert "counter" not in only
+    assert SECTION not in found["test_unmarked_fails"]
+    assert (
+        "@pytest.mark.gentrace(only=...): expected a glob or a list of globs, got 3"
+        in found["test_bad_marker"]
+    )
+
+
+# -- pytest's machinery --------------------------------------------------------------------------
+
+
+def test_p_no_gentrace_disables_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_not_imported():
+            assert "gentrace.pytest_plugin" not in sys.modules
+
+        def test_no_fixture(gentracer):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(*FAST, "-p", "no:gentrace")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'gentracer' not found*"])
+    result = pytester.runpytest_inprocess(*FAST, "-p", "no:gentrace", "--gentrace")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unrecognized arguments: --gentrace*"])
+
+
+def test_no_warnings_and_nothing_shown_when_unused(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_plain():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-W", "error")
+    result.assert_outcomes(passed=1, warnings=0)
+    assert SECTION not in result.stdout.str()
+
+
+def test_xdist_workers_keep_their_own_logs(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(pipeline=PIPELINE)
+    for n in (1, 2):
+        pytester.makepyfile(
+            **{
+                f"test_worker{n}": f"""
+                import os
+
+                import pipeline
+
+                def test_a{n}():
+                    print("on", os.environ["PYTEST_XDIST_WORKER"])
+                    list(pipeline.counter({n}))
+                    assert False
+
+                def test_b{n}():
+                    g = pipeline.averager()
+                    next(g)
+                    g.send({n})
+                    assert False
+                """
+            }
+        )
+    result = pytester.runpytest_subprocess(
+        *FAST, "--gentrace", "-n", "2", "--dist", "loadfile", "-p", "no:benchmark"
+    )
+    result.assert_outcomes(failed=4)
+    output = result.stdout.str()
+    assert {"on gw0", "on gw1"} <= set(re.findall(r"^on gw\d$", output, re.MULTILINE))
+    found = sections(output)
+    for n in (1, 2):
+        counting = gentrace_log(found[f"test_a{n}"])
+        assert counting.count(">>> next(counter#1)") == n + 1
+        assert "averager" not in counting
+        assert "counter#2" not in counting
+        averaging = gentrace_log(found[f"test_b{n}"])
+        assert f">>> averager#1.send({n})\n{float(n)} " in averaging
+        assert "counter" not in averaging
+
+
+# -- import cost ---------------------------------------------------------------------------------
+
+
+def plugin_import_us(stderr: str) -> int:
+    """The cumulative µs of ``gentrace.pytest_plugin`` (the gentrace package included) in -X importtime."""
+    match = re.search(r"^import time:\s+\d+ \|\s+(\d+) \| gentrace\.pytest_plugin$", stderr, re.MULTILINE)
+    assert match, stderr[-2000:]
+    return int(match.group(1))
+
+
+def test_import_costs_under_20_ms_with_bytecode_cached(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")  # cached bytecode, but not in the tree
+    # pytest imports the plugin: what pytest itself imports is not the plugin's cost.
+    command = [sys.executable, "-X", "importtime", "-c", "import pytest; import gentrace.pytest_plugin"]
+    costs = [
+        plugin_import_us(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stderr)
+        for _ in range(4)
+    ]
+    assert min(costs[1:]) < 20_000, textwrap.shorten(f"µs per import: {costs}", 200)
