@@ -57,17 +57,6 @@ def task_name() -> str | None:
     return None if task is None else task.get_name()
 
 
-def _agen_state_after_raise(op: str, before: str, arg: Any, exc: BaseException) -> str:
-    # As for generators: an exception out of the frame finishes it, except where it never ran.
-    if before == AGEN_RUNNING:
-        return AGEN_RUNNING
-    if before == AGEN_CREATED and op == ASEND and arg is not None and type(exc) is TypeError:
-        return AGEN_CREATED
-    if op == ACLOSE and type(exc) is RuntimeError and exc.args == ("async generator ignored GeneratorExit",):
-        return AGEN_SUSPENDED
-    return AGEN_CLOSED
-
-
 def _coro_state_after_raise(op: str, before: str, arg: Any, exc: BaseException) -> str:
     if before == CORO_RUNNING:
         return CORO_RUNNING
@@ -211,6 +200,16 @@ class AsyncStep:
         )
         rec.emit(record)
 
+    def _state_after_raise(self) -> str:
+        # Rare, and 3.11's flags (ag_closed set by a first aclose(), ag_running left set by an
+        # awaitable closed half-way) make a table wrong here: ask the generator.
+        agen = self._proxy._agen
+        if agen.ag_frame is None:
+            return AGEN_CLOSED
+        if agen.ag_running:
+            return AGEN_RUNNING
+        return AGEN_CREATED if self._before == AGEN_CREATED else AGEN_SUSPENDED
+
     def _step(self, call: Callable[..., Any], *args: Any) -> Any:
         if self._seq == 0:
             self._begin()
@@ -232,11 +231,11 @@ class AsyncStep:
             raise
         except StopAsyncIteration:
             st[0] = outer
-            self._end(RETURN, None, AGEN_CLOSED)
+            self._end(RETURN, None, self._state_after_raise())  # 3.11: aclose() twice may leave it
             raise
         except BaseException as exc:
             st[0] = outer
-            self._end(RAISE, exc, _agen_state_after_raise(self._op, self._before, self._arg, exc))
+            self._end(RAISE, exc, self._state_after_raise())
             raise
         st[0] = outer
         return result  # suspended to the loop inside the operation: not an event

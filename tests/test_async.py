@@ -154,7 +154,7 @@ def check_async_generator_twins(catch: str, await_in_finally: bool, n: int, ops:
         assert event.op in ("anext", "asend", "athrow", "aclose")
         assert event.outcome in ("yield", "return", "raise", "closed")
         if event.outcome == "return":
-            assert event.value is None and event.state_after == "AGEN_CLOSED"
+            assert event.value is None  # (3.11: a second aclose() may end so, leaving it suspended)
         if event.outcome == "yield":
             assert event.state_after == "AGEN_SUSPENDED"
     # The last completed operation leaves the state the generator is really in.
