@@ -418,10 +418,14 @@ class JsonRenderer:
             f'"depth":{record[DEPTH]},"thread":{thread_json},"task":{"null" if task is None else _js(task)},'
             f'"time":{record[START] - self.origin}e-9,"duration":{record[DURATION]}e-9,{where}'
         )
-        if outcome == RAISE:
+        # An exception (or exception class) gets its type and message, wherever it appears: raised,
+        # but also yielded, returned, sent or thrown.
+        if outcome == RAISE or (cls is not int and outcome in _VALUE_OUTCOMES and is_exception(value)):
             line += f',"value_exc":{json.dumps(exc_info(value), ensure_ascii=True)}'
-        if (op == THROW or op == ATHROW) and is_exception(record[ARG]):
-            line += f',"arg_exc":{json.dumps(exc_info(record[ARG]), ensure_ascii=True)}'
+        if op == THROW or op == ATHROW or op == SEND or op == ASEND:
+            arg = record[ARG]
+            if type(arg) is not int and is_exception(arg):
+                line += f',"arg_exc":{json.dumps(exc_info(arg), ensure_ascii=True)}'
         if locals_ is not None:
             line += f',"locals":{json.dumps(dict(locals_), ensure_ascii=True)}'
         return line + "}"
