@@ -9,6 +9,7 @@ run at any allocation, even inside a sink) never meets a non-reentrant lock.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import sys
 import threading
@@ -256,8 +257,12 @@ class Recorder:
             if gen is None or ref.state in CLOSED_STATES:
                 continue
             frame = _frame_of(gen)
-            lineno = frame.f_lineno if frame is not None else None
-            found.append(Unfinished(ref.info, ref.state, lineno))
+            if frame is None:
+                continue  # it finished after recording stopped (max_events): its state is stale
+            state = ref.state
+            if type(gen) is GeneratorType:  # likewise: it may have started since
+                state = inspect.getgeneratorstate(gen)
+            found.append(Unfinished(ref.info, state, frame.f_lineno))
         return found
 
     def close(self) -> None:

@@ -108,11 +108,18 @@ class Tracer:
         self.max_repr = _check_int("max_repr", max_repr, 1)
         max_events = _check_int("max_events", max_events, 0)
         keep = _check_int("keep", keep, 0)
+        for flag, value in (("locals", locals), ("timings", timings)):
+            if not isinstance(value, bool):
+                raise TypeError(f"Tracer({flag}=...): expected True or False, got {type(value).__name__}")
         if isinstance(level, str):
             resolved = logging.getLevelName(level.upper())
             if not isinstance(resolved, int):
                 raise ValueError(f"Tracer(level=...): unknown logging level {level!r}")
             level = resolved
+        elif isinstance(level, bool) or not isinstance(level, int):
+            raise TypeError(
+                f"Tracer(level=...): expected a logging level (an int or a name), got {type(level).__name__}"
+            )
         if clock is not None and not callable(clock):
             raise TypeError("Tracer(clock=...): expected a callable returning integer nanoseconds")
         self._clock = clock or time.perf_counter_ns
