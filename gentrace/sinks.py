@@ -154,6 +154,9 @@ class TextSink:
         )
         self._flush = tty
         self._stream = stream
+        # The remembered parts carry the old stream's colours (a terminal's, in a file).
+        self._starts.clear()
+        self._comments.clear()
 
     def _write(self, text: str) -> None:
         stream = self._get()
@@ -294,6 +297,9 @@ class JsonlSink:
         self._owns = owns
         self._lock = threading.RLock()
         self._queue: deque[str] = deque()
+        # A terminal shows each line at once; elsewhere lines go in batches.
+        self._tty = _is_tty(stream)
+        self._batch = 1 if self._tty else self.BATCH
 
     def start(self, record: Record) -> None:
         pass
@@ -303,7 +309,7 @@ class JsonlSink:
             self._queue.append(self._render(record, frame_locals(self._locals, record, self._limit)))
         else:
             self._queue.append(self._render(record))
-        if len(self._queue) >= self.BATCH:
+        if len(self._queue) >= self._batch:
             self._drain()
 
     def _drain(self) -> None:
@@ -312,6 +318,8 @@ class JsonlSink:
             lines = [queue.popleft() for _ in range(len(queue))]
             if lines:
                 self._stream.write("\n".join(lines) + "\n")
+                if self._tty:
+                    self._stream.flush()
 
     def note(self, note: dict[str, Any]) -> None:
         self._queue.append(json.dumps(note))
