@@ -55,7 +55,9 @@ def _raw_repr(obj: Any, limit: int | None) -> str:
         elif type(obj) in (list, tuple):
             head = obj[:limit]
         else:
-            head = type(obj)(itertools.islice(obj, limit))
+            # A smaller set may iterate in another order: join the first items as the set shows them.
+            items = ", ".join(map(repr, itertools.islice(obj, limit)))
+            return f"{{{items}}}" if type(obj) is set else f"frozenset({{{items}}})"
         return repr(head)
     return repr(obj)
 
