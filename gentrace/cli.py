@@ -14,6 +14,7 @@ import click
 from gentrace import __version__
 from gentrace.instrument import (
     InstrumentingFinder,
+    NoSuchModule,
     clean_exception,
     compile_script,
     install,
@@ -42,7 +43,43 @@ def main() -> None:
     """See what Python generators actually do: every next, send, throw and close, as a REPL log."""
 
 
+class RunCommand(click.Command):
+    """``run``, which leaves everything after SCRIPT or ``-m MODULE`` to the program, as python does.
+
+    Click stops at the first argument (SCRIPT) by itself; ``-m MODULE`` is an option, so a ``--``
+    is put after it.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        options = [p for p in self.params if isinstance(p, click.Option) and not p.is_flag]
+        end = _module_end(args, {name for option in options for name in option.opts})
+        if end is not None:
+            args = [*args[:end], "--", *args[end:]]
+        return super().parse_args(ctx, args)
+
+
+def _module_end(args: list[str], valued: set[str]) -> int | None:
+    """The position just after ``-m MODULE`` among gentrace's own options, if it is there."""
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] not in ("-", "--"):
+        arg = args[i]
+        i += 1
+        if arg.startswith("--"):
+            if arg in valued:  # its value is the next argument
+                i += 1
+            continue
+        for j, letter in enumerate(arg[1:], 2):  # short options run together: -qm MODULE, -mMODULE
+            if f"-{letter}" in valued:
+                end = i if j < len(arg) else i + 1  # the value is the rest, or the next argument
+                if letter == "m":
+                    return end if end <= len(args) else None
+                i = end
+                break
+    return None
+
+
 @main.command(
+    cls=RunCommand,
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
     short_help="Run a script or module with its generators traced.",
 )
@@ -122,11 +159,13 @@ def run(
         except (SyntaxError, ValueError) as exc:
             sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
             sys.exit(EXIT_FAILURE)
-        roots = [os.path.dirname(os.path.abspath(script))]
+        roots = [os.path.dirname(os.path.realpath(script))]
     else:
         sys.path[0] = os.getcwd()
+        # Only the top-level name is looked up now: finding a submodule imports its packages,
+        # which are the program's own code, to run traced (run_module imports them).
         try:
-            found = importlib.util.find_spec(module)
+            found = importlib.util.find_spec(module.partition(".")[0])
         except (ImportError, ValueError) as exc:
             raise UserError(f"no module named {module!r} ({exc})") from None
         if found is None:
@@ -162,6 +201,8 @@ def run(
         else:
             assert module is not None
             run_module(module, args)
+    except NoSuchModule as exc:
+        raise UserError(str(exc)) from None
     except SystemExit:
         raise
     except KeyboardInterrupt as exc:

@@ -10,6 +10,7 @@ point at the user's lines. An import hook applies it to the modules of the progr
 from __future__ import annotations
 
 import ast
+import builtins
 import fnmatch
 import importlib.abc
 import importlib.machinery
@@ -129,7 +130,8 @@ class _Instrumenter(ast.NodeTransformer):
 
 def instrument_source(source: str | bytes, filename: str, module: str, only: Sequence[str] = ()) -> types.CodeType:
     """Compile `source` with every selected generator function traced (may raise SyntaxError)."""
-    tree = ast.parse(source, filename)
+    # compile() rather than ast.parse(): a SyntaxError then carries no frame of the ast module.
+    tree = compile(source, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
     instrumenter = _Instrumenter(module, only)
     tree = instrumenter.visit(tree)
     if instrumenter.count:
@@ -282,14 +284,14 @@ def run_script(code: types.CodeType, path: str, argv: Sequence[str]) -> None:
     main = types.ModuleType("__main__")
     main.__dict__.update(
         __file__=os.path.abspath(path),
-        __builtins__=__builtins__,
+        __builtins__=builtins,
         __spec__=None,
         __loader__=importlib.machinery.SourceFileLoader("__main__", os.path.abspath(path)),
         __cached__=None,
     )
     sys.modules["__main__"] = main
     sys.argv[:] = [path, *argv]
-    sys.path[0] = os.path.dirname(os.path.abspath(path))
+    sys.path[0] = os.path.dirname(os.path.realpath(path))  # python resolves a symlinked script
     exec(code, main.__dict__)
 
 
@@ -302,15 +304,29 @@ def module_root(name: str) -> str:
     return os.getcwd()
 
 
+class NoSuchModule(Exception):
+    """``-m NAME`` names nothing python could run: python -m's "No module named ..." errors."""
+
+
 def run_module(name: str, argv: Sequence[str]) -> None:
-    """Run module `name` as ``__main__``, as ``python -m`` does."""
-    sys.argv[:] = [name, *argv]
-    runpy._run_module_as_main(name, alter_argv=True)  # type: ignore[attr-defined]
+    """Run module `name` as ``__main__``, as ``python -m`` does.
+
+    Its packages are imported first, as part of the program (so they are traced); if that leaves
+    nothing to run, `NoSuchModule` is raised before any of the module's own code has run.
+    """
+    sys.argv[:] = ["-m", *argv]  # what python -m shows the packages while it imports them
+    _, spec, code = runpy._get_module_details(name, NoSuchModule)  # type: ignore[attr-defined]
+    main = types.ModuleType("__main__")
+    main.__dict__["__builtins__"] = builtins
+    sys.modules["__main__"] = main
+    sys.argv[0] = spec.origin
+    runpy._run_code(code, main.__dict__, None, "__main__", spec)  # type: ignore[attr-defined]
 
 
 # -- tracebacks as python shows them --------------------------------------------------------------
 
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_IMPORT_SYSTEM = "<frozen importlib._bootstrap"
 
 
 def _is_program_start(tb: types.TracebackType) -> bool:
@@ -329,6 +345,11 @@ def user_traceback(tb: types.TracebackType | None) -> types.TracebackType | None
     while start is not None:
         if not start.tb_frame.f_code.co_filename.startswith(_OWN_DIR):
             kept.append(start)
+        else:
+            # The import system's frames that called our loader go with it, as python drops
+            # those that lead to its own compile().
+            while kept and kept[-1].tb_frame.f_code.co_filename.startswith(_IMPORT_SYSTEM):
+                kept.pop()
         start = start.tb_next
     rebuilt = None
     for entry in reversed(kept):
