@@ -73,6 +73,7 @@ IGNORED_EXIT_MESSAGE: Final = "generator ignored GeneratorExit"
 
 # Positions of the fields in a Record tuple.
 SEQ, INST, OP, ARG, OUTCOME, VALUE, BEFORE, AFTER, DEPTH, THREAD, TASK, START, DURATION, LASTI = range(14)
+RECORD_SIZE: Final = 14
 
 Record = tuple[Any, ...]
 """(seq, info, op, arg, outcome, value, state_before, state_after, depth, thread,

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from gentrace.events import (
     CLOSED,
+    RECORD_SIZE,
     CLOSED_STATES,
     COLLECT,
     COLLECTED,
@@ -123,9 +124,9 @@ class Recorder:
         self.counter = itertools.count(1)
         self.max_events = max_events
         self.limit = sys.maxsize if max_events is None else max_events
-        self.memory: list[Record] | deque[Record] | None
+        self.memory: list[Any] | deque[Record] | None
         if keep is None:
-            self.memory = []
+            self.memory = []  # flat: RECORD_SIZE items per record
         elif keep == 0:
             self.memory = None
         else:
@@ -144,12 +145,27 @@ class Recorder:
     # -- the feed -------------------------------------------------------------------------------
 
     def _make_emit(self) -> Callable[[Record], Any]:
+        # Unbounded memory is kept flat (`extend`): the record tuple is freed at once instead of
+        # being tracked — and scanned — by the garbage collector; `records()` regroups it.
+        keep_all = isinstance(self.memory, list)
         if not self.sinks:
             if self.memory is None:
                 return _discard
-            return self.memory.append
-        memory_append = self.memory.append if self.memory is not None else None
+            return self.memory.extend if keep_all else self.memory.append  # type: ignore[union-attr]
+        memory_append = None
+        if self.memory is not None:
+            memory_append = self.memory.extend if keep_all else self.memory.append  # type: ignore[union-attr]
         ends = [s.end for s in self.sinks]
+        if memory_append is None and len(ends) == 1:
+            only_end = ends[0]
+
+            def emit_one(record: Record) -> None:
+                try:
+                    only_end(record)
+                except Exception as exc:  # a sink's fault must never reach the traced program
+                    self._fail(exc)
+
+            return emit_one
 
         def emit(record: Record) -> None:
             if memory_append is not None:
@@ -290,6 +306,9 @@ class Recorder:
         """The records kept in memory, in order of seq."""
         if self.memory is None:
             return []
+        if isinstance(self.memory, list):
+            flat = iter(self.memory[:])
+            return sorted(zip(*[flat] * RECORD_SIZE, strict=False), key=_seq_of)
         return sorted(self.memory, key=_seq_of)
 
 

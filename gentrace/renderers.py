@@ -354,6 +354,9 @@ def seconds_json(ns: int) -> str:
     return f"{ns}e-9"
 
 
+MEMO_SIZE: Final = 4096
+
+
 class JsonRenderer:
     """Builds the JSON Lines form of records (the schema of `Event.to_dict`) by hand, for speed.
 
@@ -371,11 +374,16 @@ class JsonRenderer:
         self._threads: dict[str, str] = {}
 
     def _head(self, info: Info) -> str:
+        # The memos are bounded: a long-running program makes ever new instances.
+        if len(self._heads) >= MEMO_SIZE:
+            self._heads.clear()
         head = f'"gen":{_js(info[NAME])},"func":{_js(info[FUNC])},'
         self._heads[info[NAME]] = head
         return head
 
     def _where(self, info: Info, lasti: int) -> str:
+        if len(self._wheres) >= MEMO_SIZE:
+            self._wheres.clear()
         lineno = lineno_at(info, lasti)
         filename = "null" if info[FILENAME] is None else _js(info[FILENAME])
         where = f'"filename":{filename},"lineno":{"null" if lineno is None else lineno}'
@@ -395,6 +403,8 @@ class JsonRenderer:
         thread = record[THREAD]
         thread_json = self._threads.get(thread)
         if thread_json is None:
+            if len(self._threads) >= MEMO_SIZE:
+                self._threads.clear()
             thread_json = self._threads[thread] = _js(thread)
         op = record[OP]
         outcome = record[OUTCOME]

@@ -248,7 +248,7 @@ class Tracer:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
-        return f"<gentrace.Tracer {state}, {len(self._recorder.memory or ())} events kept>"
+        return f"<gentrace.Tracer {state}, {len(self._recorder.records())} events kept>"
 
 
 def _stderr() -> IO[str]:
