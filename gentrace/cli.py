@@ -118,7 +118,9 @@ def _module_end(args: list[str], valued: set[str]) -> int | None:
     metavar="N",
     help="Stop recording after N events; the program runs on.",
 )
-@click.option("--locals", "show_locals", is_flag=True, help="Show a generator's local variables each time it pauses.")
+@click.option(
+    "--locals", "show_locals", is_flag=True, help="Show a generator's local variables each time it pauses."
+)
 @click.option("--timings", is_flag=True, help="Show the time spent inside each resume.")
 @click.option("--summary", is_flag=True, help="At exit, print one line per instance and the anomalies.")
 @click.option("--timeline", is_flag=True, help="At exit, print a swimlane chart, one lane per instance.")
@@ -233,7 +235,12 @@ def _report(exc: BaseException) -> None:
     help="Colour the annotations. Default: only when stderr is a terminal and NO_COLOR is unset.",
 )
 @click.option(
-    "-o", "--out", "outs", multiple=True, metavar="FILE", help="Also write the session's events to FILE. Repeatable."
+    "-o",
+    "--out",
+    "outs",
+    multiple=True,
+    metavar="FILE",
+    help="Also write the session's events to FILE. Repeatable.",
 )
 @click.option("--save", metavar="FILE", help="Write the session as a Markdown doctest to FILE on exit.")
 @click.argument("script", required=False, metavar="[SCRIPT]")
@@ -271,7 +278,9 @@ def repl(color: bool | None, outs: tuple[str, ...], save: str | None, script: st
     metavar="PATTERN",
     help="Show only generator functions whose name matches this glob, as under run. Repeatable.",
 )
-@click.option("--gen", "gens", multiple=True, metavar="NAME", help="Show only instance NAME (a glob). Repeatable.")
+@click.option(
+    "--gen", "gens", multiple=True, metavar="NAME", help="Show only instance NAME (a glob). Repeatable."
+)
 @click.option("--grep", metavar="TEXT", help="Show only events whose expression, result or note has TEXT.")
 @click.option("--max-repr", type=click.IntRange(min=1), metavar="N", help="Cut reprs to N characters.")
 @click.option("--strict", is_flag=True, help="Exit 1 at the first bad line instead of skipping it.")

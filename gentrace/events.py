@@ -98,7 +98,10 @@ def state_after_raise(op: str, before: str | None, arg: Any, exc: BaseException)
 
 
 # Positions in an instance's info tuple (shared by all its records).
-NAME, FUNC, CODE, FILENAME = range(4)
+NAME: Final = 0
+FUNC: Final = 1
+CODE: Final = 2
+FILENAME: Final = 3
 
 Info = tuple[str, str, "CodeType | None", "str | None"]
 """(name, func, code, filename): what every record of one instance shares. Only strings and a

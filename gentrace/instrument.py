@@ -22,7 +22,7 @@ import sys
 import sysconfig
 import types
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from gentrace.tracer import UNSET, Tracer, current, traced
 
@@ -37,7 +37,7 @@ def _resolve_no_fallback() -> Tracer | None:
         from gentrace import tracing  # tracing sits above this module's imports
 
         return tracing.get_default()
-    return tracer  # type: ignore[no-any-return]
+    return cast("Tracer | None", tracer)
 
 
 def auto_trace(func: Any) -> Any:
@@ -128,7 +128,9 @@ class _Instrumenter(ast.NodeTransformer):
         return node
 
 
-def instrument_source(source: str | bytes, filename: str, module: str, only: Sequence[str] = ()) -> types.CodeType:
+def instrument_source(
+    source: str | bytes, filename: str, module: str, only: Sequence[str] = ()
+) -> types.CodeType:
     """Compile `source` with every selected generator function traced (may raise SyntaxError)."""
     # compile() rather than ast.parse(): a SyntaxError then carries no frame of the ast module.
     tree = compile(source, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
@@ -149,7 +151,8 @@ def instrument_interactive(source: str, filename: str = "<stdin>", flags: int = 
     tree = ast.parse(source, filename, mode="single")
     tree = _Instrumenter("__main__", ()).visit(tree)
     ast.fix_missing_locations(tree)
-    return compile(tree, filename, "single", flags=flags, dont_inherit=True)
+    code: types.CodeType = compile(tree, filename, "single", flags=flags, dont_inherit=True)
+    return code
 
 
 def _bind_decorator(tree: ast.Module) -> None:
@@ -157,9 +160,13 @@ def _bind_decorator(tree: ast.Module) -> None:
     # docstring and `from __future__` imports (which must come first).
     position = 0
     body = tree.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
-        if isinstance(body[0].value.value, str):
-            position = 1
+    first = body[0] if body else None
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        position = 1
     while position < len(body) and isinstance(body[position], ast.ImportFrom):
         statement = body[position]
         if not (isinstance(statement, ast.ImportFrom) and statement.module == "__future__"):
@@ -201,7 +208,7 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
         source = self.get_data(path)
         return instrument_source(source, path, fullname, self.only)
 
-    def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:
+    def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
         pass  # instrumented bytecode must never land in __pycache__ for plain runs to load
 
 
@@ -241,13 +248,19 @@ class InstrumentingFinder(importlib.abc.MetaPathFinder):
             return False
         # The tree may contain a virtual environment or the standard library; those stay untouched
         # unless they *are* the tree.
-        return not any(_is_under(path, ex) and not any(_is_under(ex, r) for r in self.roots) for ex in self.excluded)
+        return not any(
+            _is_under(path, ex) and not any(_is_under(ex, r) for r in self.roots) for ex in self.excluded
+        )
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.origin is None or not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+        if (
+            spec is None
+            or spec.origin is None
+            or not isinstance(spec.loader, importlib.machinery.SourceFileLoader)
+        ):
             return None
         if not self.wants(fullname, spec.origin):
             return None

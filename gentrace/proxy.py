@@ -43,14 +43,16 @@ def _strip_own_frame(exc: BaseException, code: CodeType) -> None:
 class GeneratorProxy(Generator[Any, Any, Any]):
     """A traced generator: behaves exactly like the generator it wraps, and records every step."""
 
-    __slots__ = ("_gen", "_rec", "_ref", "_info", "_frame", "__weakref__")
+    __slots__ = ("__weakref__", "_frame", "_gen", "_info", "_rec", "_ref")
 
     def __init__(self, gen: GeneratorType[Any, Any, Any], recorder: Recorder, ref: InstanceRef) -> None:
         self._gen = gen
         self._rec = recorder
         self._ref = ref
         self._info: Info = ref.info
-        self._frame: FrameType | None = gen.gi_frame
+        # The frame stays the same object for the generator's life: reading its f_lasti is far
+        # cheaper than f_lineno (the line is looked up only when shown). None once finished.
+        self._frame: Any = gen.gi_frame
 
     def __iter__(self) -> GeneratorProxy:
         return self
@@ -79,7 +81,24 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             st[0] = depth
             inst.state = GEN_CLOSED
             self._frame = None
-            rec.emit((seq, info, NEXT, None, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], None, start, end - start, -1))
+            rec.emit(
+                (
+                    seq,
+                    info,
+                    NEXT,
+                    None,
+                    RETURN,
+                    exc.value,
+                    before,
+                    GEN_CLOSED,
+                    depth,
+                    st[1],
+                    None,
+                    start,
+                    end - start,
+                    -1,
+                )
+            )
             _strip_own_frame(exc, GeneratorProxy.__next__.__code__)
             raise
         except BaseException as exc:
@@ -91,7 +110,24 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         end = clock()
         st[0] = depth
         inst.state = GEN_SUSPENDED
-        rec.emit((seq, info, NEXT, None, YIELD, value, before, GEN_SUSPENDED, depth, st[1], None, start, end - start, self._frame.f_lasti))  # type: ignore[union-attr]
+        rec.emit(
+            (
+                seq,
+                info,
+                NEXT,
+                None,
+                YIELD,
+                value,
+                before,
+                GEN_SUSPENDED,
+                depth,
+                st[1],
+                None,
+                start,
+                end - start,
+                self._frame.f_lasti,
+            )
+        )
         return value
 
     def send(self, value: Any) -> Any:
@@ -119,7 +155,24 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             st[0] = depth
             inst.state = GEN_CLOSED
             self._frame = None
-            rec.emit((seq, info, SEND, value, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], None, start, end - start, -1))
+            rec.emit(
+                (
+                    seq,
+                    info,
+                    SEND,
+                    value,
+                    RETURN,
+                    exc.value,
+                    before,
+                    GEN_CLOSED,
+                    depth,
+                    st[1],
+                    None,
+                    start,
+                    end - start,
+                    -1,
+                )
+            )
             _strip_own_frame(exc, GeneratorProxy.send.__code__)
             raise
         except BaseException as exc:
@@ -131,10 +184,27 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         end = clock()
         st[0] = depth
         inst.state = GEN_SUSPENDED
-        rec.emit((seq, info, SEND, value, YIELD, result, before, GEN_SUSPENDED, depth, st[1], None, start, end - start, self._frame.f_lasti))  # type: ignore[union-attr]
+        rec.emit(
+            (
+                seq,
+                info,
+                SEND,
+                value,
+                YIELD,
+                result,
+                before,
+                GEN_SUSPENDED,
+                depth,
+                st[1],
+                None,
+                start,
+                end - start,
+                self._frame.f_lasti,
+            )
+        )
         return result
 
-    def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:  # type: ignore[override]
+    def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:
         """Raise an exception inside the generator, as `generator.throw` does."""
         # Forward exactly the arguments given: the one- and three-argument forms differ
         # (Python 3.12 deprecates the latter).
@@ -179,7 +249,24 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             st[0] = depth
             inst.state = GEN_CLOSED
             self._frame = None
-            rec.emit((seq, info, op, arg, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], None, start, end - start, -1))
+            rec.emit(
+                (
+                    seq,
+                    info,
+                    op,
+                    arg,
+                    RETURN,
+                    exc.value,
+                    before,
+                    GEN_CLOSED,
+                    depth,
+                    st[1],
+                    None,
+                    start,
+                    end - start,
+                    -1,
+                )
+            )
             _strip_own_frame(exc, GeneratorProxy._step_slow.__code__)
             raise
         except BaseException as exc:
@@ -193,13 +280,58 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         if op == CLOSE:
             inst.state = GEN_CLOSED
             self._frame = None
-            rec.emit((seq, info, op, arg, CLOSED, None, before, GEN_CLOSED, depth, st[1], None, start, end - start, -1))
+            rec.emit(
+                (
+                    seq,
+                    info,
+                    op,
+                    arg,
+                    CLOSED,
+                    None,
+                    before,
+                    GEN_CLOSED,
+                    depth,
+                    st[1],
+                    None,
+                    start,
+                    end - start,
+                    -1,
+                )
+            )
         else:
             inst.state = GEN_SUSPENDED
-            rec.emit((seq, info, op, arg, YIELD, result, before, GEN_SUSPENDED, depth, st[1], None, start, end - start, self._frame.f_lasti))  # type: ignore[union-attr]
+            rec.emit(
+                (
+                    seq,
+                    info,
+                    op,
+                    arg,
+                    YIELD,
+                    result,
+                    before,
+                    GEN_SUSPENDED,
+                    depth,
+                    st[1],
+                    None,
+                    start,
+                    end - start,
+                    self._frame.f_lasti,
+                )
+            )
         return result
 
-    def _raised(self, seq: int, op: str, arg: Any, exc: BaseException, before: str, depth: int, thread: Any, start: int, end: int) -> None:
+    def _raised(
+        self,
+        seq: int,
+        op: str,
+        arg: Any,
+        exc: BaseException,
+        before: str,
+        depth: int,
+        thread: Any,
+        start: int,
+        end: int,
+    ) -> None:
         inst = self._ref
         info = self._info
         after = state_after_raise(op, before, arg, exc)
@@ -214,7 +346,9 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             lasti = self._frame.f_lasti if self._frame is not None else -1
         # A re-entrant call leaves the state to the outer call, which is still running.
         inst.state = after
-        self._rec.emit((seq, info, op, arg, RAISE, exc, before, after, depth, thread, None, start, end - start, lasti))
+        self._rec.emit(
+            (seq, info, op, arg, RAISE, exc, before, after, depth, thread, None, start, end - start, lasti)
+        )
 
     # -- what a generator also has --------------------------------------------------------------
 
@@ -239,7 +373,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         return self._gen.gi_yieldfrom
 
     @property
-    def __name__(self) -> str:  # type: ignore[override]
+    def __name__(self) -> str:
         return self._gen.__name__
 
     @property

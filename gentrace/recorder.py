@@ -22,7 +22,6 @@ from typing import Any, Protocol
 
 from gentrace.events import (
     CLOSED,
-    RECORD_SIZE,
     CLOSED_STATES,
     COLLECT,
     COLLECTED,
@@ -30,6 +29,7 @@ from gentrace.events import (
     CREATED,
     GEN_CREATED,
     NAME,
+    RECORD_SIZE,
     Info,
     Record,
     make_info,
@@ -55,7 +55,7 @@ class Sink(Protocol):
 class Unfinished:
     """An instance that had not finished when its tracer closed."""
 
-    __slots__ = ("info", "state", "lineno")
+    __slots__ = ("info", "lineno", "state")
 
     def __init__(self, info: Info, state: str, lineno: int | None) -> None:
         self.info = info
@@ -66,7 +66,7 @@ class Unfinished:
 class Final:
     """What remains to say when a tracer closes."""
 
-    __slots__ = ("events", "unfinished", "cut_after")
+    __slots__ = ("cut_after", "events", "unfinished")
 
     def __init__(self, events: int, unfinished: list[Unfinished], cut_after: int | None) -> None:
         self.events = events
@@ -91,7 +91,7 @@ class InstanceRef(weakref.ref):  # type: ignore[type-arg]
     when a garbage cycle has already cleared the proxy.
     """
 
-    __slots__ = ("info", "state", "proxy")
+    __slots__ = ("info", "proxy", "state")
 
     info: Info
     state: str
@@ -151,10 +151,10 @@ class Recorder:
         if not self.sinks:
             if self.memory is None:
                 return _discard
-            return self.memory.extend if keep_all else self.memory.append  # type: ignore[union-attr]
+            return self.memory.extend if keep_all else self.memory.append
         memory_append = None
         if self.memory is not None:
-            memory_append = self.memory.extend if keep_all else self.memory.append  # type: ignore[union-attr]
+            memory_append = self.memory.extend if keep_all else self.memory.append
         ends = [s.end for s in self.sinks]
         if memory_append is None and len(ends) == 1:
             only_end = ends[0]
@@ -250,7 +250,22 @@ class Recorder:
             return
         st = thread_state.s
         self.emit(
-            (seq, ref.info, COLLECT, None, CLOSED, None, before, after, st[0], st[1], None, self.clock(), 0, -1)
+            (
+                seq,
+                ref.info,
+                COLLECT,
+                None,
+                CLOSED,
+                None,
+                before,
+                after,
+                st[0],
+                st[1],
+                None,
+                self.clock(),
+                0,
+                -1,
+            )
         )
 
     def created(self, ref: InstanceRef, arg: Any, state: str, lasti: int) -> None:
@@ -261,7 +276,24 @@ class Recorder:
             self.overflow(seq)
             return
         st = thread_state.s
-        self.emit((seq, ref.info, CREATE, arg, CREATED, None, None, state, st[0], st[1], None, self.clock(), 0, lasti))
+        self.emit(
+            (
+                seq,
+                ref.info,
+                CREATE,
+                arg,
+                CREATED,
+                None,
+                None,
+                state,
+                st[0],
+                st[1],
+                None,
+                self.clock(),
+                0,
+                lasti,
+            )
+        )
 
     # -- the end --------------------------------------------------------------------------------
 
@@ -289,7 +321,7 @@ class Recorder:
         recorded = next(self.counter) - 1
         self.limit = -1
         cut = self.max_events if self.max_events is not None and recorded > self.max_events else None
-        final = Final(min(recorded, self.max_events) if cut else recorded, self.unfinished(), cut)
+        final = Final(recorded if cut is None else cut, self.unfinished(), cut)
         for sink in self.sinks:
             try:
                 sink.close(final)

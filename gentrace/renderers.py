@@ -14,25 +14,25 @@ from typing import Any, Final
 
 from gentrace.events import (
     ACLOSE,
+    AFTER,
     ANEXT,
+    ARG,
     ASEND,
     ASYNC_OPS,
     ATHROW,
-    CLOSED_STATES,
-    CREATED_STATES,
-    AFTER,
-    ARG,
     BEFORE,
     CLOSE,
+    CLOSED_STATES,
     COLLECT,
     CREATE,
+    CREATED_STATES,
     DEPTH,
     DURATION,
-    GEN_CLOSED,
-    GEN_CREATED,
-    STATES,
+    FILENAME,
+    FUNC,
     INST,
     LASTI,
+    NAME,
     NEXT,
     OP,
     OUTCOME,
@@ -41,14 +41,12 @@ from gentrace.events import (
     SEND,
     SEQ,
     START,
+    STATES,
     TASK,
     THREAD,
     THROW,
     VALUE,
     YIELD,
-    FILENAME,
-    FUNC,
-    NAME,
     Info,
     Record,
     lineno_at,
@@ -61,13 +59,13 @@ COMMENT_COLUMN: Final = 40
 MAIN_THREAD: Final = "MainThread"
 
 SourceLookup = Callable[[str, int], str]
-_js = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_js = json.encoder.encode_basestring_ascii
 
 
 class ExcText:
     """An exception (or exception class) read back from a trace: its type name, message and repr."""
 
-    __slots__ = ("type", "message", "text", "is_class")
+    __slots__ = ("is_class", "message", "text", "type")
 
     def __init__(self, type: str, message: str | None, text: str) -> None:
         self.type = type
@@ -81,10 +79,8 @@ class ExcText:
 
 def is_exception(obj: Any) -> bool:
     """Whether `obj` is an exception or an exception class (it gets ``*_exc`` in JSON)."""
-    return (
-        isinstance(obj, (BaseException, ExcText))
-        or isinstance(obj, type)
-        and issubclass(obj, BaseException)
+    return isinstance(obj, (BaseException, ExcText)) or (
+        isinstance(obj, type) and issubclass(obj, BaseException)
     )
 
 
@@ -327,7 +323,7 @@ def _json_repr(obj: Any, limit: int | None) -> str:
         return f'"{obj}"'
     if cls in _PLAIN_REPR_TYPES:
         return f'"{obj!r}"'
-    return _js(safe_repr(obj, limit))  # type: ignore[no-any-return]
+    return _js(safe_repr(obj, limit))
 
 
 def _arg_json(record: Record, limit: int | None) -> str:
@@ -335,7 +331,7 @@ def _arg_json(record: Record, limit: int | None) -> str:
     if op == SEND or op == THROW or op == ASEND or op == ATHROW:
         return _json_repr(record[ARG], limit)
     if op == CREATE and record[ARG] is not None:
-        return _js(call_args(record[ARG], limit))  # type: ignore[no-any-return]
+        return _js(call_args(record[ARG], limit))
     return "null"
 
 
@@ -345,7 +341,7 @@ def _value_json(record: Record, limit: int | None) -> str:
     return "null"
 
 
-_STATE_JSON: Final = {None: "null", **{state: f'"{state}"' for state in STATES}}
+_STATE_JSON: Final[dict[str | None, str]] = {None: "null", **{state: f'"{state}"' for state in STATES}}
 _VALUE_OUTCOMES: Final = frozenset({YIELD, RETURN, RAISE})
 
 
@@ -364,7 +360,7 @@ class JsonRenderer:
     are built once and remembered; the output is a pure function of the record all the same.
     """
 
-    __slots__ = ("origin", "limit", "_heads", "_wheres", "_threads")
+    __slots__ = ("_heads", "_threads", "_wheres", "limit", "origin")
 
     def __init__(self, origin_ns: int, limit: int | None) -> None:
         self.origin = origin_ns

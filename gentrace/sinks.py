@@ -14,14 +14,14 @@ import functools
 import io
 import json
 import linecache
-import os
-import tokenize
 import logging
+import os
 import sys
 import threading
+import tokenize
 from collections import deque
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from gentrace.events import (
     AFTER,
@@ -47,7 +47,19 @@ from gentrace.events import (
     to_event,
 )
 from gentrace.recorder import Final
-from gentrace.renderers import INDENT, JsonRenderer, TextOptions, annotation, end_line, one_line, padded, result, repeat_line, single_line, start_line
+from gentrace.renderers import (
+    INDENT,
+    JsonRenderer,
+    TextOptions,
+    annotation,
+    end_line,
+    one_line,
+    padded,
+    repeat_line,
+    result,
+    single_line,
+    start_line,
+)
 from gentrace.reprs import safe_repr
 from gentrace.styles import PLAIN, styles_for
 
@@ -122,7 +134,11 @@ class TextSink:
         file: bool = False,
         sync_stdout: bool = False,
     ) -> None:
-        self._get = target if callable(target) and not hasattr(target, "write") else (lambda: target)  # type: ignore[assignment,return-value]
+        if callable(target) and not hasattr(target, "write"):
+            self._get: Callable[[], IO[str]] = target
+        else:
+            fixed = cast("IO[str]", target)
+            self._get = lambda: fixed
         self._file = file
         self._color = color
         self._max_repr = max_repr
@@ -142,7 +158,9 @@ class TextSink:
 
     def _configure(self, stream: IO[str]) -> None:
         tty = not self._file and _is_tty(stream)
-        limit = self._max_repr if self._max_repr is not None else (TERMINAL_MAX_REPR if tty else FILE_MAX_REPR)
+        limit = (
+            self._max_repr if self._max_repr is not None else (TERMINAL_MAX_REPR if tty else FILE_MAX_REPR)
+        )
         styles = PLAIN if self._file else styles_for(stream, self._color)
         self._options = TextOptions(
             styles=styles,
@@ -202,7 +220,13 @@ class TextSink:
                 self._comments.clear()
             styles = options.styles
             comment = self._comments[key] = f"{styles.comment}# {annotation(record, options)}{styles.reset}"
-        return padded(INDENT * record[DEPTH], result(record, options.max_repr), options.styles.value, comment, options.styles)
+        return padded(
+            INDENT * record[DEPTH],
+            result(record, options.max_repr),
+            options.styles.value,
+            comment,
+            options.styles,
+        )
 
     def end(self, record: Record) -> None:
         with self._lock:
@@ -231,11 +255,12 @@ class TextSink:
 
     def close(self, final: Final) -> None:
         with self._lock:
+            options = self._prepare()
             lines = []
             for item in final.unfinished:
                 name, filename = item.info[NAME], item.info[FILENAME]
                 if filename:
-                    filename = self._options.show_path(filename)
+                    filename = options.show_path(filename)
                 where = f"{filename}:{item.lineno}" if filename and item.lineno else "an unknown line"
                 if item.state == GEN_CREATED:
                     lines.append(f"# never started: {name}, created at {where}")
@@ -340,7 +365,9 @@ class LoggerSink:
 
     wants_start = False
 
-    def __init__(self, logger: logging.Logger, *, level: int, origin_ns: int, max_repr: int | None = None) -> None:
+    def __init__(
+        self, logger: logging.Logger, *, level: int, origin_ns: int, max_repr: int | None = None
+    ) -> None:
         self._logger = logger
         self._level = level
         self._origin = origin_ns

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import IO, Any, TypeVar
 
 from gentrace.events import GEN_CREATED, Event, to_event
@@ -36,7 +36,9 @@ class _Unset:
 
 UNSET: Any = _Unset()
 
-current: contextvars.ContextVar[Tracer | None | _Unset] = contextvars.ContextVar("gentrace_current", default=UNSET)
+current: contextvars.ContextVar[Tracer | _Unset | None] = contextvars.ContextVar(
+    "gentrace_current", default=UNSET
+)
 """The tracer of the innermost ``with tracer:`` in this context."""
 
 _open_tracers: dict[int, Tracer] = {}
@@ -128,7 +130,11 @@ class Tracer:
         sinks: list[Sink] = []
         try:
             for target in targets:
-                sinks.append(self._sink_for(target, format, color, self._frame_of if locals else None, timings, level, origin))
+                sinks.append(
+                    self._sink_for(
+                        target, format, color, self._frame_of if locals else None, timings, level, origin
+                    )
+                )
         except BaseException:
             for sink in sinks:
                 sink.close(_nothing())
@@ -157,7 +163,13 @@ class Tracer:
             return LoggerSink(target, level=level, origin_ns=origin, max_repr=self.max_repr)
         if isinstance(target, StderrTarget):
             return TextSink(
-                _stderr, origin_ns=origin, color=color, max_repr=self.max_repr, timings=timings, locals=locals, sync_stdout=True
+                _stderr,
+                origin_ns=origin,
+                color=color,
+                max_repr=self.max_repr,
+                timings=timings,
+                locals=locals,
+                sync_stdout=True,
             )
         if isinstance(target, (str, os.PathLike)):
             stream = open_log(os.fspath(target))
@@ -167,7 +179,9 @@ class Tracer:
                 return ChromeSink(stream, origin_ns=origin, max_repr=self.max_repr)
             if kind == "jsonl":
                 return JsonlSink(stream, origin_ns=origin, max_repr=self.max_repr, locals=locals)
-            return TextSink(stream, origin_ns=origin, max_repr=self.max_repr, timings=timings, locals=locals, file=True)
+            return TextSink(
+                stream, origin_ns=origin, max_repr=self.max_repr, timings=timings, locals=locals, file=True
+            )
         if hasattr(target, "write"):
             if kind == "jsonl":
                 return JsonlSink(target, origin_ns=origin, max_repr=self.max_repr, locals=locals, owns=False)
@@ -211,7 +225,13 @@ class Tracer:
             raise TypeError(_not_generator("wrap()", gen, "a generator object"))
         return self._adopt(gen, name, None, None)
 
-    def _adopt(self, gen: types.GeneratorType[Any, Any, Any], name: str | None, func: Callable[..., Any] | None, arg: Any) -> GeneratorProxy:
+    def _adopt(
+        self,
+        gen: types.GeneratorType[Any, Any, Any],
+        name: str | None,
+        func: Callable[..., Any] | None,
+        arg: Any,
+    ) -> GeneratorProxy:
         proxy = GeneratorProxy.__new__(GeneratorProxy)
         ref = self._recorder.instance(gen, name, func, proxy)
         GeneratorProxy.__init__(proxy, gen, self._recorder, ref)
@@ -286,7 +306,13 @@ class TracedFunction:
     original's ``__code__``); it binds as a method through ``__get__``.
     """
 
-    def __init__(self, func: Callable[..., Any], tracer: Tracer | None, resolve: Callable[[], Tracer | None] | None, name: str | None) -> None:
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        tracer: Tracer | None,
+        resolve: Callable[[], Tracer | None] | None,
+        name: str | None,
+    ) -> None:
         functools.update_wrapper(self, func)
         self.__code__ = func.__code__
         self.__defaults__ = getattr(func, "__defaults__", None)
@@ -297,7 +323,9 @@ class TracedFunction:
         self._name = name
         code = func.__code__
         self._drops_first = (
-            code.co_argcount > 0 and code.co_varnames[0] in ("self", "cls") and "." in func.__qualname__.replace("<locals>.", "")
+            code.co_argcount > 0
+            and code.co_varnames[0] in ("self", "cls")
+            and "." in func.__qualname__.replace("<locals>.", "")
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -327,7 +355,7 @@ class TracedFunction:
         return types.MethodType(self, obj)
 
     def __repr__(self) -> str:
-        return f"<traced generator function {self.__qualname__}>"
+        return f"<traced generator function {self._func.__qualname__}>"
 
 
 def traced(
@@ -344,7 +372,11 @@ def traced(
         return type(func)(traced(func.__func__, tracer=tracer, resolve=resolve, name=name))
     if isinstance(func, TracedFunction):
         func = func._func
-    is_generator = inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func) or inspect.iscoroutinefunction(func)
+    is_generator = (
+        inspect.isgeneratorfunction(func)
+        or inspect.isasyncgenfunction(func)
+        or inspect.iscoroutinefunction(func)
+    )
     if not is_generator or not hasattr(func, "__code__"):
         raise TypeError(_not_generator("trace", func, "a generator function"))
     return TracedFunction(func, tracer, resolve, name)

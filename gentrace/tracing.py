@@ -48,7 +48,7 @@ def replace_default(tracer: Tracer | None) -> Callable[[], None]:
 
 def get_default() -> Tracer | None:
     """The process-wide tracer set with `set_default` (None if none, or set to None)."""
-    return None if _default is UNSET else _default  # type: ignore[no-any-return]
+    return None if _default is UNSET else _default
 
 
 def _stderr_tracer() -> Tracer:
