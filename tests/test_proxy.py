@@ -370,7 +370,6 @@ class Twins:
 
     def __init__(self, shape: Callable[..., Any], via: str, output: str | None) -> None:
         self.shape = shape
-        self.output = output
         self.stream = io.StringIO()
         self.tracer = gentrace.Tracer(
             out=self.stream if output else None, format=output, clock=itertools.count(1000, 1000).__next__
@@ -464,6 +463,8 @@ class Twins:
         assert events[0].op == "create"
         assert events[0].gen == self.name
         assert events[0].func == f"{__name__}:{self.shape.__qualname__}"
+        times = [e.time for e in events]
+        assert times == sorted(times)  # seq and time are both taken when an operation starts
         last: dict[str, gentrace.Event] = {}
         for event in events:
             assert event.time > 0
@@ -483,7 +484,7 @@ class Twins:
             assert last[made.gentrace_name].state_after == getgeneratorstate(made)
 
 
-@settings(max_examples=1500, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     shape=st.sampled_from(SHAPES),
     via=st.sampled_from(["decorator", "wrap"]),
