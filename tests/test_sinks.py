@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -481,3 +482,46 @@ def test_a_failing_output_stops_recording_with_one_warning(
     t.close()
     err = capsys.readouterr().err
     assert err == "gentrace: stopped recording: OSError: [Errno 28] No space left on device\n"
+
+
+def test_the_stderr_log_interleaves_with_prints_through_a_pipe(tmp_path: Path) -> None:
+    script = tmp_path / "script.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import gentrace
+
+            @gentrace.trace
+            def gen():
+                print("inside")
+                yield 1
+
+            print("before")
+            g = gen()
+            next(g)
+            print("after")
+            g.close()
+            """
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONUNBUFFERED", "NO_COLOR", "FORCE_COLOR")}
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one pipe: stdout is block-buffered there
+        text=True,
+        env=env,
+        check=True,
+    )
+    lines = [line.split("  #")[0].rstrip() for line in done.stdout.splitlines()]
+    assert lines == [
+        "before",
+        ">>> gen#1 = gen()",
+        ">>> next(gen#1)",
+        "inside",
+        "1",
+        "after",
+        ">>> gen#1.close()",
+        "",
+    ]
