@@ -138,14 +138,7 @@ def expression(record: Record, limit: int | None) -> str:
         return f"{name} = {call_name(info[FUNC])}({call_args(arg, limit)})"
     if op == COLLECT:
         return f"del {name}  # collected"
-    arg = record[ARG]
-    if isinstance(arg, type):
-        shown = short_type_name(type_name(arg))
-    elif isinstance(arg, ExcText) and arg.is_class:
-        shown = short_type_name(arg.type)
-    else:
-        shown = safe_repr(arg, limit)
-    return f"{name}.throw({shown})"
+    return f"{name}.throw({_thrown(record[ARG], limit)})"
 
 
 def _await_expression(record: Record, name: str, limit: int | None) -> str:
@@ -156,14 +149,16 @@ def _await_expression(record: Record, name: str, limit: int | None) -> str:
         return f"await {name}.asend({safe_repr(record[ARG], limit)})"
     if op == ACLOSE:
         return f"await {name}.aclose()"
-    arg = record[ARG]
+    return f"await {name}.athrow({_thrown(record[ARG], limit)})"
+
+
+def _thrown(arg: Any, limit: int | None) -> str:
+    """What was thrown in, as written in the call: a class by its name, an instance by its repr."""
     if isinstance(arg, type):
-        shown = short_type_name(type_name(arg))
-    elif isinstance(arg, ExcText) and arg.is_class:
-        shown = short_type_name(arg.type)
-    else:
-        shown = safe_repr(arg, limit)
-    return f"await {name}.athrow({shown})"
+        return short_type_name(type_name(arg))
+    if isinstance(arg, ExcText) and arg.is_class:
+        return short_type_name(arg.type)
+    return safe_repr(arg, limit)
 
 
 def result(record: Record, limit: int | None) -> str:
