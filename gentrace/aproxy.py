@@ -14,10 +14,10 @@ from __future__ import annotations
 import dis
 import inspect
 import sys
-from asyncio import current_task
+from asyncio import current_task, sleep
 from asyncio.events import _get_running_loop
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
-from types import AsyncGeneratorType, CodeType, CoroutineType, FrameType, TracebackType
+from types import AsyncGeneratorType, CodeType, CoroutineType, FrameType, GeneratorType, TracebackType
 from typing import Any
 
 from gentrace.events import (
@@ -41,6 +41,7 @@ from gentrace.events import (
     THROW,
     YIELD,
     Info,
+    Sleep,
 )
 from gentrace.proxy import _forward_qualname, _strip_own_frame
 from gentrace.recorder import InstanceRef, Recorder, thread_state
@@ -253,7 +254,7 @@ class AsyncGeneratorProxy(AsyncGenerator[Any, Any]):
     generator's async ``finally`` then runs on the loop, untraced, exactly as without gentrace.
     """
 
-    __slots__ = ("__weakref__", "_agen", "_frame", "_hooked", "_info", "_rec", "_ref")
+    __slots__ = ("__weakref__", "_agen", "_frame", "_handle", "_hooked", "_info", "_rec", "_ref")
 
     def __init__(self, agen: AsyncGeneratorType[Any, Any], recorder: Recorder, ref: InstanceRef) -> None:
         self._agen = agen
@@ -262,6 +263,7 @@ class AsyncGeneratorProxy(AsyncGenerator[Any, Any]):
         self._info: Info = ref.info
         self._frame: FrameType | None = agen.ag_frame
         self._hooked = False
+        self._handle: _LoopHandle | None = None
 
     def _hook(self, make: Callable[..., Any], *args: Any) -> Any:
         # The real generator calls the hooks on its first operation: swap them for that call.
@@ -269,10 +271,11 @@ class AsyncGeneratorProxy(AsyncGenerator[Any, Any]):
         firstiter, finalizer = sys.get_asyncgen_hooks()
         if firstiter is None and finalizer is None:
             return make(*args)
-        proxy = self
         first: _CollectHook | None = None
         if firstiter is not None:
-            first = lambda _agen: firstiter(proxy)  # noqa: E731 - called once, at once
+            handle = _LoopHandle(self)
+            self._handle = handle  # the loop holds it weakly, as it would the generator
+            first = lambda _agen: firstiter(handle)  # type: ignore[arg-type]  # noqa: E731 - called once, at once
         sys.set_asyncgen_hooks(
             firstiter=first, finalizer=_finalizer(finalizer, self._rec, self._ref) if finalizer else None
         )
@@ -338,6 +341,28 @@ class AsyncGeneratorProxy(AsyncGenerator[Any, Any]):
 
     def __repr__(self) -> str:
         return f"<traced async generator {self._info[0]} of {self._agen!r}>"
+
+
+class _LoopHandle:
+    """What the event loop's first-iteration hook is given for a traced async generator.
+
+    The loop keeps it (weakly) to close the generator at shutdown (``shutdown_asyncgens`` calls
+    its ``aclose()``): that is recorded as `collect`, as when the generator is garbage-collected,
+    and the real generator's ``aclose()`` runs its async ``finally`` exactly as without gentrace.
+    """
+
+    __slots__ = ("__weakref__", "_proxy")
+
+    def __init__(self, proxy: AsyncGeneratorProxy) -> None:
+        self._proxy = proxy
+
+    def aclose(self) -> Any:
+        proxy = self._proxy
+        proxy._rec._collected(proxy._ref)
+        return proxy._agen.aclose()
+
+    def __repr__(self) -> str:
+        return repr(self._proxy)
 
 
 def _finalizer(finalizer: _CollectHook, rec: Recorder, ref: InstanceRef) -> _CollectHook:
@@ -508,6 +533,12 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
             )
             return None
         inst.state = CORO_SUSPENDED
+        shown = result
+        aw = self._coro.cr_await
+        if aw is not None:
+            delay = _sleep_delay(aw)
+            if delay is not _AWAKE:
+                shown = Sleep(result, delay)
         frame = self._frame
         lasti = frame.f_lasti if frame is not None else -1
         rec.emit(
@@ -517,7 +548,7 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
                 op,
                 arg,
                 YIELD,
-                result,
+                shown,
                 before,
                 CORO_SUSPENDED,
                 depth,
@@ -570,6 +601,27 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
 
 
 _forward_qualname(CoroutineProxy, "_coro")
+
+
+_AWAKE: Any = object()
+_SLEEP_CODE: CodeType = sleep.__code__
+
+
+def _sleep_delay(aw: Any) -> Any:
+    """The delay of the ``asyncio.sleep`` an await chain ends in, else `_AWAKE`."""
+    while True:
+        cls = type(aw)
+        if cls is CoroutineType:
+            if aw.cr_code is _SLEEP_CODE:
+                frame = aw.cr_frame
+                return _AWAKE if frame is None else frame.f_locals.get("delay")
+            aw = aw.cr_await
+        elif cls is CoroutineProxy:
+            aw = aw._coro
+        elif cls is GeneratorType:  # a @types.coroutine generator, as sleep(0) awaits
+            aw = aw.gi_yieldfrom
+        else:
+            return _AWAKE
 
 
 def _fresh(frame: FrameType) -> bool:

@@ -149,15 +149,17 @@ class Event:
     Attributes:
         seq: assigned when the operation starts; strictly increasing per tracer, from 1.
         gen: the instance's name, e.g. ``"averager#1"``.
-        op: ``"create" | "next" | "send" | "throw" | "close" | "collect"``.
+        op: ``"create" | "next" | "send" | "throw" | "close" | "collect"``, and for async
+            generators ``"anext" | "asend" | "athrow" | "aclose"``.
         arg: the value sent, the exception thrown, the call's ``(args, kwargs)`` for create, else None.
         outcome: ``"created" | "yield" | "return" | "raise" | "closed"``.
         value: the yielded value, the returned value, the raised exception, else None.
         state_before / state_after: ``GEN_CREATED | GEN_RUNNING | GEN_SUSPENDED | GEN_CLOSED``
-            (``state_before`` is None for create).
+            (``AGEN_…`` for async generators, ``CORO_…`` for coroutines; ``state_before`` is None
+            for create).
         depth: traced operations already executing on this thread when this one started.
         thread: the name of the thread that performed it.
-        task: the asyncio task's name, or None.
+        task: the name of the asyncio task running the step on this thread's loop, else None.
         func: ``module:qualname`` of the generator function.
         time: seconds since the tracer started, at the operation's start.
         duration: seconds spent inside the generator during the operation.
@@ -207,18 +209,42 @@ class Event:
         )
 
 
+class Sleep:
+    """What a traced coroutine yielded to the loop while in ``asyncio.sleep``: ``<sleep 0.1s>``.
+
+    Records keep it so the log can say what the coroutine waits for; `Event.value` is the object
+    actually yielded (`obj`: a Future, or None for ``sleep(0)``).
+    """
+
+    __slots__ = ("delay", "obj")
+
+    def __init__(self, obj: Any, delay: Any) -> None:
+        self.obj = obj
+        self.delay = delay
+
+    def __repr__(self) -> str:
+        try:
+            shown = format(self.delay, "g")
+        except (TypeError, ValueError):
+            shown = repr(self.delay)
+        return f"<sleep {shown}s>"
+
+
 def to_event(record: Record, origin_ns: int) -> Event:
     """Build the public `Event` for a flat record."""
     info: Info = record[INST]
     after = record[AFTER]
     closed = after in CLOSED_STATES
+    value = record[VALUE]
+    if type(value) is Sleep:
+        value = value.obj
     return Event(
         seq=record[SEQ],
         gen=info[NAME],
         op=record[OP],
         arg=record[ARG],
         outcome=record[OUTCOME],
-        value=record[VALUE],
+        value=value,
         state_before=record[BEFORE],
         state_after=after,
         depth=record[DEPTH],

@@ -31,7 +31,7 @@ from gentrace.events import (
     Info,
     state_after_raise,
 )
-from gentrace.recorder import InstanceRef, Recorder, thread_state
+from gentrace.recorder import InstanceRef, Recorder, task_on, thread_state
 
 
 def _strip_own_frame(exc: BaseException, code: CodeType) -> None:
@@ -71,8 +71,10 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         depth = st[0]
         st[0] = depth + 1
         clock = rec.clock
+        loops = rec.loops
+        task = None if loops is None or (loop := loops()) is None else task_on(loop)
         if rec.starting:
-            rec.start((seq, info, NEXT, None, None, None, before, None, depth, st[1], None, clock(), 0, -1))
+            rec.start((seq, info, NEXT, None, None, None, before, None, depth, st[1], task, clock(), 0, -1))
         start = clock()
         try:
             value = next(self._gen)
@@ -93,7 +95,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
                     GEN_CLOSED,
                     depth,
                     st[1],
-                    None,
+                    task,
                     start,
                     end - start,
                     -1,
@@ -104,7 +106,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         except BaseException as exc:
             end = clock()
             st[0] = depth
-            self._raised(seq, NEXT, None, exc, before, depth, st[1], start, end)
+            self._raised(seq, NEXT, None, exc, before, depth, st[1], task, start, end)
             _strip_own_frame(exc, GeneratorProxy.__next__.__code__)
             raise
         end = clock()
@@ -122,7 +124,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
                 GEN_SUSPENDED,
                 depth,
                 st[1],
-                None,
+                task,
                 start,
                 end - start,
                 self._frame.f_lasti,
@@ -145,8 +147,10 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         depth = st[0]
         st[0] = depth + 1
         clock = rec.clock
+        loops = rec.loops
+        task = None if loops is None or (loop := loops()) is None else task_on(loop)
         if rec.starting:
-            rec.start((seq, info, SEND, value, None, None, before, None, depth, st[1], None, clock(), 0, -1))
+            rec.start((seq, info, SEND, value, None, None, before, None, depth, st[1], task, clock(), 0, -1))
         start = clock()
         try:
             result = self._gen.send(value)
@@ -167,7 +171,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
                     GEN_CLOSED,
                     depth,
                     st[1],
-                    None,
+                    task,
                     start,
                     end - start,
                     -1,
@@ -178,7 +182,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         except BaseException as exc:
             end = clock()
             st[0] = depth
-            self._raised(seq, SEND, value, exc, before, depth, st[1], start, end)
+            self._raised(seq, SEND, value, exc, before, depth, st[1], task, start, end)
             _strip_own_frame(exc, GeneratorProxy.send.__code__)
             raise
         end = clock()
@@ -196,7 +200,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
                 GEN_SUSPENDED,
                 depth,
                 st[1],
-                None,
+                task,
                 start,
                 end - start,
                 self._frame.f_lasti,
@@ -239,8 +243,10 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         depth = st[0]
         st[0] = depth + 1
         clock = rec.clock
+        loops = rec.loops
+        task = None if loops is None or (loop := loops()) is None else task_on(loop)
         if rec.starting:
-            rec.start((seq, info, op, arg, None, None, before, None, depth, st[1], None, clock(), 0, -1))
+            rec.start((seq, info, op, arg, None, None, before, None, depth, st[1], task, clock(), 0, -1))
         start = clock()
         try:
             result = call(*args)
@@ -261,7 +267,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
                     GEN_CLOSED,
                     depth,
                     st[1],
-                    None,
+                    task,
                     start,
                     end - start,
                     -1,
@@ -272,7 +278,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         except BaseException as exc:
             end = clock()
             st[0] = depth
-            self._raised(seq, op, arg, exc, before, depth, st[1], start, end)
+            self._raised(seq, op, arg, exc, before, depth, st[1], task, start, end)
             _strip_own_frame(exc, GeneratorProxy._step_slow.__code__)
             raise
         end = clock()
@@ -292,7 +298,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
                     GEN_CLOSED,
                     depth,
                     st[1],
-                    None,
+                    task,
                     start,
                     end - start,
                     -1,
@@ -312,7 +318,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
                     GEN_SUSPENDED,
                     depth,
                     st[1],
-                    None,
+                    task,
                     start,
                     end - start,
                     self._frame.f_lasti,
@@ -329,6 +335,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         before: str,
         depth: int,
         thread: Any,
+        task: str | None,
         start: int,
         end: int,
     ) -> None:
@@ -347,7 +354,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         # A re-entrant call leaves the state to the outer call, which is still running.
         inst.state = after
         self._rec.emit(
-            (seq, info, op, arg, RAISE, exc, before, after, depth, thread, None, start, end - start, lasti)
+            (seq, info, op, arg, RAISE, exc, before, after, depth, thread, task, start, end - start, lasti)
         )
 
     # -- what a generator also has --------------------------------------------------------------

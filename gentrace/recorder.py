@@ -84,6 +84,24 @@ class _ThreadState(threading.local):
 thread_state = _ThreadState()
 
 
+def loop_probe() -> Callable[[], Any] | None:
+    """asyncio's ``_get_running_loop`` once asyncio is imported (no loop runs before), else None."""
+    asyncio = sys.modules.get("asyncio")
+    return None if asyncio is None else asyncio.events._get_running_loop
+
+
+def task_on(loop: Any) -> str | None:
+    """The name of the task `loop` is running, else None (called only while a loop runs)."""
+    task = sys.modules["asyncio"].current_task(loop)
+    return None if task is None else task.get_name()
+
+
+def current_task_name(probe: Callable[[], Any] | None) -> str | None:
+    """The name of the task running on this thread's loop, else None (off the hot path)."""
+    loop = None if probe is None else probe()
+    return None if loop is None else task_on(loop)
+
+
 class InstanceRef(weakref.ref):  # type: ignore[type-arg]
     """A weak reference to a traced generator, carrying the instance's info and current state.
 
@@ -124,6 +142,9 @@ class Recorder:
         self.counter = itertools.count(1)
         self.max_events = max_events
         self.limit = sys.maxsize if max_events is None else max_events
+        # Which task runs a step costs a call only once asyncio is imported; checked again at
+        # every new instance (a program imports asyncio before it runs a loop).
+        self.loops = loop_probe()
         self.memory: list[Any] | deque[Record] | None
         if keep is None:
             self.memory = []  # flat: RECORD_SIZE items per record
@@ -228,6 +249,8 @@ class Recorder:
         with self._lock:
             number = self._names.get(base, 0) + 1
             self._names[base] = number
+        if self.loops is None:
+            self.loops = loop_probe()
         ref = InstanceRef(gen, self._collected)
         ref.info = make_info(f"{base}#{number}", f"{module or '?'}:{qualname}", code)
         ref.state = GEN_CREATED
@@ -261,7 +284,7 @@ class Recorder:
                 after,
                 st[0],
                 st[1],
-                None,
+                current_task_name(self.loops),
                 self.clock(),
                 0,
                 -1,
@@ -288,7 +311,7 @@ class Recorder:
                 state,
                 st[0],
                 st[1],
-                None,
+                current_task_name(self.loops),
                 self.clock(),
                 0,
                 lasti,

@@ -217,21 +217,16 @@ class Tracer:
         """Trace an existing generator, async generator or coroutine object."""
         if isinstance(gen, GeneratorProxy) or type(gen).__module__ == "gentrace.aproxy":
             raise TypeError(f"wrap(): {gen!r} is already traced")
-        if type(gen) is types.AsyncGeneratorType or type(gen) is types.CoroutineType:
-            from gentrace import aproxy  # imports asyncio: only when async code is traced
-
-            return aproxy.adopt(self._recorder, gen, name, None, None)
-        if not isinstance(gen, types.GeneratorType):
+        if type(gen) not in _TRACEABLE:
             raise TypeError(_not_generator("wrap()", gen, "a generator object"))
         return self._adopt(gen, name, None, None)
 
-    def _adopt(
-        self,
-        gen: types.GeneratorType[Any, Any, Any],
-        name: str | None,
-        func: Callable[..., Any] | None,
-        arg: Any,
-    ) -> GeneratorProxy:
+    def _adopt(self, gen: Any, name: str | None, func: Callable[..., Any] | None, arg: Any) -> Any:
+        """Put a proxy around a generator, async generator or coroutine, and record its creation."""
+        if type(gen) is not types.GeneratorType:
+            from gentrace import aproxy  # imports asyncio: only when async code is traced
+
+            return aproxy.adopt(self._recorder, gen, name, func, arg)
         proxy = GeneratorProxy.__new__(GeneratorProxy)
         ref = self._recorder.instance(gen, name, func, proxy)
         GeneratorProxy.__init__(proxy, gen, self._recorder, ref)
@@ -298,6 +293,9 @@ def close_all() -> None:
 atexit.register(close_all)
 
 
+_TRACEABLE = frozenset({types.GeneratorType, types.AsyncGeneratorType, types.CoroutineType})
+
+
 class TracedFunction:
     """A traced generator function: calling it returns a traced generator.
 
@@ -339,15 +337,10 @@ class TracedFunction:
         tracer = self._tracer if self._tracer is not None else self._resolve()  # type: ignore[misc]
         if tracer is None or tracer.closed:
             return gen
-        kind = type(gen)
+        if type(gen) not in _TRACEABLE:
+            return gen
         shown = args[1:] if self._drops_first and args else args
-        if kind is types.GeneratorType:
-            return tracer._adopt(gen, self._name, self._func, (shown, kwargs))
-        if kind is types.CoroutineType or kind is types.AsyncGeneratorType:
-            from gentrace import aproxy  # imports asyncio: only when async code is traced
-
-            return aproxy.adopt(tracer._recorder, gen, self._name, self._func, (shown, kwargs))
-        return gen
+        return tracer._adopt(gen, self._name, self._func, (shown, kwargs))
 
     def __get__(self, obj: Any, objtype: type | None = None) -> Any:
         if obj is None:

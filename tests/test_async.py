@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import inspect
+import io
+import json
+import re
 import sys
 import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -372,8 +376,6 @@ def test_never_awaited_traced_coroutine_still_warns() -> None:
 
 
 def test_text_log_shows_awaits() -> None:
-    import io
-
     out = io.StringIO()
     tracer = gentrace.Tracer(out=out)
 
@@ -396,3 +398,107 @@ def test_text_log_shows_awaits() -> None:
     assert ">>> await ticker#1.asend(5)" in text
     assert ">>> await ticker#1.aclose()" in text
     assert "AGEN_SUSPENDED → AGEN_CLOSED" in text
+
+
+def test_plain_generator_steps_carry_the_running_task() -> None:
+    out = io.StringIO()
+    tracer = gentrace.Tracer(out=out, format="jsonl")
+
+    @tracer.trace(name="count")
+    def count() -> Any:
+        yield from range(3)
+
+    outside = count()
+    next(outside)
+
+    async def main() -> None:
+        async def step(name: str) -> None:
+            next(outside)
+            g = count()
+            next(g)
+            g.close()
+
+        await asyncio.gather(
+            asyncio.create_task(step("alpha"), name="alpha"), asyncio.create_task(step("beta"), name="beta")
+        )
+
+    asyncio.run(main())
+    tracer.close()
+    tasks = [(e.gen, e.op, e.task) for e in tracer.events]
+    assert tasks[:2] == [("count#1", "create", None), ("count#1", "next", None)]
+    assert ("count#1", "next", "alpha") in tasks
+    assert ("count#1", "next", "beta") in tasks
+    assert [t for g, op, t in tasks if g == "count#2"] == ["alpha", "alpha", "alpha"]
+    assert [t for g, op, t in tasks if g == "count#3"] == ["beta", "beta", "beta"]
+    lines = [line for line in map(json.loads, out.getvalue().splitlines()) if "note" not in line]
+    assert len(lines) == len(tasks) and all("task" in line for line in lines)
+    assert [line["task"] for line in lines if line["gen"] == "count#2"] == ["alpha", "alpha", "alpha"]
+
+
+def test_a_sleeping_coroutine_yields_a_described_sleep(tmp_path: Path) -> None:
+    text = io.StringIO()
+    tracer = gentrace.Tracer(out=[text, tmp_path / "t.jsonl"])
+
+    @tracer.trace(name="nap")
+    async def nap() -> str:
+        await asyncio.sleep(0.001)
+        await asyncio.sleep(0)
+        future = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_soon(future.set_result, 1)
+        await future
+        return "rested"
+
+    @tracer.trace(name="outer")
+    async def outer() -> str:
+        return await nap()
+
+    assert asyncio.run(outer()) == "rested"
+    tracer.close()
+    log = text.getvalue()
+    assert re.search(r"^    <sleep 0.001s> +# CORO_CREATED → CORO_SUSPENDED", log, re.M)
+    assert re.search(r"^<sleep 0.001s> +# CORO_CREATED → CORO_SUSPENDED", log, re.M)  # outer waits on it
+    assert re.search(r"^    <sleep 0s> ", log, re.M)
+    assert re.search(r"^    <Future pending> ", log, re.M)
+    yields = [e for e in tracer.events if e.gen == "nap#1" and e.outcome == "yield"]
+    assert isinstance(yields[0].value, asyncio.Future)  # the object yielded to the loop
+    assert yields[1].value is None  # sleep(0) yields None
+    assert [json.loads(line)["value"] for line in (tmp_path / "t.jsonl").read_text().splitlines() if '"yield"' in line][:2] == [
+        "<sleep 0.001s>",
+        "<sleep 0.001s>",
+    ]
+
+
+def test_loop_shutdown_of_a_suspended_async_generator_is_a_collect() -> None:
+    log: list[str] = []
+    kept: list[Any] = []
+
+    def run(decorate: Callable[[Any], Any]) -> list[str]:
+        log.clear()
+
+        @decorate
+        async def ticks() -> Any:
+            try:
+                yield 1
+                yield 2
+            finally:
+                await asyncio.sleep(0)
+                log.append("finally")
+
+        async def main() -> None:
+            g = ticks()
+            kept.append(g)  # alive: only the loop's shutdown_asyncgens closes it
+            log.append(str(await g.__anext__()))
+
+        asyncio.run(main())
+        log.append("after run")
+        return list(log)
+
+    tracer = gentrace.Tracer()
+    assert run(tracer.trace) == run(lambda f: f) == ["1", "finally", "after run"]
+    ops = [(e.op, e.state_before, e.state_after) for e in tracer.events]
+    assert ops == [
+        ("create", None, "AGEN_CREATED"),
+        ("anext", "AGEN_CREATED", "AGEN_SUSPENDED"),
+        ("collect", "AGEN_SUSPENDED", "AGEN_CLOSED"),
+    ]
+    assert kept[0].ag_frame is None  # the traced one was closed for real

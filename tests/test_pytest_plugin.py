@@ -228,6 +228,45 @@ def test_gentrace_only_and_the_markers_only(pytester: pytest.Pytester) -> None:
     assert "averager" not in marker
 
 
+def test_only_selects_async_functions_too(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        aio="""
+        async def ticks(n):
+            for i in range(n):
+                yield i
+
+        async def fetch():
+            return [i async for i in ticks(2)]
+        """
+    )
+    pytester.makepyfile(
+        test_aio="""
+        import asyncio
+
+        import pytest
+
+        import aio
+
+        def test_option():
+            assert asyncio.run(aio.fetch()) == [0, 1]
+            assert False
+
+        @pytest.mark.gentrace(only="fetch")
+        def test_marker():
+            assert asyncio.run(aio.fetch()) == [0, 1]
+            assert False
+        """
+    )
+    result = pytester.runpytest_subprocess(*FAST, "--gentrace-only", "aio:tick*")
+    result.assert_outcomes(failed=2)
+    found = sections(result.stdout.str())
+    option, marker = gentrace_log(found["test_option"]), gentrace_log(found["test_marker"])
+    assert "await anext(ticks#1)" in option
+    assert "fetch" not in option
+    assert "fetch#1.send(None)" in marker
+    assert "ticks" not in marker
+
+
 def test_import_hook_sits_behind_the_rewriter_and_is_removed(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
