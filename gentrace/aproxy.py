@@ -618,6 +618,8 @@ def _sleep_delay(aw: Any) -> Any:
             aw = aw.cr_await
         elif cls is CoroutineProxy:
             aw = aw._coro
+        elif cls is AsyncStep:  # awaiting a traced async generator: what is it awaiting?
+            aw = aw._proxy._agen.ag_await
         elif cls is GeneratorType:  # a @types.coroutine generator, as sleep(0) awaits
             aw = aw.gi_yieldfrom
         else:

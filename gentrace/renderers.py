@@ -108,9 +108,16 @@ def call_args(arg: Any, limit: int | None) -> str:
     if not isinstance(arg, tuple) or len(arg) != 2:
         return ""
     args, kwargs = arg
-    parts = [safe_repr(a, limit) for a in args]
-    parts.extend(f"{k}={safe_repr(v, limit)}" for k, v in kwargs.items())
+    parts = [_arg_text(a, limit) for a in args]
+    parts.extend(f"{k}={_arg_text(v, limit)}" for k, v in kwargs.items())
     return cut(", ".join(parts), limit)
+
+
+def _arg_text(arg: Any, limit: int | None) -> str:
+    # A traced generator passed on (a pipeline's stages) is written by its name: `scaled(readings#1, 1)`.
+    if isinstance(getattr(type(arg), "gentrace_name", None), property):
+        return escape_controls(arg.gentrace_name)
+    return safe_repr(arg, limit)
 
 
 def call_name(func: str) -> str:

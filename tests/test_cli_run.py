@@ -380,6 +380,49 @@ def test_event_loop_log() -> None:
     assert "still suspended" not in log
 
 
+def test_asyncio_loop_prints_what_it_prints_under_python() -> None:
+    plain = python("samples/asyncio_loop.py", "--tick", "0.01")
+    traced = gentrace("samples/asyncio_loop.py", "--tick", "0.01")
+    assert plain.returncode == traced.returncode == 0, traced.stderr
+    *statuses, elapsed = traced.stdout.splitlines()
+    assert statuses == plain.stdout.splitlines()[:-1]
+    assert elapsed.startswith("finished in ")
+    log = traced.stderr
+    assert results(log, "task_one#1.send(None)")[-1] == "StopIteration: 'task 1: done after 8 ticks'"
+    assert results(log, "task_two#1.send(None)")[-1] == "StopIteration: 'task 2: done after 12 ticks'"
+    assert "<sleep 0.01s>" in results(log, "task_one#1.send(None)")
+    assert re.search(r"^>>> task_one#1\.send\(None\)\n<sleep 0\.01s> +# .* · task task 1$", log, re.M)
+
+
+def test_async_pipeline_sample() -> None:
+    plain = python("samples/async_pipeline.py", "--tick", "0.005")
+    traced = gentrace("samples/async_pipeline.py", "--tick", "0.005")
+    assert plain.returncode == traced.returncode == 0, traced.stderr
+    assert traced.stdout == plain.stdout
+    assert "consumer: total 73" in plain.stdout
+    log = traced.stderr
+    assert "    >>> scaled#1 = scaled(readings#1, 1)  # " in log
+    assert "    >>> consume#1 = consume(scaled#1, 4, 0.005)  # " in log
+    # Backpressure: the producer is asked for each reading from inside the consumer's request.
+    lines = log.splitlines()
+    asks = [i for i, line in enumerate(lines) if line.strip() == ">>> await anext(readings#1)"]
+    assert len(asks) == 4
+    assert [lines[i - 1].strip() for i in asks] == [
+        ">>> await anext(scaled#1)",
+        ">>> await anext(scaled#1)",
+        ">>> await scaled#1.asend(10)",
+        ">>> await anext(scaled#1)",
+    ]
+    assert ">>> await scaled#1.aclose()" in log
+    assert ">>> await readings#1.aclose()" in log
+    assert "<sleep 0.015s>" in log  # the consumer busy with an item
+    # ... or waiting for the producer, down through both traced async generators
+    assert re.search(r"^    \.\.\. consume#1\.send\(None\)\n    <sleep 0\.005s> ", log, re.M)
+    assert re.search(r"^>>> consume#2\.throw\(CancelledError\(\)\)$", log, re.M)
+    cancelled = "asyncio.exceptions.CancelledError"
+    assert re.search(rf"^{cancelled} +# raised · CORO_SUSPENDED → CORO_CLOSED · task consumer 2$", log, re.M)
+
+
 # -- what is traced ---------------------------------------------------------------------------------
 
 USER_PROGRAM = {
