@@ -15,7 +15,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, NamedTuple
 
 from gentrace.chrome import write_chrome
 from gentrace.events import (
@@ -99,6 +99,113 @@ def _late(record: Record, options: TextOptions) -> str:
     return f"{s.comment}# late: seq {record[SEQ]} arrived after the reorder window{s.reset}"
 
 
+class Step(NamedTuple):
+    """What one item adds to the log: the lines that come before its own, then its own.
+
+    `finished` are the operations whose results were held back and come now (their lines open
+    `before`); `opened` says whether the item's own result is held back in turn (it may have nested
+    steps), and `outer` is the operation it ran inside, if that one is shown.
+    """
+
+    finished: list[Record]
+    before: list[str]
+    lines: list[str]
+    opened: bool = False
+    outer: Record | None = None
+
+
+class LogSteps:
+    """The log of `render_log`, item by item, with the seam between two events exposed.
+
+    >>> steps = LogSteps(TextOptions())
+    >>> for item in items: step = steps.feed(item)      # None when filtered out
+    >>> last = steps.end(ended=True, cut_after=None)     # its `before` holds the closing lines
+    """
+
+    def __init__(self, options: TextOptions, filters: Filters | None = None) -> None:
+        self.options = options
+        self.filters = filters
+        self._open: dict[str, list[tuple[Record, TextOptions]]] = {}  # per thread: results held back
+        self._last_start: Record | None = None
+        self._unfinished: dict[str, tuple[str, str | None, int]] = {}
+
+    def _close_until(self, thread: str, depth: int, finished: list[Record], lines: list[str]) -> None:
+        stack = self._open.get(thread)
+        while stack and stack[-1][0][DEPTH] >= depth:
+            record, record_options = stack.pop()
+            if self._last_start is not record:
+                lines.append(repeat_line(record, self.options))
+            self._last_start = None
+            lines.extend(end_line(record, record_options).split("\n"))
+            finished.append(record)
+
+    def feed(self, item: TraceEvent | Gap) -> Step | None:
+        """The lines `item` adds; None when the filters leave it out."""
+        options = self.options
+        s = options.styles
+        if isinstance(item, Gap):
+            span = str(item.first) if item.first == item.last else f"{item.first}–{item.last}"
+            return Step(
+                [], [f"{s.comment}# seq {span}: missing from the trace (never completed){s.reset}"], []
+            )
+        record = item.record
+        info = record[INST]
+        after = record[AFTER]
+        if after == GEN_CLOSED:
+            self._unfinished.pop(info[NAME], None)
+        else:
+            self._unfinished[info[NAME]] = (after, info[FILENAME], record[LASTI])
+        if self.filters is not None and not self.filters.keep(record, options.max_repr):
+            return None
+        thread = record[THREAD]
+        finished: list[Record] = []
+        before: list[str] = []
+        self._close_until(thread, record[DEPTH], finished, before)
+        stack = self._open.get(thread)
+        outer = stack[-1][0] if stack else None
+        lines = [_late(record, options)] if item.late else []
+        if record[OP] in (CREATE, COLLECT):
+            self._last_start = None
+            lines.append(single_line(record, options))
+            return Step(finished, before, lines, False, outer)
+        record_options = options
+        if item.locals is not None:
+            record_options = _with_locals(options, item.locals)
+        lines.append(start_line(record, options))
+        self._last_start = record
+        self._open.setdefault(thread, []).append((record, record_options))
+        return Step(finished, before, lines, True, outer)
+
+    def end(self, *, ended: bool, cut_after: int | None) -> Step:
+        """The held-back results, then the notes on unfinished instances and on a cut trace.
+
+        `ended` says whether the trace's ``end`` note came (else the program was killed);
+        `cut_after` is its ``max-events`` note's seq.
+        """
+        s = self.options.styles
+        finished: list[Record] = []
+        lines: list[str] = []
+        for thread in list(self._open):
+            self._close_until(thread, 0, finished, lines)
+        for name, (state, filename, lineno) in self._unfinished.items():
+            where = (
+                f"{self.options.show_path(filename)}:{lineno}"
+                if filename and lineno > 0
+                else "an unknown line"
+            )
+            if state == GEN_CREATED:
+                lines.append(f"{s.comment}# never started: {name}, created at {where}{s.reset}")
+            else:
+                when = "at exit" if ended else "when the trace ends (killed?)"
+                lines.append(f"{s.comment}# still suspended {when}: {name}, paused at {where}{s.reset}")
+        if cut_after is not None:
+            lines.append(
+                f"{s.comment}# max-events: recording stopped after {cut_after} events; "
+                f"the program ran on{s.reset}"
+            )
+        return Step(finished, lines, [])
+
+
 def render_log(
     items: Iterable[TraceEvent | Gap],
     options: TextOptions,
@@ -112,61 +219,13 @@ def render_log(
     `cut_after` and `ended` are asked once the events are done: the trace's ``max-events`` note,
     and whether its ``end`` note came (else the program was killed).
     """
-    s = options.styles
-    open_: dict[str, list[tuple[Record, TextOptions]]] = {}  # per thread: results held back
-    last_start: Record | None = None
-    unfinished: dict[str, tuple[str, str | None, int]] = {}
-
-    def close_until(thread: str, depth: int) -> Iterator[str]:
-        nonlocal last_start
-        stack = open_.get(thread)
-        while stack and stack[-1][0][DEPTH] >= depth:
-            record, record_options = stack.pop()
-            if last_start is not record:
-                yield repeat_line(record, options)
-            last_start = None
-            yield from end_line(record, record_options).split("\n")
-
+    steps = LogSteps(options, filters)
     for item in items:
-        if isinstance(item, Gap):
-            span = str(item.first) if item.first == item.last else f"{item.first}–{item.last}"
-            yield f"{s.comment}# seq {span}: missing from the trace (never completed){s.reset}"
-            continue
-        record = item.record
-        info = record[INST]
-        after = record[AFTER]
-        if after == GEN_CLOSED:
-            unfinished.pop(info[NAME], None)
-        else:
-            unfinished[info[NAME]] = (after, info[FILENAME], record[LASTI])
-        if filters is not None and not filters.keep(record, options.max_repr):
-            continue
-        thread = record[THREAD]
-        yield from close_until(thread, record[DEPTH])
-        if item.late:
-            yield _late(record, options)
-        if record[OP] in (CREATE, COLLECT):
-            last_start = None
-            yield single_line(record, options)
-            continue
-        record_options = options
-        if item.locals is not None:
-            record_options = _with_locals(options, item.locals)
-        yield start_line(record, options)
-        last_start = record
-        open_.setdefault(thread, []).append((record, record_options))
-    for thread in list(open_):
-        yield from close_until(thread, 0)
-    for name, (state, filename, lineno) in unfinished.items():
-        where = f"{options.show_path(filename)}:{lineno}" if filename and lineno > 0 else "an unknown line"
-        if state == GEN_CREATED:
-            yield f"{s.comment}# never started: {name}, created at {where}{s.reset}"
-        else:
-            when = "at exit" if ended() else "when the trace ends (killed?)"
-            yield f"{s.comment}# still suspended {when}: {name}, paused at {where}{s.reset}"
-    cut = cut_after()
-    if cut is not None:
-        yield f"{s.comment}# max-events: recording stopped after {cut} events; the program ran on{s.reset}"
+        step = steps.feed(item)
+        if step is not None:
+            yield from step.before
+            yield from step.lines
+    yield from steps.end(ended=ended(), cut_after=cut_after()).before
 
 
 def _with_locals(options: TextOptions, loc: dict[str, str]) -> TextOptions:
