@@ -90,7 +90,8 @@ def _module_end(args: list[str], valued: set[str]) -> int | None:
     "outs",
     multiple=True,
     metavar="FILE",
-    help="Also write the log to FILE: JSON Lines for .jsonl, plain text otherwise. Repeatable.",
+    help="Also write the log to FILE: JSON Lines for .jsonl, a Chrome trace for .json, a page that "
+    "replays the run step by step for .html, plain text otherwise. Repeatable.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No log on the terminal, only in --out files.")
 @click.option(
@@ -295,6 +296,11 @@ def repl(color: bool | None, outs: tuple[str, ...], save: str | None, script: st
     help="The output format: the REPL-style log, or the Chrome Trace Event Format (Perfetto).",
 )
 @click.option("-o", "--out", metavar="FILE", help="Write to FILE instead of stdout.")
+@click.option(
+    "--html",
+    metavar="FILE",
+    help="Write a self-contained page to FILE that replays the trace step by step, instead of the log.",
+)
 def show(
     trace: str,
     color: bool | None,
@@ -307,21 +313,27 @@ def show(
     timeline: bool,
     to: str,
     out: str | None,
+    html: str | None,
 ) -> None:
     """Show TRACE.jsonl (written by `gentrace run -o TRACE.jsonl`; - reads stdin) as the log of
-    run, in seq order; or its summary, timeline or Chrome trace.
+    run, in seq order; or its summary, timeline or Chrome trace; or a page that replays it.
 
     \b
     gentrace show trace.jsonl --gen 'averager#*'
     gentrace show trace.jsonl --summary --timeline
     gentrace show trace.jsonl --to chrome -o trace.json
+    gentrace show trace.jsonl --html trace.html
     """
     from gentrace import show as showing
 
+    if html is not None and (summary or timeline or to != "text" or out is not None):
+        raise click.UsageError(
+            "--html writes a page of its own: not with --summary, --timeline, --to or --out"
+        )
     try:
         status = showing.main(
             trace,
-            showing.ShowOptions(color, only, gens, grep, max_repr, strict, summary, timeline, to, out),
+            showing.ShowOptions(color, only, gens, grep, max_repr, strict, summary, timeline, to, out, html),
             lambda text, err: click.echo(text, err=err, nl=False, color=True),
         )
     except showing.MissingTrace as exc:

@@ -258,6 +258,7 @@ class ShowOptions:
     timeline: bool = False
     to: str = "text"
     out: str | None = None
+    html: str | None = None
 
 
 Echo = Callable[[str, bool], None]
@@ -298,6 +299,8 @@ def main(trace: str, opts: ShowOptions, echo: Echo) -> int:
 
 
 def _show(trace: str, opts: ShowOptions, echo: Echo) -> int:
+    if opts.html is not None:
+        return _show_html(trace, opts.html, opts, echo)
     name = "<stdin>" if trace == "-" else trace
     stream = sys.stdout
     tty = _is_tty(stream)
@@ -383,4 +386,58 @@ def _show(trace: str, opts: ShowOptions, echo: Echo) -> int:
     if reader.events == 0:
         echo(f"{reader.name}: no events in the trace\n", True)
         return 1
+    return 0
+
+
+def _show_html(trace: str, path: str, opts: ShowOptions, echo: Echo) -> int:
+    """Write the page replaying the trace to `path`: whole, or not at all."""
+    from gentrace.replay import PageFile, TooManyEvents, build_page  # only when asked for
+
+    name = "<stdin>" if trace == "-" else trace
+    options = TextOptions(
+        max_repr=opts.max_repr if opts.max_repr is not None else FILE_MAX_REPR,
+        source=source_lookup(source_line),
+        show_path=path_shower(os.getcwd()),
+    )
+    filters = (
+        Filters(opts.only, opts.gens, opts.grep) if opts.only or opts.gens or opts.grep is not None else None
+    )
+    reader = TraceReader(_open(trace), name=name, strict=opts.strict)
+    try:
+        try:
+            page = PageFile(path)
+        except OSError as exc:
+            raise MissingTrace(f"can't open --html file {clean(path)!r}: {exc.strerror or exc}") from None
+        try:
+            text = build_page(
+                reader,
+                options,
+                title=reader.name,
+                filters=filters,
+                ended=lambda: reader.ended,
+                cut_after=lambda: reader.cut_after,
+            )
+        except TraceError as exc:
+            page.discard()
+            echo(f"{reader.name}: {exc}\n", True)
+            return 1
+        except TooManyEvents as exc:
+            page.discard()
+            echo(f"{reader.name}: {exc}: narrow it with --only, --gen or --grep; no page written\n", True)
+            return 1
+        if reader.events == 0:
+            page.discard()
+            echo(f"{reader.name}: no events in the trace; no page written\n", True)
+            return 1
+        try:
+            page.write(text)
+        except OSError as exc:
+            echo(f"can't write --html file {clean(path)!r}: {exc.strerror or exc}\n", True)
+            return 1
+    finally:
+        if trace != "-":
+            reader.close()
+    problems = reader.problems()
+    if problems is not None:
+        echo(problems + "\n", True)
     return 0

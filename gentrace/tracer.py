@@ -72,6 +72,8 @@ def _format_of(target: Any, format: str | None) -> str:
         return "jsonl"
     if isinstance(target, (str, os.PathLike)) and os.fspath(target).endswith(".json"):
         return "chrome"
+    if isinstance(target, (str, os.PathLike)) and os.fspath(target).endswith(".html"):
+        return "html"
     return "text"
 
 
@@ -172,6 +174,10 @@ class Tracer:
                 sync_stdout=True,
             )
         if isinstance(target, (str, os.PathLike)):
+            if kind == "html":
+                from gentrace.replay import HtmlSink  # only when asked for
+
+                return HtmlSink(os.fspath(target), origin_ns=origin, max_repr=self.max_repr, locals=locals)
             stream = open_log(os.fspath(target))
             if kind == "chrome":
                 from gentrace.chrome import ChromeSink  # only when asked for

@@ -1,0 +1,679 @@
+"""The step-through HTML replay: the page's data, its safety, the CLI, and the page in a real browser.
+
+The browser tests drive Debian's chromium through chromedriver with selenium; without them they
+skip, saying what to install.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from trace_samples import ROOT, record_sample
+
+import gentrace
+from gentrace import replay
+from gentrace.cli import main
+from gentrace.reader import TraceReader
+from gentrace.renderers import TextOptions
+from gentrace.replay import HtmlSink, TooManyEvents, build_page
+from gentrace.show import Filters, render_log, source_lookup
+from gentrace.sinks import path_shower, source_line
+
+TIMEOUT = 30
+GENTRACE = [sys.executable, "-m", "gentrace"]
+DATA = re.compile(r'<script type="application/json" id="trace-data">(.*?)</script>', re.S)
+SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+STYLE = re.compile(r"<style>(.*?)</style>", re.S)
+EVIL = "</script><script>alert(1)</script>"
+
+
+@pytest.fixture(autouse=True)
+def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # paths in the log are shown relative to the current directory
+
+
+def options() -> TextOptions:
+    return TextOptions(max_repr=1000, source=source_lookup(source_line), show_path=path_shower(str(ROOT)))
+
+
+def page_of(trace: Path, **kwargs: Any) -> str:
+    with open(trace, "rb") as stream:
+        reader = TraceReader(stream, name=str(trace))
+        return build_page(reader, options(), title="t", ended=lambda: reader.ended, **kwargs)
+
+
+def data_of(page: str) -> dict[str, Any]:
+    found = DATA.search(page)
+    assert found is not None
+    return json.loads(found.group(1))  # type: ignore[no-any-return]
+
+
+def event(seq: int, **fields: Any) -> dict[str, Any]:
+    """A JSON Lines event of a generator named g#1 (fields override)."""
+    base = {
+        "seq": seq,
+        "gen": "g#1",
+        "op": "next",
+        "arg": None,
+        "outcome": "yield",
+        "value": "1",
+        "state_before": "GEN_SUSPENDED",
+        "state_after": "GEN_SUSPENDED",
+        "depth": 0,
+        "thread": "MainThread",
+        "task": None,
+        "func": "m:g",
+        "time": 0.0,
+        "duration": 0.0,
+        "filename": None,
+        "lineno": None,
+    }
+    base.update(fields)
+    return base
+
+
+def write_trace(path: Path, *events: dict[str, Any]) -> Path:
+    path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
+    return path
+
+
+def crafted(path: Path) -> Path:
+    """A trace whose names and values try to end the script element and load things."""
+    return write_trace(
+        path,
+        event(
+            1,
+            gen=f"{EVIL}#1",
+            op="create",
+            outcome="created",
+            value=None,
+            state_before=None,
+            state_after="GEN_CREATED",
+            arg="<img src=x onerror=alert(2)>",
+        ),
+        event(2, gen=f"{EVIL}#1", value=f"'{EVIL}<!-- & \u2028'", state_before="GEN_CREATED"),
+    )
+
+
+def last_update(data: dict[str, Any], name: str, step: int) -> list[Any] | None:
+    """What the card of instance `name` says at `step` (its last change up to it)."""
+    gen = data["gens"].index(name)
+    found = None
+    for k, st in enumerate(data["steps"][: step + 1]):
+        for update in st[3]:
+            if update[0] == gen:
+                found = [k, *update[1:]]
+    return found
+
+
+# -- the page's data ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sample", ["delegation", "fib", "averager", "exception_demo"])
+def test_the_steps_lines_are_the_log_of_show(sample: str, tmp_path: Path) -> None:
+    trace = record_sample(sample, tmp_path / "t.jsonl")
+    data = data_of(page_of(trace))
+    with open(trace, "rb") as stream:
+        log = list(render_log(TraceReader(stream), options()))
+    assert [line for step in data["steps"] for line in step[2]] == log
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert [step[1] for step in data["steps"]] == sorted(e["seq"] for e in events if "seq" in e)
+
+
+def test_results_of_nested_steps_come_at_the_first_step_they_are_known(tmp_path: Path) -> None:
+    data = data_of(page_of(record_sample("delegation", tmp_path / "t.jsonl")))
+    steps = data["steps"]
+    assert steps[1][2] == [">>> next(report#1)"]
+    assert steps[5][2][0] == "        >>> next(read_numbers#1)"
+    assert steps[5][2][-2] == "... next(report#1)"  # report#1's first result, after the inner ones
+
+
+def test_cards_follow_an_instance_from_creation_to_its_end(tmp_path: Path) -> None:
+    data = data_of(page_of(record_sample("delegation", tmp_path / "t.jsonl")))
+    created = last_update(data, "report#1", 0)
+    assert created == [
+        0,
+        "GEN_CREATED",
+        "line 32: def report(lines):",
+        "sent in: nothing yet",
+        "yielded out: nothing yet",
+        "",
+        -1,
+    ]
+    # While its nested steps run, report#1 is running; then it is paused at its yield from.
+    assert last_update(data, "report#1", 4)[:2] == [1, "GEN_RUNNING"]  # type: ignore[index]
+    assert last_update(data, "report#1", 5) == [
+        5,
+        "GEN_SUSPENDED",
+        "line 34: summary = yield from counted(lines)",
+        "sent in: None (next)",
+        "yielded out: 3",
+        "",
+        -1,
+    ]
+    report, counted = data["gens"].index("report#1"), data["gens"].index("counted#1")
+    assert last_update(data, "read_numbers#1", 5)[-1] == counted  # type: ignore[index]
+    assert last_update(data, "counted#1", 5)[-1] == report  # type: ignore[index]
+    ended = last_update(data, "counted#1", len(data["steps"]) - 1)
+    assert ended == [
+        20,
+        "GEN_CLOSED",
+        "",
+        "sent in: None (next)",
+        "yielded out: 5",
+        "returned '5 numbers read'",
+        0,
+    ]
+
+
+def test_cards_say_what_was_sent_thrown_and_how_it_ended(tmp_path: Path) -> None:
+    data = data_of(page_of(record_sample("averager", tmp_path / "t.jsonl")))
+    sent = {update[3] for step in data["steps"] for update in step[3]}
+    assert "sent in: 10" in sent and "sent in: None (next)" in sent
+    data = data_of(page_of(record_sample("exception_demo", tmp_path / "e.jsonl")))
+    updates = [update for step in data["steps"] for update in step[3]]
+    assert any(u[3].startswith("thrown in: ") for u in updates)
+    assert any(u[5].startswith("raised ") for u in updates) or any(
+        u[5] == "closed by close()" for u in updates
+    )
+
+
+def test_a_collected_instance_ends_there(tmp_path: Path) -> None:
+    data = data_of(page_of(record_sample("fib", tmp_path / "t.jsonl")))
+    last = len(data["steps"]) - 1
+    update = last_update(data, "fib#2", last)
+    assert update is not None and update[1:2] == ["GEN_CLOSED"]
+    assert update[5] == "collected without close()"
+    # The sample leaves fib#1 suspended; recording it here, its namespace is cleared at the end.
+    assert last_update(data, "fib#1", last - 1)[1:3] == ["GEN_SUSPENDED", "line 16: yield a"]  # type: ignore[index]
+    assert last_update(data, "fib#1", last) == [
+        last,
+        "GEN_CLOSED",
+        "",
+        "sent in: None (next)",
+        "yielded out: 13",
+        "collected without close()",
+        -1,
+    ]
+
+
+def test_lanes_mark_running_suspended_and_created_cells(tmp_path: Path) -> None:
+    data = data_of(page_of(record_sample("fib", tmp_path / "t.jsonl")))
+    lanes = data["lanes"]
+    assert len(lanes) == len(data["gens"]) == 3
+    fib1 = [tuple(lanes[0][i : i + 3]) for i in range(0, len(lanes[0]), 3)]
+    created, running, suspended = replay.LANE_CREATED, replay.LANE_RUNNING, replay.LANE_SUSPENDED
+    last = len(data["steps"]) - 1
+    # Created at 0, six next() calls (one run of cells each), suspended, collected at the end.
+    assert sorted(fib1) == [
+        (0, 0, created),
+        *[(k, k, running) for k in range(1, 7)],
+        (7, last - 1, suspended),
+        (last, last, running),  # a collect runs the generator's finally blocks
+        (last, last, replay.LANE_ENDED),
+    ]
+
+
+def test_filters_apply(tmp_path: Path) -> None:
+    trace = record_sample("delegation", tmp_path / "t.jsonl")
+    data = data_of(page_of(trace, filters=Filters(gens=["counted#*"])))
+    assert data["gens"] == ["counted#1"]
+    data = data_of(page_of(trace, filters=Filters(gens=["nothing"])))
+    assert data["steps"] == [] and data["gens"] == []
+
+
+def test_beyond_the_limit_there_is_no_page(tmp_path: Path) -> None:
+    trace = record_sample("delegation", tmp_path / "t.jsonl")
+    assert len(data_of(page_of(trace, limit=22))["steps"]) == 22
+    with pytest.raises(TooManyEvents, match="more than 21 events"):
+        page_of(trace, limit=21)
+
+
+# -- safety ---------------------------------------------------------------------------------------
+
+
+def test_the_trace_cannot_end_the_script_element(tmp_path: Path) -> None:
+    page = page_of(crafted(tmp_path / "t.jsonl"))
+    assert page.count("<script") == 2 and page.count("</script>") == 2
+    assert "<img" not in page and "<!--" not in page and "\u2028" not in page
+    data = data_of(page)
+    assert data["gens"] == [f"{EVIL}#1"]
+    assert f"yielded out: '{EVIL}<!-- & \\u2028'" in {u[4] for st in data["steps"] for u in st[3]}
+
+
+def test_only_the_pages_own_script_and_style_may_run_and_nothing_loads(tmp_path: Path) -> None:
+    page = page_of(record_sample("delegation", tmp_path / "t.jsonl"))
+    csp = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', page)
+    assert csp is not None
+    policy = dict(part.strip().split(" ", 1) for part in csp.group(1).split(";"))
+    script, style = SCRIPT.search(page), STYLE.search(page)
+    assert script is not None and style is not None
+
+    def digest(text: str) -> str:
+        return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+    assert policy == {
+        "default-src": "'none'",
+        "script-src": digest(script.group(1)),
+        "style-src": digest(style.group(1)),
+        "base-uri": "'none'",
+        "form-action": "'none'",
+    }
+    assert re.findall(r"[a-z]+://[^\s\"']*", page) == ["http://www.w3.org/2000/svg"]
+    assert not re.search(r"\s(src|href|action)=", page)
+
+
+@pytest.mark.parametrize(
+    ("filename", "expected"),
+    [
+        ("/etc/passwd", "line 1"),
+        ("{samples}/fib.py.txt", "line 16"),
+        ("{samples}/no_such_file.py", "line 16"),
+        ("{samples}/fib.py", "line 16: yield a"),
+    ],
+)
+def test_source_lines_come_only_from_existing_py_files(filename: str, expected: str, tmp_path: Path) -> None:
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    shutil.copy(ROOT / "samples" / "fib.py", samples / "fib.py")
+    shutil.copy(ROOT / "samples" / "fib.py", samples / "fib.py.txt")
+    lineno = int(expected.split()[1].rstrip(":"))
+    path = filename.format(samples=samples)
+    trace = write_trace(tmp_path / "t.jsonl", event(1, filename=path, lineno=lineno))
+    page = page_of(trace)
+    assert last_update(data_of(page), "g#1", 0)[2] == expected  # type: ignore[index]
+    if path == "/etc/passwd":
+        assert Path(path).read_text().splitlines()[0] not in page
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+
+def show(*args: str, input: bytes | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["show", *args], input=input)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_show_html_writes_the_page_and_nothing_else(tmp_path: Path) -> None:
+    trace = record_sample("delegation", tmp_path / "t.jsonl")
+    out = tmp_path / "out.html"
+    assert show(str(trace), "--html", str(out)) == (0, "", "")
+    data = data_of(out.read_text(encoding="utf-8"))
+    assert data["title"] == str(trace) and len(data["steps"]) == 22
+    assert show("-", "--html", str(out), input=trace.read_bytes())[0] == 0
+    from_stdin = data_of(out.read_text(encoding="utf-8"))
+    assert from_stdin.pop("title") == "<stdin>"
+    data.pop("title")
+    assert from_stdin == data
+
+
+def test_show_html_filters_and_max_repr(tmp_path: Path) -> None:
+    trace = record_sample("averager", tmp_path / "t.jsonl")
+    out = tmp_path / "out.html"
+    assert show(str(trace), "--html", str(out), "--only", "averager")[0] == 0
+    assert data_of(out.read_text(encoding="utf-8"))["gens"] == ["averager#1"]
+    assert show(str(trace), "--html", str(out), "--grep", "14")[0] == 0
+    assert data_of(out.read_text(encoding="utf-8"))["gens"] == ["accumulate#1"]
+    assert show(str(trace), "--html", str(out), "--max-repr", "10")[0] == 0
+    data = data_of(out.read_text(encoding="utf-8"))
+    assert "StopIteration: {'count..." in "\n".join(line for step in data["steps"] for line in step[2])
+
+
+def test_show_html_bad_lines(tmp_path: Path) -> None:
+    trace = tmp_path / "t.jsonl"
+    lines = record_sample("averager", trace).read_text().splitlines()
+    lines.insert(3, "not json")
+    trace.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.html"
+    code, _, err = show(str(trace), "--html", str(out), "--strict")
+    assert (code, err) == (1, f"{trace}: line 4: not JSON\n") and not out.exists()
+    out.write_text("the old page")
+    assert show(str(trace), "--html", str(out), "--strict")[0] == 1
+    assert out.read_text() == "the old page"  # no half page, and the old one left alone
+    code, _, err = show(str(trace), "--html", str(out))
+    assert code == 0 and "1 bad line skipped; first: line 4: not JSON" in err
+    assert "averager#1" in data_of(out.read_text(encoding="utf-8"))["gens"]
+
+
+@pytest.mark.parametrize("where", ["no/such/dir/out.html", "."])
+def test_show_html_to_a_path_that_cannot_be_written_exits_2(where: str, tmp_path: Path) -> None:
+    trace = record_sample("fib", tmp_path / "t.jsonl")
+    code, _, err = show(str(trace), "--html", where)
+    assert code == 2 and err.startswith("Error: can't open --html file") and len(err.splitlines()) == 1
+
+
+def test_show_html_of_a_missing_or_empty_trace(tmp_path: Path) -> None:
+    code, _, err = show(str(tmp_path / "nope.jsonl"), "--html", str(tmp_path / "out.html"))
+    assert code == 2 and "nope.jsonl" in err and not (tmp_path / "out.html").exists()
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    code, _, err = show(str(empty), "--html", str(tmp_path / "out.html"))
+    assert code == 1 and "no events in the trace" in err and not (tmp_path / "out.html").exists()
+
+
+def test_show_html_is_a_page_of_its_own(tmp_path: Path) -> None:
+    trace = str(record_sample("fib", tmp_path / "t.jsonl"))
+    for other in (["--summary"], ["--timeline"], ["--to", "chrome"], ["-o", str(tmp_path / "x")]):
+        code, _, err = show(trace, "--html", str(tmp_path / "out.html"), *other)
+        assert code == 2 and "--html writes a page of its own" in err
+
+
+def test_show_html_beyond_the_limit_exits_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replay, "MAX_EVENTS", 21)
+    trace = record_sample("delegation", tmp_path / "t.jsonl")
+    out = tmp_path / "out.html"
+    code, _, err = show(str(trace), "--html", str(out))
+    assert code == 1 and not out.exists()
+    assert err == (
+        f"{trace}: more than 21 events, too many for one page: narrow it with --only, --gen or --grep; "
+        "no page written\n"
+    )
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    return subprocess.run(
+        [*GENTRACE, "run", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def test_run_out_html_writes_the_page_at_exit(tmp_path: Path) -> None:
+    out = tmp_path / "trace.html"
+    proc = run("-q", "--out", str(out), "samples/delegation.py")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    data = data_of(out.read_text(encoding="utf-8"))
+    assert data["title"] == "delegation.py" and len(data["steps"]) == 22
+    assert last_update(data, "read_numbers#1", 5)[2] == "line 20: yield int(line)"  # type: ignore[index]
+
+
+CRASH = """\
+import os, signal
+
+def numbers():
+    yield 1
+    yield 2
+
+gen = numbers()
+next(gen)
+if os.environ.get("HOW") == "interrupt":
+    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C
+raise ValueError("boom")
+"""
+
+
+@pytest.mark.parametrize(
+    ("how", "status", "last"), [("raise", 1, "ValueError: boom"), ("interrupt", 130, "KeyboardInterrupt")]
+)
+def test_run_out_html_writes_the_page_after_a_crash_or_ctrl_c(
+    how: str, status: int, last: str, tmp_path: Path
+) -> None:
+    (tmp_path / "crash.py").write_text(CRASH)
+    out = tmp_path / "trace.html"
+    env_how = {"HOW": how}
+    proc = subprocess.run(
+        [*GENTRACE, "run", "-q", "--out", str(out), "crash.py"],
+        cwd=tmp_path,
+        env={**os.environ, **env_how},
+        capture_output=True,
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert proc.returncode == status and proc.stderr.splitlines()[-1] == last
+    data = data_of(out.read_text(encoding="utf-8"))
+    assert data["gens"] == ["numbers#1"]
+    assert [line for step in data["steps"] for line in step[2]][-1] == (
+        "# still suspended at exit: numbers#1, paused at crash.py:4"
+    )
+
+
+def test_run_out_html_that_cannot_be_written_exits_2(tmp_path: Path) -> None:
+    proc = run("-q", "--out", str(tmp_path / "no" / "trace.html"), "samples/fib.py")
+    assert proc.returncode == 2 and "can't open --out file" in proc.stderr and "fib" not in proc.stdout
+
+
+def test_run_beyond_the_limit_writes_no_page_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "trace.html"
+    tracer = gentrace.Tracer(out=HtmlSink(str(out), origin_ns=0, limit=3))
+
+    @tracer.trace
+    def count() -> Iterator[int]:
+        yield from range(5)
+
+    assert list(count()) == [0, 1, 2, 3, 4]
+    tracer.close()
+    assert not out.exists()
+    assert capsys.readouterr().err == (
+        f"gentrace: {out} not written: more than 3 events, too many for one page; "
+        "record fewer with --only or --max-events\n"
+    )
+
+
+# -- in a real browser ----------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+NEEDS = "needs chromium and chromium-driver: apt-get install -y chromium chromium-driver"
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[Any]:
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.skip(NEEDS + " (and pip install selenium)")
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.skip(NEEDS)
+    profile = tempfile.mkdtemp(prefix="gentrace-chromium-")
+    chrome_options = webdriver.ChromeOptions()
+    chrome_options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--window-size=1280,900",
+        f"--user-data-dir={profile}",
+    ):
+        chrome_options.add_argument(arg)
+    chrome_options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=chrome_options)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("pages")
+    made = {"delegation": root / "delegation.html", "fib": root / "fib.html"}
+    made["delegation"].write_text(page_of(record_sample("delegation", root / "d.jsonl")), encoding="utf-8")
+    assert run("-q", "--out", str(made["fib"]), "samples/fib.py").returncode == 0
+    made["crafted"] = root / "crafted.html"
+    made["crafted"].write_text(page_of(crafted(root / "crafted.jsonl")), encoding="utf-8")
+    return made
+
+
+class Page:
+    """The replay page open in the browser, read the way a person reads it."""
+
+    def __init__(self, driver: Any, path: Path) -> None:
+        from selenium.webdriver.common.by import By
+
+        self.driver = driver
+        self.by = By
+        driver.get(path.as_uri())
+        assert driver.find_element(By.TAG_NAME, "html").get_attribute("data-ready") == "1"
+
+    def press(self, key: str, times: int = 1) -> None:
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.keys import Keys
+
+        chain = ActionChains(self.driver)
+        for _ in range(times):
+            chain.send_keys(getattr(Keys, key))
+        chain.perform()
+
+    @property
+    def slider(self) -> Any:
+        return self.driver.find_element(self.by.ID, "step")
+
+    @property
+    def value(self) -> int:
+        return int(self.slider.get_attribute("value"))
+
+    def steps(self) -> list[str]:
+        return [e.text for e in self.driver.find_elements(self.by.CSS_SELECTOR, "#transcript .step")]
+
+    def current(self) -> str:
+        return str(self.driver.find_element(self.by.CSS_SELECTOR, "#transcript .step.current").text)
+
+    def cards(self) -> dict[str, dict[str, str]]:
+        found = {}
+        for card in self.driver.find_elements(self.by.CSS_SELECTOR, "#cards .card"):
+            parts = {
+                part: card.find_element(self.by.CLASS_NAME, part).get_attribute("textContent")
+                for part in ("name", "state", "line", "sent", "yielded", "ended")
+            }
+            parts["arrows"] = " ".join(
+                a.get_attribute("data-to") for a in card.find_elements(self.by.CLASS_NAME, "arrow")
+            )
+            found[card.get_attribute("data-gen")] = parts
+        return found
+
+    def go(self, index: int) -> None:
+        self.press("HOME")
+        self.press("ARROW_RIGHT", index)
+        assert self.value == index
+
+    def errors(self) -> list[Any]:
+        logs = self.driver.get_log("browser")
+        return [entry for entry in logs if entry["level"] == "SEVERE"]
+
+
+def test_the_page_opens_at_the_first_event_and_the_keys_step(driver: Any, pages: dict[str, Path]) -> None:
+    page = Page(driver, pages["delegation"])
+    assert page.value == 0 and page.slider.get_attribute("max") == "21"
+    assert driver.find_element(page.by.ID, "position").text == "event 1 / 22 · seq 1"
+    assert page.steps() == [
+        ">>> report#1 = report(['3', '1', '4', '1', '5'])  # samples/delegation.py:32 · GEN_CREATED"
+    ]
+    page.press("ARROW_RIGHT")
+    assert page.value == 1 and len(page.steps()) == 2 and page.current() == ">>> next(report#1)"
+    page.press("END")
+    assert page.value == 21 and len(page.steps()) == 22
+    assert page.current().startswith(">>> next(report#1)\nStopIteration")
+    page.press("ARROW_LEFT")
+    assert page.value == 20
+    page.press("HOME")
+    assert page.value == 0 and len(page.steps()) == 1
+    page.press("ARROW_LEFT")  # nothing before the first
+    assert page.value == 0
+    assert (
+        page.errors() == []
+        and driver.find_element(page.by.TAG_NAME, "html").get_attribute("data-error") is None
+    )
+
+
+def test_a_focused_slider_moves_once_per_key(driver: Any, pages: dict[str, Path]) -> None:
+    page = Page(driver, pages["delegation"])
+    driver.execute_script("arguments[0].focus()", page.slider)
+    assert driver.switch_to.active_element == page.slider
+    page.press("ARROW_RIGHT")
+    assert page.value == 1 and len(page.steps()) == 2
+    page.press("ARROW_RIGHT", 3)
+    assert page.value == 4
+    page.press("ARROW_LEFT")
+    assert page.value == 3
+
+
+def test_cards_and_delegation_arrows(driver: Any, pages: dict[str, Path]) -> None:
+    page = Page(driver, pages["delegation"])
+    assert list(page.cards()) == ["report#1"]
+    assert page.cards()["report#1"]["state"] == "GEN_CREATED"
+    page.go(5)  # read_numbers#1 yields 3, through counted#1 and report#1
+    cards = page.cards()
+    assert list(cards) == ["report#1", "counted#1", "read_numbers#1"]
+    assert cards["read_numbers#1"] == {
+        "name": "read_numbers#1",
+        "state": "GEN_SUSPENDED",
+        "line": "line 20: yield int(line)",
+        "sent": "sent in: None (next)",
+        "yielded": "yielded out: 3",
+        "ended": "",
+        "arrows": "",
+    }
+    assert cards["report#1"]["arrows"] == "counted#1" and cards["counted#1"]["arrows"] == "read_numbers#1"
+    assert len(driver.find_elements(page.by.CSS_SELECTOR, "#arrows path")) == 4  # two arrows and their heads
+    page.press("ARROW_RIGHT")
+    assert page.cards()["report#1"]["state"] == "GEN_RUNNING"
+    page.go(20)  # both inner generators return: their cards stay for this step
+    cards = page.cards()
+    assert (
+        cards["counted#1"]["state"] == "GEN_CLOSED"
+        and cards["counted#1"]["ended"] == "returned '5 numbers read'"
+    )
+    assert cards["read_numbers#1"]["ended"] == "returned 5"
+    page.press("ARROW_RIGHT")
+    assert list(page.cards()) == ["report#1"] and page.cards()["report#1"]["ended"] == "returned"
+    page.press("ARROW_LEFT")
+    assert list(page.cards()) == ["report#1", "counted#1", "read_numbers#1"]
+
+
+def test_fib_cards_lanes_and_cursor(driver: Any, pages: dict[str, Path]) -> None:
+    page = Page(driver, pages["fib"])
+    lanes = driver.find_elements(page.by.CSS_SELECTOR, "#lanes .lane")
+    assert [lane.get_attribute("data-gen") for lane in lanes] == ["fib#1", "fib#2", "squares#1"]
+    cursor = driver.find_element(page.by.ID, "cursor")
+    start = cursor.location["x"]
+    page.press("END")
+    assert cursor.location["x"] > start
+    cards = page.cards()
+    assert list(cards) == ["fib#1", "squares#1"]  # fib#2 was collected; squares#1 ends at this last step
+    assert cards["fib#1"]["state"] == "GEN_SUSPENDED" and cards["fib#1"]["yielded"] == "yielded out: 13"
+    assert cards["squares#1"]["ended"] == "returned"
+    assert page.current().endswith("# still suspended at exit: fib#1, paused at samples/fib.py:16")
+    assert page.errors() == []
+
+
+def test_a_crafted_trace_stays_text(driver: Any, pages: dict[str, Path]) -> None:
+    from selenium.common.exceptions import NoAlertPresentException
+
+    page = Page(driver, pages["crafted"])
+    page.press("END")
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert.text  # noqa: B018
+    assert len(driver.find_elements(page.by.TAG_NAME, "script")) == 2
+    assert driver.find_elements(page.by.TAG_NAME, "img") == []
+    assert list(page.cards()) == [f"{EVIL}#1"]
+    assert page.cards()[f"{EVIL}#1"]["yielded"] == f"yielded out: '{EVIL}<!-- & \\u2028'"
+    assert driver.find_element(page.by.ID, "title").text == "t"
+    assert page.errors() == []
