@@ -21,7 +21,8 @@ The page's DOM, for people and for the browser tests:
   event's instance is ``.current``. A card stays for the step where its instance closes, then goes.
 - ``#lanes``: one ``div.lane[data-gen=NAME]`` per instance (at most `MAX_LANES`), a label and a
   canvas with a cell per event; ``#cursor`` marks the current event. A click on a lane jumps there.
-- ``html[data-ready]`` once the script has run, ``html[data-error]`` if a script error happened.
+- ``html[data-ready]`` once the script has run, ``html[data-error]`` if a script error happened;
+  ``html.empty`` and ``#empty`` (``No events to show.``) when the filters left no event.
 
 Nothing from the trace is ever parsed as HTML: the data sits in a ``<script type="application/json">``
 with ``<``, ``>`` and ``&`` escaped, the Content-Security-Policy allows nothing but the page's own
@@ -539,6 +540,7 @@ section { background: var(--paper); border: 1px solid var(--line); border-radius
 #legend .created { background: var(--new); }
 #legend .ended { background: var(--end); width: 3px; }
 #more-lanes:empty, #empty:empty { display: none; }
+.empty #controls, .empty .hint, .empty main, .empty #timeline-pane { display: none; }
 #empty { padding: 24px 16px; font-size: 16px; }
 """
 
@@ -557,7 +559,7 @@ _SCRIPT: Final = """
   $("title").textContent = data.title;
   if (n === 0) {
     $("empty").textContent = "No events to show.";
-    $("controls").hidden = true;
+    root.classList.add("empty");
     root.setAttribute("data-ready", "1");
     return;
   }

@@ -517,6 +517,8 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     made = {"delegation": root / "delegation.html", "fib": root / "fib.html"}
     made["delegation"].write_text(page_of(record_sample("delegation", root / "d.jsonl")), encoding="utf-8")
     assert run("-q", "--out", str(made["fib"]), "samples/fib.py").returncode == 0
+    made["empty"] = root / "empty.html"
+    made["empty"].write_text(page_of(root / "d.jsonl", filters=Filters(gens=["nothing"])), encoding="utf-8")
     made["crafted"] = root / "crafted.html"
     made["crafted"].write_text(page_of(crafted(root / "crafted.jsonl")), encoding="utf-8")
     return made
@@ -676,4 +678,11 @@ def test_a_crafted_trace_stays_text(driver: Any, pages: dict[str, Path]) -> None
     assert list(page.cards()) == [f"{EVIL}#1"]
     assert page.cards()[f"{EVIL}#1"]["yielded"] == f"yielded out: '{EVIL}<!-- & \\u2028'"
     assert driver.find_element(page.by.ID, "title").text == "t"
+    assert page.errors() == []
+
+
+def test_a_page_without_events_says_so(driver: Any, pages: dict[str, Path]) -> None:
+    page = Page(driver, pages["empty"])
+    assert driver.find_element(page.by.ID, "empty").text == "No events to show."
+    assert not page.slider.is_displayed() and not driver.find_element(page.by.ID, "cards").is_displayed()
     assert page.errors() == []
