@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from trace_samples import ROOT, record_sample
+from trace_samples import ROOT, record_sample, trace_event
 
 import gentrace
 from gentrace import replay
@@ -62,27 +62,8 @@ def data_of(page: str) -> dict[str, Any]:
 
 
 def event(seq: int, **fields: Any) -> dict[str, Any]:
-    """A JSON Lines event of a generator named g#1 (fields override)."""
-    base = {
-        "seq": seq,
-        "gen": "g#1",
-        "op": "next",
-        "arg": None,
-        "outcome": "yield",
-        "value": "1",
-        "state_before": "GEN_SUSPENDED",
-        "state_after": "GEN_SUSPENDED",
-        "depth": 0,
-        "thread": "MainThread",
-        "task": None,
-        "func": "m:g",
-        "time": 0.0,
-        "duration": 0.0,
-        "filename": None,
-        "lineno": None,
-    }
-    base.update(fields)
-    return base
+    """A JSON Lines event of a generator named g#1, at no place and time (fields override)."""
+    return trace_event(seq, **{"time": 0.0, "filename": None, "lineno": None, **fields})
 
 
 def write_trace(path: Path, *events: dict[str, Any]) -> Path:

@@ -7,34 +7,12 @@ import json
 from typing import Any
 
 import pytest
+from trace_samples import trace_event as event
 
 from gentrace.events import ARG, INST, NAME, SEQ, VALUE
 from gentrace.reader import MAX_LINE, Gap, TraceError, TraceEvent, TraceReader
 from gentrace.renderers import ExcText
 from gentrace.reprs import ReprText
-
-
-def event(seq: int, **fields: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "seq": seq,
-        "gen": "g#1",
-        "op": "next",
-        "arg": None,
-        "outcome": "yield",
-        "value": "1",
-        "state_before": "GEN_SUSPENDED",
-        "state_after": "GEN_SUSPENDED",
-        "depth": 0,
-        "thread": "MainThread",
-        "task": None,
-        "func": "m:g",
-        "time": seq / 1000,
-        "duration": 0.0,
-        "filename": "m.py",
-        "lineno": 3,
-    }
-    data.update(fields)
-    return data
 
 
 def jsonl(*items: dict[str, Any] | str) -> bytes:

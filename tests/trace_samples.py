@@ -9,6 +9,7 @@ import itertools
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gentrace
 
@@ -63,3 +64,27 @@ def check_golden(name: str, text: str) -> None:
     if os.environ.get("GENTRACE_REGEN"):
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8")
+
+
+def trace_event(seq: int, **fields: Any) -> dict[str, Any]:
+    """A JSON Lines event of a generator named g#1, as `gentrace run` writes it (fields override)."""
+    data: dict[str, Any] = {
+        "seq": seq,
+        "gen": "g#1",
+        "op": "next",
+        "arg": None,
+        "outcome": "yield",
+        "value": "1",
+        "state_before": "GEN_SUSPENDED",
+        "state_after": "GEN_SUSPENDED",
+        "depth": 0,
+        "thread": "MainThread",
+        "task": None,
+        "func": "m:g",
+        "time": seq / 1000,
+        "duration": 0.0,
+        "filename": "m.py",
+        "lineno": 3,
+    }
+    data.update(fields)
+    return data
