@@ -14,8 +14,8 @@ from __future__ import annotations
 import dis
 import inspect
 import sys
-from asyncio import current_task, sleep
-from asyncio.events import _get_running_loop
+from asyncio import sleep
+from asyncio import tasks as asyncio_tasks
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from types import AsyncGeneratorType, CodeType, CoroutineType, FrameType, GeneratorType, TracebackType
 from typing import Any
@@ -43,19 +43,10 @@ from gentrace.events import (
     Info,
     Sleep,
 )
-from gentrace.proxy import _forward_qualname, _strip_own_frame
-from gentrace.recorder import InstanceRef, Recorder, thread_state
+from gentrace.proxy import _forward_qualname
+from gentrace.recorder import InstanceRef, Recorder, task_of, thread_state
 
-__all__ = ["AsyncGeneratorProxy", "AsyncStep", "CoroutineProxy", "adopt", "task_name"]
-
-
-def task_name() -> str | None:
-    """The name of the asyncio task running on this thread's loop, else None (cheap without a loop)."""
-    loop = _get_running_loop()
-    if loop is None:
-        return None
-    task = current_task(loop)
-    return None if task is None else task.get_name()
+__all__ = ["AsyncGeneratorProxy", "AsyncStep", "CoroutineProxy", "adopt"]
 
 
 def _coro_state_after_raise(op: str, before: str, arg: Any, exc: BaseException) -> str:
@@ -94,18 +85,101 @@ class AsyncStep:
         return self
 
     def __next__(self) -> Any:
+        # The path `await` takes. The common operation — started, and ended by a value without
+        # suspending to the loop — is done here in one frame; everything else goes through _step.
+        if self._seq != 0:
+            try:
+                return self._step(self._aw.send, None)
+            except BaseException as exc:
+                _strip_own_frames(exc)
+                raise
+        proxy = self._proxy
+        rec = proxy._rec
+        seq = next(rec.counter)
+        if seq > rec.limit:
+            rec.overflow(seq)
+            self._seq = -1
+            try:
+                return self._aw.send(None)
+            except BaseException as exc:
+                _strip_own_frames(exc)
+                raise
+        inst = proxy._ref
+        before = inst.state
+        inst.state = AGEN_RUNNING
+        st = thread_state.s
+        depth = st[0]
+        tasks = rec.tasks
+        task = task_of(tasks) if tasks else None
+        clock = rec.clock
+        start = clock()
+        if rec.starting:
+            rec.start(
+                (
+                    seq,
+                    proxy._info,
+                    self._op,
+                    self._arg,
+                    None,
+                    None,
+                    before,
+                    None,
+                    depth,
+                    st[1],
+                    task,
+                    start,
+                    0,
+                    -1,
+                )
+            )
+        st[0] = depth + 1
         try:
-            return self._step(self._aw.send, None)
-        except BaseException as exc:
-            _strip_own_frame(exc, AsyncStep.__next__.__code__)
+            result = self._aw.send(None)
+        except StopIteration as exc:
+            st[0] = depth
+            frame = proxy._frame
+            if frame is not None and proxy._agen.ag_frame is not None and self._op != ACLOSE:
+                end = clock()
+                self._seq = -1
+                inst.state = AGEN_SUSPENDED
+                rec.emit(
+                    (
+                        seq,
+                        proxy._info,
+                        self._op,
+                        self._arg,
+                        YIELD,
+                        exc.value,
+                        before,
+                        AGEN_SUSPENDED,
+                        depth,
+                        st[1],
+                        task,
+                        start,
+                        end - start,
+                        frame.f_lasti,
+                    )
+                )
+                raise  # `await` takes the value from it: its traceback is never shown
+            self._started(seq, before, depth, st[1], task, start)
+            self._finish(exc)
             raise
+        except BaseException as exc:
+            st[0] = depth
+            self._started(seq, before, depth, st[1], task, start)
+            self._finish(exc)
+            _strip_own_frames(exc)
+            raise
+        st[0] = depth
+        self._started(seq, before, depth, st[1], task, start)  # suspended to the loop: not an event
+        return result
 
     def send(self, value: Any) -> Any:
         """Send `value` into the awaitable, as the awaiting coroutine does."""
         try:
             return self._step(self._aw.send, value)
         except BaseException as exc:
-            _strip_own_frame(exc, AsyncStep.send.__code__)
+            _strip_own_frames(exc)
             raise
 
     def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:
@@ -114,7 +188,7 @@ class AsyncStep:
         try:
             return self._step(self._aw.throw, *args)
         except BaseException as exc:
-            _strip_own_frame(exc, AsyncStep.throw.__code__)
+            _strip_own_frames(exc)
             raise
 
     def close(self) -> None:
@@ -132,6 +206,15 @@ class AsyncStep:
                 after = AGEN_SUSPENDED
             self._end(CLOSED, None, after)
 
+    def _started(self, seq: int, before: str, depth: int, thread: str, task: str | None, start: int) -> None:
+        # What the end of an operation that goes on past its first step needs.
+        self._seq = seq
+        self._before = before
+        self._depth = depth
+        self._thread = thread
+        self._task = task
+        self._start = start
+
     def _begin(self) -> None:
         proxy = self._proxy
         rec = proxy._rec
@@ -140,17 +223,15 @@ class AsyncStep:
             rec.overflow(seq)
             self._seq = -1
             return
-        self._seq = seq
         inst = proxy._ref
-        self._before = inst.state
+        before = inst.state
         inst.state = AGEN_RUNNING
         st = thread_state.s
-        self._depth = st[0]
-        self._thread = st[1]
-        self._task = task_name()
-        self._start = rec.clock()
+        tasks = rec.tasks
+        task = task_of(tasks) if tasks else None
+        start = rec.clock()
+        self._started(seq, before, st[0], st[1], task, start)
         if rec.starting:
-            before = self._before
             rec.start(
                 (
                     seq,
@@ -161,10 +242,10 @@ class AsyncStep:
                     None,
                     before,
                     None,
-                    self._depth,
-                    self._thread,
-                    self._task,
-                    self._start,
+                    st[0],
+                    st[1],
+                    task,
+                    start,
                     0,
                     -1,
                 )
@@ -201,6 +282,20 @@ class AsyncStep:
         )
         rec.emit(record)
 
+    def _finish(self, exc: BaseException) -> None:
+        """End the operation with what its last step raised."""
+        if isinstance(exc, StopIteration):
+            if self._proxy._agen.ag_frame is None:  # finished (or already was: 3.11's athrow)
+                self._end(CLOSED, None, AGEN_CLOSED)
+            elif self._op == ACLOSE:  # 3.11: a second aclose() after "ignored GeneratorExit" does nothing
+                self._end(CLOSED, None, AGEN_SUSPENDED)
+            else:
+                self._end(YIELD, exc.value, AGEN_SUSPENDED)
+        elif isinstance(exc, StopAsyncIteration):
+            self._end(RETURN, None, self._state_after_raise())  # 3.11: aclose() twice may leave it
+        else:
+            self._end(RAISE, exc, self._state_after_raise())
+
     def _state_after_raise(self) -> str:
         # Rare, and 3.11's flags (ag_closed set by a first aclose(), ag_running left set by an
         # awaitable closed half-way) make a table wrong here: ask the generator.
@@ -221,22 +316,9 @@ class AsyncStep:
         st[0] = self._depth + 1
         try:
             result = call(*args)
-        except StopIteration as exc:
-            st[0] = outer
-            if self._proxy._agen.ag_frame is None:  # finished (or already was: 3.11's athrow)
-                self._end(CLOSED, None, AGEN_CLOSED)
-            elif self._op == ACLOSE:  # 3.11: a second aclose() after "ignored GeneratorExit" does nothing
-                self._end(CLOSED, None, AGEN_SUSPENDED)
-            else:
-                self._end(YIELD, exc.value, AGEN_SUSPENDED)
-            raise
-        except StopAsyncIteration:
-            st[0] = outer
-            self._end(RETURN, None, self._state_after_raise())  # 3.11: aclose() twice may leave it
-            raise
         except BaseException as exc:
             st[0] = outer
-            self._end(RAISE, exc, self._state_after_raise())
+            self._finish(exc)
             raise
         st[0] = outer
         return result  # suspended to the loop inside the operation: not an event
@@ -403,20 +485,65 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
             raise RuntimeError("coroutine is being awaited already")
         return self  # type: ignore[return-value]
 
-    def __next__(self) -> Any:
+    def send(self, value: Any = None) -> Any:
+        """Send `value` into the coroutine, as `coroutine.send` does (``__next__`` sends None)."""
+        # The loop's step and an `await`'s: the common path, in one frame.
+        rec = self._rec
+        seq = next(rec.counter)
+        if seq > rec.limit:
+            rec.overflow(seq)
+            try:
+                return self._coro.send(value)
+            except BaseException as exc:
+                _strip_own_frames(exc)
+                raise
+        inst = self._ref
+        before = inst.state
+        inst.state = CORO_RUNNING
+        st = thread_state.s
+        depth = st[0]
+        st[0] = depth + 1
+        tasks = rec.tasks
+        task = task_of(tasks) if tasks else None
+        clock = rec.clock
+        start = clock()
+        if rec.starting:
+            rec.start(
+                (seq, self._info, SEND, value, None, None, before, None, depth, st[1], task, start, 0, -1)
+            )
         try:
-            return self._step(SEND, None, self._coro.send, None)
+            result = self._coro.send(value)
         except BaseException as exc:
-            _strip_own_frame(exc, CoroutineProxy.__next__.__code__)
+            end = clock()
+            st[0] = depth
+            self._ended(seq, SEND, value, exc, before, depth, st[1], task, start, end)
+            _strip_own_frames(exc)
             raise
+        end = clock()
+        st[0] = depth
+        inst.state = CORO_SUSPENDED
+        aw = self._coro.cr_await
+        rec.emit(
+            (
+                seq,
+                self._info,
+                SEND,
+                value,
+                YIELD,
+                result if aw is None else _described(result, aw),
+                before,
+                CORO_SUSPENDED,
+                depth,
+                st[1],
+                task,
+                start,
+                end - start,
+                self._frame.f_lasti,  # type: ignore[union-attr]  # suspended: it has its frame
+            )
+        )
+        return result
 
-    def send(self, value: Any) -> Any:
-        """Send `value` into the coroutine, as `coroutine.send` does."""
-        try:
-            return self._step(SEND, value, self._coro.send, value)
-        except BaseException as exc:
-            _strip_own_frame(exc, CoroutineProxy.send.__code__)
-            raise
+    __next__ = send
 
     def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:
         """Raise an exception inside the coroutine, as `coroutine.throw` does."""
@@ -424,7 +551,7 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
         try:
             return self._step(THROW, typ if val is None else val, self._coro.throw, *args)
         except BaseException as exc:
-            _strip_own_frame(exc, CoroutineProxy.throw.__code__)
+            _strip_own_frames(exc)
             raise
 
     def close(self) -> None:
@@ -432,125 +559,100 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
         try:
             self._step(CLOSE, None, self._coro.close)
         except BaseException as exc:
-            _strip_own_frame(exc, CoroutineProxy.close.__code__)
+            _strip_own_frames(exc)
             raise
 
     def _step(self, op: str, arg: Any, call: Callable[..., Any], *args: Any) -> Any:
+        # throw() and close() are rare: one body for both.
         rec = self._rec
         seq = next(rec.counter)
         if seq > rec.limit:
             rec.overflow(seq)
             return call(*args)
         inst = self._ref
-        info = self._info
         before = inst.state
         inst.state = CORO_RUNNING
         st = thread_state.s
         depth = st[0]
         st[0] = depth + 1
-        thread = st[1]
-        task = task_name()
+        tasks = rec.tasks
+        task = task_of(tasks) if tasks else None
         clock = rec.clock
         start = clock()
         if rec.starting:
-            rec.start((seq, info, op, arg, None, None, before, None, depth, thread, task, start, 0, -1))
+            rec.start((seq, self._info, op, arg, None, None, before, None, depth, st[1], task, start, 0, -1))
         try:
             result = call(*args)
-        except StopIteration as exc:
-            end = clock()
-            st[0] = depth
-            inst.state = CORO_CLOSED
-            self._frame = None
-            rec.emit(
-                (
-                    seq,
-                    info,
-                    op,
-                    arg,
-                    RETURN,
-                    exc.value,
-                    before,
-                    CORO_CLOSED,
-                    depth,
-                    thread,
-                    task,
-                    start,
-                    end - start,
-                    -1,
-                )
-            )
-            raise
         except BaseException as exc:
             end = clock()
             st[0] = depth
-            after = _coro_state_after_raise(op, before, arg, exc)
-            inst.state = after
-            if after == CORO_CLOSED:
-                self._frame = None
-            frame = self._frame
-            lasti = frame.f_lasti if frame is not None else -1
-            rec.emit(
-                (
-                    seq,
-                    info,
-                    op,
-                    arg,
-                    RAISE,
-                    exc,
-                    before,
-                    after,
-                    depth,
-                    thread,
-                    task,
-                    start,
-                    end - start,
-                    lasti,
-                )
-            )
+            self._ended(seq, op, arg, exc, before, depth, st[1], task, start, end)
             raise
         end = clock()
         st[0] = depth
         if op == CLOSE:
             inst.state = CORO_CLOSED
             self._frame = None
-            rec.emit(
-                (
-                    seq,
-                    info,
-                    op,
-                    arg,
-                    CLOSED,
-                    None,
-                    before,
-                    CORO_CLOSED,
-                    depth,
-                    thread,
-                    task,
-                    start,
-                    end - start,
-                    -1,
-                )
-            )
-            return None
-        inst.state = CORO_SUSPENDED
-        shown = result
-        aw = self._coro.cr_await
-        if aw is not None:
-            delay = _sleep_delay(aw)
-            if delay is not _AWAKE:
-                shown = Sleep(result, delay)
-        frame = self._frame
-        lasti = frame.f_lasti if frame is not None else -1
+            outcome, shown, after, lasti = CLOSED, None, CORO_CLOSED, -1
+        else:
+            inst.state = CORO_SUSPENDED
+            aw = self._coro.cr_await
+            shown = result if aw is None else _described(result, aw)
+            outcome, after = YIELD, CORO_SUSPENDED
+            lasti = self._frame.f_lasti  # type: ignore[union-attr]  # suspended: it has its frame
         rec.emit(
             (
                 seq,
-                info,
+                self._info,
                 op,
                 arg,
-                YIELD,
+                outcome,
                 shown,
                 before,
-                CORO_SUSPENDED,
+                after,
+                depth,
+                st[1],
+                task,
+                start,
+                end - start,
+                lasti,
+            )
+        )
+        return result
+
+    def _ended(
+        self,
+        seq: int,
+        op: str,
+        arg: Any,
+        exc: BaseException,
+        before: str,
+        depth: int,
+        thread: str,
+        task: str | None,
+        start: int,
+        end: int,
+    ) -> None:
+        # The coroutine returned (StopIteration) or raised.
+        if isinstance(exc, StopIteration):
+            outcome, value, after = RETURN, exc.value, CORO_CLOSED
+        else:
+            outcome, value, after = RAISE, exc, _coro_state_after_raise(op, before, arg, exc)
+        self._ref.state = after
+        if after == CORO_CLOSED:
+            self._frame = None
+        frame = self._frame
+        lasti = frame.f_lasti if frame is not None else -1
+        self._rec.emit(
+            (
+                seq,
+                self._info,
+                op,
+                arg,
+                outcome,
+                value,
+                before,
+                after,
                 depth,
                 thread,
                 task,
@@ -559,7 +661,6 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
                 lasti,
             )
         )
-        return result
 
     # -- what a coroutine also has -------------------------------------------------------------
 
@@ -605,25 +706,51 @@ _forward_qualname(CoroutineProxy, "_coro")
 
 _AWAKE: Any = object()
 _SLEEP_CODE: CodeType = sleep.__code__
+_SLEEP0_CODE: CodeType = getattr(asyncio_tasks, "__sleep0").__code__
 
 
-def _sleep_delay(aw: Any) -> Any:
-    """The delay of the ``asyncio.sleep`` an await chain ends in, else `_AWAKE`."""
+def _described(result: Any, aw: Any) -> Any:
+    """What a coroutine yielded to the loop, as the log shows it: a `Sleep` while in asyncio.sleep."""
     while True:
         cls = type(aw)
         if cls is CoroutineType:
             if aw.cr_code is _SLEEP_CODE:
+                inner = aw.cr_await
+                if type(inner) is GeneratorType and inner.gi_code is _SLEEP0_CODE:
+                    return Sleep(result, 0)  # sleep(0), or any delay <= 0: no locals to read
                 frame = aw.cr_frame
-                return _AWAKE if frame is None else frame.f_locals.get("delay")
+                return result if frame is None else Sleep(result, frame.f_locals.get("delay"))
             aw = aw.cr_await
         elif cls is CoroutineProxy:
             aw = aw._coro
         elif cls is AsyncStep:  # awaiting a traced async generator: what is it awaiting?
             aw = aw._proxy._agen.ag_await
-        elif cls is GeneratorType:  # a @types.coroutine generator, as sleep(0) awaits
+        elif cls is GeneratorType:  # a @types.coroutine generator
             aw = aw.gi_yieldfrom
         else:
-            return _AWAKE
+            return result
+
+
+def _strip_own_frames(exc: BaseException) -> None:
+    # The proxies' frames on top of a traceback are gentrace's, not the program's.
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code in _OWN_CODES:
+        tb = tb.tb_next
+    exc.__traceback__ = tb
+
+
+_OWN_CODES: frozenset[CodeType] = frozenset(
+    {
+        AsyncStep.__next__.__code__,
+        AsyncStep.send.__code__,
+        AsyncStep.throw.__code__,
+        AsyncStep._step.__code__,
+        CoroutineProxy.send.__code__,
+        CoroutineProxy.throw.__code__,
+        CoroutineProxy.close.__code__,
+        CoroutineProxy._step.__code__,
+    }
+)
 
 
 def _fresh(frame: FrameType) -> bool:

@@ -31,7 +31,7 @@ from gentrace.events import (
     Info,
     state_after_raise,
 )
-from gentrace.recorder import InstanceRef, Recorder, task_on, thread_state
+from gentrace.recorder import InstanceRef, Recorder, task_of, thread_state
 
 
 def _strip_own_frame(exc: BaseException, code: CodeType) -> None:
@@ -71,8 +71,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         depth = st[0]
         st[0] = depth + 1
         clock = rec.clock
-        loops = rec.loops
-        task = None if loops is None or (loop := loops()) is None else task_on(loop)
+        tasks = rec.tasks
+        task = task_of(tasks) if tasks else None
         if rec.starting:
             rec.start((seq, info, NEXT, None, None, None, before, None, depth, st[1], task, clock(), 0, -1))
         start = clock()
@@ -147,8 +147,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         depth = st[0]
         st[0] = depth + 1
         clock = rec.clock
-        loops = rec.loops
-        task = None if loops is None or (loop := loops()) is None else task_on(loop)
+        tasks = rec.tasks
+        task = task_of(tasks) if tasks else None
         if rec.starting:
             rec.start((seq, info, SEND, value, None, None, before, None, depth, st[1], task, clock(), 0, -1))
         start = clock()
@@ -243,8 +243,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         depth = st[0]
         st[0] = depth + 1
         clock = rec.clock
-        loops = rec.loops
-        task = None if loops is None or (loop := loops()) is None else task_on(loop)
+        tasks = rec.tasks
+        task = task_of(tasks) if tasks else None
         if rec.starting:
             rec.start((seq, info, op, arg, None, None, before, None, depth, st[1], task, clock(), 0, -1))
         start = clock()

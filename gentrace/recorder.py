@@ -84,22 +84,25 @@ class _ThreadState(threading.local):
 thread_state = _ThreadState()
 
 
-def loop_probe() -> Callable[[], Any] | None:
-    """asyncio's ``_get_running_loop`` once asyncio is imported (no loop runs before), else None."""
+def running_tasks() -> dict[Any, Any] | None:
+    """asyncio's table of each loop's running task once asyncio is imported (no task runs before).
+
+    Empty while no task is running anywhere, so a step outside asyncio pays one truth test.
+    """
     asyncio = sys.modules.get("asyncio")
-    return None if asyncio is None else asyncio.events._get_running_loop
+    return None if asyncio is None else getattr(asyncio.tasks, "_current_tasks", None)
 
 
-def task_on(loop: Any) -> str | None:
-    """The name of the task `loop` is running, else None (called only while a loop runs)."""
-    task = sys.modules["asyncio"].current_task(loop)
+def task_of(tasks: dict[Any, Any]) -> str | None:
+    """The name of the task running on this thread, from asyncio's (non-empty) table of them."""
+    if len(tasks) == 1:  # the common case; 3.11's _get_running_loop() makes a getpid() syscall
+        for loop, task in tasks.items():
+            thread = getattr(loop, "_thread_id", None)
+            if thread is not None:
+                return task.get_name() if thread == threading.get_ident() else None
+    loop = sys.modules["asyncio"].events._get_running_loop()
+    task = None if loop is None else tasks.get(loop)
     return None if task is None else task.get_name()
-
-
-def current_task_name(probe: Callable[[], Any] | None) -> str | None:
-    """The name of the task running on this thread's loop, else None (off the hot path)."""
-    loop = None if probe is None else probe()
-    return None if loop is None else task_on(loop)
 
 
 class InstanceRef(weakref.ref):  # type: ignore[type-arg]
@@ -142,9 +145,9 @@ class Recorder:
         self.counter = itertools.count(1)
         self.max_events = max_events
         self.limit = sys.maxsize if max_events is None else max_events
-        # Which task runs a step costs a call only once asyncio is imported; checked again at
-        # every new instance (a program imports asyncio before it runs a loop).
-        self.loops = loop_probe()
+        # Which task runs a step is looked up only while some task runs; the table is found once
+        # asyncio is imported, checked again at every new instance (imports come before loops).
+        self.tasks = running_tasks()
         self.memory: list[Any] | deque[Record] | None
         if keep is None:
             self.memory = []  # flat: RECORD_SIZE items per record
@@ -249,8 +252,8 @@ class Recorder:
         with self._lock:
             number = self._names.get(base, 0) + 1
             self._names[base] = number
-        if self.loops is None:
-            self.loops = loop_probe()
+        if self.tasks is None:
+            self.tasks = running_tasks()
         ref = InstanceRef(gen, self._collected)
         ref.info = make_info(f"{base}#{number}", f"{module or '?'}:{qualname}", code)
         ref.state = GEN_CREATED
@@ -284,7 +287,7 @@ class Recorder:
                 after,
                 st[0],
                 st[1],
-                current_task_name(self.loops),
+                task_of(self.tasks) if self.tasks else None,
                 self.clock(),
                 0,
                 -1,
@@ -311,7 +314,7 @@ class Recorder:
                 state,
                 st[0],
                 st[1],
-                current_task_name(self.loops),
+                task_of(self.tasks) if self.tasks else None,
                 self.clock(),
                 0,
                 lasti,

@@ -230,9 +230,7 @@ class Tracer:
     def _adopt(self, gen: Any, name: str | None, func: Callable[..., Any] | None, arg: Any) -> Any:
         """Put a proxy around a generator, async generator or coroutine, and record its creation."""
         if type(gen) is not types.GeneratorType:
-            from gentrace import aproxy  # imports asyncio: only when async code is traced
-
-            return aproxy.adopt(self._recorder, gen, name, func, arg)
+            return _async_adopt()(self._recorder, gen, name, func, arg)
         proxy = GeneratorProxy.__new__(GeneratorProxy)
         ref = self._recorder.instance(gen, name, func, proxy)
         GeneratorProxy.__init__(proxy, gen, self._recorder, ref)
@@ -297,6 +295,15 @@ def close_all() -> None:
 
 
 atexit.register(close_all)
+
+
+def _async_adopt() -> Callable[..., Any]:
+    module = sys.modules.get("gentrace.aproxy")  # cheaper than an import statement per call
+    if module is None:
+        from gentrace import aproxy  # imports asyncio: only when async code is traced
+
+        return aproxy.adopt
+    return module.adopt  # type: ignore[no-any-return]
 
 
 _TRACEABLE = frozenset({types.GeneratorType, types.AsyncGeneratorType, types.CoroutineType})

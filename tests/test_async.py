@@ -9,6 +9,8 @@ import io
 import json
 import re
 import sys
+import threading
+import traceback
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -500,3 +502,71 @@ def test_loop_shutdown_of_a_suspended_async_generator_is_a_collect() -> None:
         ("collect", "AGEN_SUSPENDED", "AGEN_CLOSED"),
     ]
     assert kept[0].ag_frame is None  # the traced one was closed for real
+
+
+def test_tracebacks_from_async_code_show_the_programs_frames_only() -> None:
+    def frames(decorate: Callable[[Any], Any]) -> list[list[str]]:
+        @decorate
+        async def fails() -> None:
+            await asyncio.sleep(0)
+            raise ValueError("coroutine")
+
+        @decorate
+        async def ticks() -> Any:
+            yield 1
+            await asyncio.sleep(0)
+            raise ValueError("async generator")
+
+        async def main() -> list[list[str]]:
+            seen = []
+            try:
+                await fails()
+            except ValueError as exc:
+                seen.append([f.name for f in traceback.extract_tb(exc.__traceback__)])
+            g = ticks()
+            await g.__anext__()
+            try:
+                await g.__anext__()
+            except ValueError as exc:
+                seen.append([f.name for f in traceback.extract_tb(exc.__traceback__)])
+            return seen
+
+        seen = asyncio.run(main())
+        try:
+            asyncio.run(fails())
+        except ValueError as exc:
+            seen.append([f.name for f in traceback.extract_tb(exc.__traceback__)])
+        return seen
+
+    expected = frames(lambda f: f)
+    assert expected[0] == ["main", "fails"] and expected[1] == ["main", "ticks"]
+    assert frames(gentrace.Tracer().trace) == expected
+
+
+def test_task_of_each_thread_when_loops_run_in_several() -> None:
+    tracer = gentrace.Tracer()
+    together = threading.Barrier(2)
+
+    @tracer.trace(name="count")
+    def count() -> Any:
+        yield from range(3)
+
+    def run(name: str) -> None:
+        async def step() -> None:
+            g = count()
+            next(g)
+            together.wait(timeout=5)  # both threads' tasks are running now
+            next(g)
+            together.wait(timeout=5)
+
+        async def main() -> None:
+            await asyncio.create_task(step(), name=name)
+
+        asyncio.run(main())
+
+    threads = [threading.Thread(target=run, args=(name,), name=name) for name in ("red", "blue")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {(e.thread, e.task) for e in tracer.events} == {("red", "red"), ("blue", "blue")}
