@@ -707,6 +707,7 @@ _forward_qualname(CoroutineProxy, "_coro")
 _AWAKE: Any = object()
 _SLEEP_CODE: CodeType = sleep.__code__
 _SLEEP0_CODE: CodeType = getattr(asyncio_tasks, "__sleep0").__code__
+_SLEEP0 = Sleep(None, 0)
 
 
 def _described(result: Any, aw: Any) -> Any:
@@ -717,7 +718,8 @@ def _described(result: Any, aw: Any) -> Any:
             if aw.cr_code is _SLEEP_CODE:
                 inner = aw.cr_await
                 if type(inner) is GeneratorType and inner.gi_code is _SLEEP0_CODE:
-                    return Sleep(result, 0)  # sleep(0), or any delay <= 0: no locals to read
+                    # sleep(0), or any delay <= 0: it yields None (one shared Sleep), no locals to read
+                    return _SLEEP0 if result is None else Sleep(result, 0)
                 frame = aw.cr_frame
                 return result if frame is None else Sleep(result, frame.f_locals.get("delay"))
             aw = aw.cr_await
@@ -765,10 +767,10 @@ def adopt(
     recorder: Recorder, obj: Any, name: str | None, func: Callable[..., Any] | None, arg: Any
 ) -> AsyncGeneratorProxy | CoroutineProxy:
     """Put a proxy around an async generator or coroutine object and record its creation."""
+    ref = recorder.instance(obj, name, func)
+    proxy: AsyncGeneratorProxy | CoroutineProxy
     if type(obj) is AsyncGeneratorType:
-        proxy: Any = AsyncGeneratorProxy.__new__(AsyncGeneratorProxy)
-        ref = recorder.instance(obj, name, func, proxy)
-        AsyncGeneratorProxy.__init__(proxy, obj, recorder, ref)
+        proxy = AsyncGeneratorProxy(obj, recorder, ref)
         frame = obj.ag_frame
         if obj.ag_running:
             state = AGEN_RUNNING
@@ -777,10 +779,8 @@ def adopt(
         else:  # 3.11 has no ag_suspended; a fresh frame has not run an instruction
             state = AGEN_CREATED if func is not None or _fresh(frame) else AGEN_SUSPENDED
     else:
-        proxy = CoroutineProxy.__new__(CoroutineProxy)
-        ref = recorder.instance(obj, name, func, proxy)
-        CoroutineProxy.__init__(proxy, obj, recorder, ref)
+        proxy = CoroutineProxy(obj, recorder, ref)
         frame = obj.cr_frame
         state = CORO_CREATED if func is not None else inspect.getcoroutinestate(obj)
     recorder.created(ref, arg, state, frame.f_lasti if frame is not None else -1)
-    return proxy  # type: ignore[no-any-return]
+    return proxy

@@ -17,7 +17,8 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
-from types import CodeType, GeneratorType
+from threading import get_ident
+from types import CodeType, CoroutineType, GeneratorType
 from typing import Any, Protocol
 
 from gentrace.events import (
@@ -36,6 +37,9 @@ from gentrace.events import (
 )
 
 Clock = Callable[[], int]
+
+NAMING_CACHE = 4096
+"""Traced functions whose instances' names are remembered (a program may make functions anew)."""
 
 
 class Sink(Protocol):
@@ -96,10 +100,13 @@ def running_tasks() -> dict[Any, Any] | None:
 def task_of(tasks: dict[Any, Any]) -> str | None:
     """The name of the task running on this thread, from asyncio's (non-empty) table of them."""
     if len(tasks) == 1:  # the common case; 3.11's _get_running_loop() makes a getpid() syscall
-        for loop, task in tasks.items():
-            thread = getattr(loop, "_thread_id", None)
-            if thread is not None:
-                return task.get_name() if thread == threading.get_ident() else None
+        ((loop, task),) = tasks.items()
+        try:
+            thread = loop._thread_id  # asyncio's own loops have it
+        except AttributeError:
+            pass
+        else:
+            return task.get_name() if thread == get_ident() else None
     loop = sys.modules["asyncio"].events._get_running_loop()
     task = None if loop is None else tasks.get(loop)
     return None if task is None else task.get_name()
@@ -112,11 +119,10 @@ class InstanceRef(weakref.ref):  # type: ignore[type-arg]
     when a garbage cycle has already cleared the proxy.
     """
 
-    __slots__ = ("info", "proxy", "state")
+    __slots__ = ("info", "state")
 
     info: Info
     state: str
-    proxy: Callable[[], Any]
 
 
 def _qualname(func: Callable[..., Any] | GeneratorType[Any, Any, Any]) -> str:
@@ -160,6 +166,7 @@ class Recorder:
         self.emit: Callable[[Record], Any] = self._make_emit()
         self.closed = False
         self._names: dict[str, int] = {}
+        self._naming: dict[tuple[Callable[..., Any] | None, str | None], tuple[str, str]] = {}
         self._lock = threading.RLock()
         self._refs: dict[InstanceRef, None] = {}  # insertion-ordered: creation order
         self.by_name: dict[str, InstanceRef] = {}  # live instances by name
@@ -237,9 +244,39 @@ class Recorder:
         gen: Any,
         name: str | None,
         func: Callable[..., Any] | None,
-        proxy: Any,
     ) -> InstanceRef:
         """Name a new instance ``NAME#N`` and register it for `collect` and `unfinished`."""
+        key = (func, name)
+        naming = self._naming.get(key) if func is not None else None
+        if naming is None:
+            naming = self._name_of(gen, name, func)
+            if func is not None:
+                if len(self._naming) >= NAMING_CACHE:
+                    self._naming.clear()
+                self._naming[key] = naming
+        base, funcname = naming
+        kind = type(gen)
+        code: CodeType | None
+        if kind is GeneratorType:
+            code = gen.gi_code
+        elif kind is CoroutineType:
+            code = gen.cr_code
+        else:
+            code = getattr(gen, "ag_code", None)
+        with self._lock:
+            number = self._names.get(base, 0) + 1
+            self._names[base] = number
+        if self.tasks is None:
+            self.tasks = running_tasks()
+        ref = InstanceRef(gen, self._collected)
+        ref.info = make_info(f"{base}#{number}", funcname, code)
+        ref.state = GEN_CREATED
+        self._refs[ref] = None
+        self.by_name[ref.info[NAME]] = ref
+        return ref
+
+    def _name_of(self, gen: Any, name: str | None, func: Callable[..., Any] | None) -> tuple[str, str]:
+        # The instances' base name and their function's ``module:qualname``.
         source = func if func is not None else gen
         qualname = _qualname(source)
         base = name if name is not None else display_name(qualname)
@@ -247,20 +284,7 @@ class Recorder:
         if module is None and func is None:
             frame = _frame_of(gen)
             module = frame.f_globals.get("__name__") if frame is not None else None
-        code: CodeType | None = getattr(gen, "gi_code", None) or getattr(gen, "ag_code", None)
-        code = code or getattr(gen, "cr_code", None)
-        with self._lock:
-            number = self._names.get(base, 0) + 1
-            self._names[base] = number
-        if self.tasks is None:
-            self.tasks = running_tasks()
-        ref = InstanceRef(gen, self._collected)
-        ref.info = make_info(f"{base}#{number}", f"{module or '?'}:{qualname}", code)
-        ref.state = GEN_CREATED
-        ref.proxy = weakref.ref(proxy)
-        self._refs[ref] = None
-        self.by_name[ref.info[NAME]] = ref
-        return ref
+        return base, f"{module or '?'}:{qualname}"
 
     def _collected(self, ref: InstanceRef) -> None:
         self._refs.pop(ref, None)
@@ -357,8 +381,8 @@ class Recorder:
     def frame_of(self, name: str) -> Any:
         """The frame of a live traced instance, by name (None if gone)."""
         ref = self.by_name.get(name)
-        proxy = ref.proxy() if ref is not None else None
-        return getattr(proxy, "_frame", None)
+        gen = ref() if ref is not None else None
+        return None if gen is None else _frame_of(gen)
 
     def records(self) -> list[Record]:
         """The records kept in memory, in order of seq."""

@@ -172,10 +172,10 @@ def _describe(g: Any, tracer: Tracer) -> tuple[str, str, types.FrameType | None,
     """(name, state, frame, ref) of a generator, traced or not, or of a traced instance's name."""
     if isinstance(g, str):
         ref = tracer._recorder.by_name.get(g)
-        proxy = ref.proxy() if ref is not None else None
-        if proxy is None:
+        gen = ref() if ref is not None else None
+        if ref is None or gen is None:
             raise ValueError(f"no live traced generator named {g!r}")
-        g = proxy
+        return g, ref.state, getattr(gen, "gi_frame", None), ref
     if isinstance(g, GeneratorProxy):
         ref = g._ref
         return str(ref.info[NAME]), ref.state, g.gi_frame, ref

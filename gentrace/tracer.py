@@ -231,9 +231,8 @@ class Tracer:
         """Put a proxy around a generator, async generator or coroutine, and record its creation."""
         if type(gen) is not types.GeneratorType:
             return _async_adopt()(self._recorder, gen, name, func, arg)
-        proxy = GeneratorProxy.__new__(GeneratorProxy)
-        ref = self._recorder.instance(gen, name, func, proxy)
-        GeneratorProxy.__init__(proxy, gen, self._recorder, ref)
+        ref = self._recorder.instance(gen, name, func)
+        proxy = GeneratorProxy(gen, self._recorder, ref)
         # A generator from a traced function is fresh; one handed to wrap() may be anywhere.
         state = GEN_CREATED if func is not None else inspect.getgeneratorstate(gen)
         frame = gen.gi_frame
