@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from threading import get_ident
 from types import CodeType, CoroutineType, GeneratorType
 from typing import Any, Protocol
@@ -165,8 +165,8 @@ class Recorder:
         self.starting = bool(self.starters)
         self.emit: Callable[[Record], Any] = self._make_emit()
         self.closed = False
-        self._names: dict[str, int] = {}
-        self._naming: dict[tuple[Callable[..., Any] | None, str | None], tuple[str, str]] = {}
+        self._numbers: dict[str, Iterator[int]] = {}  # per base name: the next N of NAME#N
+        self._naming: dict[tuple[Callable[..., Any] | None, str | None], tuple[str, str, Iterator[int]]] = {}
         self._lock = threading.RLock()
         self._refs: dict[InstanceRef, None] = {}  # insertion-ordered: creation order
         self.by_name: dict[str, InstanceRef] = {}  # live instances by name
@@ -254,7 +254,7 @@ class Recorder:
                 if len(self._naming) >= NAMING_CACHE:
                     self._naming.clear()
                 self._naming[key] = naming
-        base, funcname = naming
+        base, funcname, numbers = naming
         kind = type(gen)
         code: CodeType | None
         if kind is GeneratorType:
@@ -263,9 +263,7 @@ class Recorder:
             code = gen.cr_code
         else:
             code = getattr(gen, "ag_code", None)
-        with self._lock:
-            number = self._names.get(base, 0) + 1
-            self._names[base] = number
+        number = next(numbers)  # atomic: no lock
         if self.tasks is None:
             self.tasks = running_tasks()
         ref = InstanceRef(gen, self._collected)
@@ -275,8 +273,10 @@ class Recorder:
         self.by_name[ref.info[NAME]] = ref
         return ref
 
-    def _name_of(self, gen: Any, name: str | None, func: Callable[..., Any] | None) -> tuple[str, str]:
-        # The instances' base name and their function's ``module:qualname``.
+    def _name_of(
+        self, gen: Any, name: str | None, func: Callable[..., Any] | None
+    ) -> tuple[str, str, Iterator[int]]:
+        # The instances' base name, their function's ``module:qualname``, and their numbers.
         source = func if func is not None else gen
         qualname = _qualname(source)
         base = name if name is not None else display_name(qualname)
@@ -284,7 +284,11 @@ class Recorder:
         if module is None and func is None:
             frame = _frame_of(gen)
             module = frame.f_globals.get("__name__") if frame is not None else None
-        return base, f"{module or '?'}:{qualname}"
+        with self._lock:
+            numbers = self._numbers.get(base)
+            if numbers is None:
+                numbers = self._numbers[base] = itertools.count(1)
+        return base, f"{module or '?'}:{qualname}", numbers
 
     def _collected(self, ref: InstanceRef) -> None:
         self._refs.pop(ref, None)

@@ -17,7 +17,7 @@ import threading
 import time
 import types
 from collections.abc import Callable
-from typing import IO, Any, TypeVar
+from typing import IO, Any, ClassVar, TypeVar
 
 from gentrace.events import GEN_CREATED, Event, to_event
 from gentrace.proxy import GeneratorProxy
@@ -90,6 +90,8 @@ class Tracer:
     adds the generator's local variables to the text and JSON outputs each time it pauses;
     `timings` shows the time spent in each resume. `clock` (integer nanoseconds) is for tests.
     """
+
+    _adopt_async: ClassVar[Callable[..., Any] | None] = None  # aproxy.adopt, once async code is traced
 
     def __init__(
         self,
@@ -230,7 +232,12 @@ class Tracer:
     def _adopt(self, gen: Any, name: str | None, func: Callable[..., Any] | None, arg: Any) -> Any:
         """Put a proxy around a generator, async generator or coroutine, and record its creation."""
         if type(gen) is not types.GeneratorType:
-            return _async_adopt()(self._recorder, gen, name, func, arg)
+            adopt = Tracer._adopt_async
+            if adopt is None:
+                from gentrace import aproxy  # imports asyncio: only when async code is traced
+
+                adopt = Tracer._adopt_async = aproxy.adopt
+            return adopt(self._recorder, gen, name, func, arg)
         ref = self._recorder.instance(gen, name, func)
         proxy = GeneratorProxy(gen, self._recorder, ref)
         # A generator from a traced function is fresh; one handed to wrap() may be anywhere.
@@ -296,15 +303,6 @@ def close_all() -> None:
 atexit.register(close_all)
 
 
-def _async_adopt() -> Callable[..., Any]:
-    module = sys.modules.get("gentrace.aproxy")  # cheaper than an import statement per call
-    if module is None:
-        from gentrace import aproxy  # imports asyncio: only when async code is traced
-
-        return aproxy.adopt
-    return module.adopt  # type: ignore[no-any-return]
-
-
 _TRACEABLE = frozenset({types.GeneratorType, types.AsyncGeneratorType, types.CoroutineType})
 
 
@@ -347,7 +345,7 @@ class TracedFunction:
                 exc.__traceback__ = tb.tb_next
             raise
         tracer = self._tracer if self._tracer is not None else self._resolve()  # type: ignore[misc]
-        if tracer is None or tracer.closed:
+        if tracer is None or tracer._recorder.closed:
             return gen
         if type(gen) not in _TRACEABLE:
             return gen
