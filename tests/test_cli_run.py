@@ -423,6 +423,65 @@ def test_async_pipeline_sample() -> None:
     assert re.search(rf"^{cancelled} +# raised · CORO_SUSPENDED → CORO_CLOSED · task consumer 2$", log, re.M)
 
 
+ASYNC_PROGRAM = """\
+import asyncio
+import inspect
+
+
+async def fetch(n):
+    await asyncio.sleep(0)
+    return n * 2
+
+
+async def ticks(n):
+    for i in range(n):
+        yield i
+
+
+class Client:
+    async def get(self, n):
+        return await fetch(n)
+
+    async def stream(self):
+        async for i in ticks(2):
+            yield i
+
+
+async def main():
+    client = Client()
+    got = await client.get(3)
+    streamed = [i async for i in client.stream()]
+    print(got, streamed, [i async for i in ticks(2)])
+
+
+for f in (fetch, ticks, Client.get, Client().get, Client.stream, Client().stream):
+    print(
+        f.__qualname__,
+        inspect.iscoroutinefunction(f),
+        inspect.isasyncgenfunction(f),
+        asyncio.iscoroutinefunction(f),
+    )
+asyncio.run(main())
+"""
+
+
+def test_run_traces_async_functions_which_still_look_async(tmp_path: Path) -> None:
+    write(tmp_path, {"aio.py": ASYNC_PROGRAM})
+    plain = python("aio.py", cwd=tmp_path)
+    traced = gentrace("aio.py", cwd=tmp_path)
+    assert plain.returncode == traced.returncode == 0, traced.stderr
+    assert traced.stdout == plain.stdout
+    assert "fetch True False True" in plain.stdout and "ticks False True False" in plain.stdout
+    log = traced.stderr
+    assert instances(log) >= {"main", "fetch", "ticks", "Client.get", "Client.stream"}
+    assert ">>> await anext(Client.stream#1)" in log
+    assert re.search(r"^ +<sleep 0s> +# CORO_CREATED → CORO_SUSPENDED .* · task Task-1$", log, re.M)
+
+    only = gentrace("--only", "ticks", "aio.py", cwd=tmp_path)
+    assert only.stdout == plain.stdout
+    assert instances(only.stderr) == {"ticks"}
+
+
 # -- what is traced ---------------------------------------------------------------------------------
 
 USER_PROGRAM = {
