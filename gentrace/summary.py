@@ -16,6 +16,7 @@ from gentrace.events import (
     AFTER,
     ARG,
     BEFORE,
+    CLOSED_STATES,
     DURATION,
     FILENAME,
     INST,
@@ -81,7 +82,9 @@ class Summary:
         if outcome == "yield":
             inst.yields += 1
         value = record[VALUE]
-        if outcome == "return":
+        if before in CLOSED_STATES:
+            pass  # an operation on a finished instance: how it ended was said already
+        elif outcome == "return":
             inst.ending = "returned" if _is_none(value) else f"returned {safe_repr(value, self._limit)}"
         elif outcome == "raise":
             text = exc_line(value, self._limit) if is_exception(value) else safe_repr(value, self._limit)

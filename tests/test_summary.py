@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from test_reader import event, jsonl
+from test_reader import jsonl
 from trace_samples import ROOT, check_golden, record_sample
+from trace_samples import trace_event as event
 
 from gentrace.cli import main
 from gentrace.reader import Gap, TraceReader
@@ -64,6 +65,20 @@ def test_counts_values_ending_and_time() -> None:
         == "g#1  m.py:3 · next 1, send 2, throw 0, close 0 · yielded 2 · returned 'done' · 3.000 ms inside"
     )
     assert lines[-1] == "# anomalies: none"
+
+
+def test_how_it_ended_is_what_ended_it_not_a_later_operation() -> None:
+    bad = {"type": "builtins.ValueError", "message": "bad"}
+    raised = {"outcome": "raise", "value": "ValueError('bad')", "value_exc": bad, "state_after": "GEN_CLOSED"}
+    closed = {"state_before": "GEN_CLOSED", "state_after": "GEN_CLOSED", "value": None}
+    lines = summarize(
+        create(1),
+        event(2, state_before="GEN_CREATED", **raised),
+        event(3, op="close", outcome="closed", **closed),
+        event(4, outcome="return", **{**closed, "value": "None"}),
+        END,
+    )
+    assert " · raised ValueError: bad · " in lines[1]
 
 
 def test_never_finished_and_killed_and_cut() -> None:
