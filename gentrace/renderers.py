@@ -345,6 +345,17 @@ def _value_json(record: Record, limit: int | None) -> str:
 
 _STATE_JSON: Final[dict[str | None, str]] = {None: "null", **{state: f'"{state}"' for state in STATES}}
 _VALUE_OUTCOMES: Final = frozenset({YIELD, RETURN, RAISE})
+_CLOSED_WHERE: Final = '"filename":null,"lineno":null'
+_STEP_OPS: Final = frozenset({NEXT, ANEXT, SEND, ASEND})
+_PLAIN_TYPES: Final = frozenset({int, *_PLAIN_REPR_TYPES})
+
+
+def _plain_json(obj: Any) -> str | None:
+    """`_json_repr` of a number (not a huge int), a bool or None; None for anything else."""
+    cls = type(obj)
+    if cls in _PLAIN_TYPES and (cls is not int or -_SMALL_INT < obj < _SMALL_INT):
+        return f'"{obj!r}"'
+    return None
 
 
 def seconds_json(ns: int) -> str:
@@ -358,11 +369,12 @@ MEMO_SIZE: Final = 4096
 class JsonRenderer:
     """Builds the JSON Lines form of records (the schema of `Event.to_dict`) by hand, for speed.
 
-    The parts that repeat — an instance's name and function, where it is paused, a thread's name —
-    are built once and remembered; the output is a pure function of the record all the same.
+    The parts that repeat — an instance's name and function, where it is paused, a thread's name,
+    and for the common step all of the line but its seq, arg, value and times — are built once and
+    remembered; the output is a pure function of the record all the same.
     """
 
-    __slots__ = ("_heads", "_threads", "_wheres", "limit", "origin")
+    __slots__ = ("_heads", "_steps", "_threads", "_wheres", "limit", "origin")
 
     def __init__(self, origin_ns: int, limit: int | None) -> None:
         self.origin = origin_ns
@@ -370,6 +382,7 @@ class JsonRenderer:
         self._heads: dict[str, str] = {}
         self._wheres: dict[tuple[str, int], str] = {}
         self._threads: dict[str, str] = {}
+        self._steps: dict[tuple[Any, ...], tuple[str, str, str]] = {}
 
     def _head(self, info: Info) -> str:
         # The memos are bounded: a long-running program makes ever new instances.
@@ -389,12 +402,48 @@ class JsonRenderer:
         return where
 
     def __call__(self, record: Record, locals_: Mapping[str, str] | None = None) -> str:
+        seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti = record
+        # Most records are steps that yield a number or None: such a line has no exception type or
+        # locals to add, and all but its seq, arg, value and times is the same as the last time this
+        # instance paused there (in the same thread and task), so that part is remembered.
+        if outcome == YIELD and locals_ is None and op in _STEP_OPS:
+            value_json = _plain_json(value)
+            arg_json = "null" if op == NEXT or op == ANEXT else _plain_json(arg)
+            if value_json is not None and arg_json is not None:
+                key = (info[NAME], op, before, after, depth, thread, task, lasti)
+                lead, tail, where = self._steps.get(key) or self._step_parts(info, key)
+                return (
+                    f'{{"seq":{seq},{lead}{arg_json},"outcome":"yield","value":{value_json}{tail}'
+                    f'{start - self.origin}e-9,"duration":{took}e-9,{where}}}'
+                )
+        return self._line(record, locals_)
+
+    def _step_parts(self, info: Info, key: tuple[Any, ...]) -> tuple[str, str, str]:
+        # A step's line before its arg, from its states to its time, and from its filename on.
+        if len(self._steps) >= MEMO_SIZE:
+            self._steps.clear()
+        name, op, before, after, depth, thread, task, lasti = key
+        head = self._heads.get(name) or self._head(info)
+        if after in CLOSED_STATES:
+            where = _CLOSED_WHERE
+        else:
+            where = self._wheres.get((name, lasti)) or self._where(info, lasti)
+        parts = self._steps[key] = (
+            f'{head}"op":"{op}","arg":',
+            f',"state_before":{_STATE_JSON[before]},"state_after":"{after}","depth":{depth},'
+            f'"thread":{_js(thread)},"task":{"null" if task is None else _js(task)},"time":',
+            where,
+        )
+        return parts
+
+    def _line(self, record: Record, locals_: Mapping[str, str] | None) -> str:
+        # Any record, field by field.
         info: Info = record[INST]
         name = info[NAME]
         head = self._heads.get(name) or self._head(info)
         after = record[AFTER]
         if after in CLOSED_STATES:
-            where = '"filename":null,"lineno":null'
+            where = _CLOSED_WHERE
         else:
             lasti = record[LASTI]
             where = self._wheres.get((name, lasti)) or self._where(info, lasti)

@@ -317,7 +317,8 @@ class JsonlSink:
     ) -> None:
         self._stream = stream
         self._limit = max_repr if max_repr is not None else FILE_MAX_REPR
-        self._render = JsonRenderer(origin_ns, self._limit)
+        # Its bound `__call__`: calling the renderer itself goes through a slot lookup every line.
+        self._render = JsonRenderer(origin_ns, self._limit).__call__
         self._locals = locals
         self._owns = owns
         self._lock = threading.RLock()
