@@ -65,6 +65,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from common import BenchmarkInvalid, expect, fmt_ratio, load_average
+
 import gentrace
 
 ASYNC_FOR_TARGET = 5.0  # × the awaitable proxy
@@ -276,7 +278,7 @@ _checked: set[str] = set()
 def _check_memory(key: str, t: gentrace.Tracer, wanted: int) -> None:
     if key not in _checked:  # once: reading the events is slow
         _checked.add(key)
-        _expect("it", len(t.events), wanted, exact=True)
+        expect("it", len(t.events), wanted, exact=True)
 
 
 def _check_file(key: str, path: str, wanted: int) -> None:
@@ -284,26 +286,7 @@ def _check_file(key: str, path: str, wanted: int) -> None:
         _checked.add(key)
         with open(path, encoding="utf-8") as f:
             lines = sum(1 for _ in f)
-        _expect("its file", lines, wanted, exact=False)  # one line per event, plus notes
-
-
-def _expect(what: str, got: int, wanted: int, *, exact: bool) -> None:
-    """Check that a traced run recorded what it should have (a tracer that gave up is fast)."""
-    if got < wanted or (exact and got != wanted):
-        raise BenchmarkInvalid(
-            f"{what} recorded {got:,} events/lines, expected {'' if exact else 'at least '}{wanted:,}"
-        )
-
-
-class BenchmarkInvalid(Exception):
-    """The run did not do what it should have: its timing would mean nothing."""
-
-
-def _load() -> str:
-    try:
-        return f"{os.getloadavg()[0]:.2f}"
-    except (AttributeError, OSError):  # not on Windows
-        return "?"
+        expect("its file", lines, wanted, exact=False)  # one line per event, plus notes
 
 
 # -- measuring ------------------------------------------------------------------------------------
@@ -359,10 +342,6 @@ def _measure_once(v: Variant, w: Workload, tmp: str) -> None:
 
 def fmt_ns(ns: float) -> str:
     return f"{ns:,.0f} ns" if ns < 10_000 else f"{ns / 1000:,.1f} µs"
-
-
-def fmt_ratio(x: float) -> str:
-    return f"{x:.2f}×" if x < 10 else f"{x:,.0f}×"
 
 
 def markdown(rows: list[list[str]]) -> str:
@@ -464,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"gentrace {getattr(gentrace, '__version__', '?')} · Python {platform.python_version()} "
         f"({platform.python_implementation()}) · {platform.machine()} · {platform.system()} · "
-        f"{os.cpu_count()} CPUs, load {_load()} · best of {repeats} · "
+        f"{os.cpu_count()} CPUs, load {load_average()} · best of {repeats} · "
         f"{'CPU' if args.cpu_time else 'wall'} time",
         flush=True,
     )
@@ -484,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nTargets (issue 6):")
     print(check("`async for`, in memory,", a_memory, a_floor, ASYNC_FOR_TARGET))
     print(check(f"{tasks:,} gathered tasks, in memory,", g_memory, g_untraced, GATHER_TARGET))
-    print(f"\n(measured in {elapsed:.1f} s; load average afterwards {_load()})")
+    print(f"\n(measured in {elapsed:.1f} s; load average afterwards {load_average()})")
     every = agen.variants + gather.variants
     return 1 if any(v.error is not None for v in every) else 0
 

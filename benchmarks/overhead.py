@@ -47,6 +47,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from common import BenchmarkInvalid, expect, fmt_ratio, load_average
+
 import gentrace
 
 DRIVERS = ("for", "send", "next")
@@ -150,7 +152,7 @@ def run_memory(driver: str, n: int, tmp: str) -> float:
     ns = _timed(DRIVE[driver], g, n, t.close)
     if driver not in _checked["memory"]:  # once per driver: reading the events is slow
         _checked["memory"].add(driver)
-        _expect("it", len(t.events), 1 + n + (driver == "for"), exact=True)
+        expect("it", len(t.events), 1 + n + (driver == "for"), exact=True)
     return ns
 
 
@@ -165,25 +167,13 @@ def _run_file(ext: str) -> Callable[[str, int, str], float]:
             with open(path, encoding="utf-8") as f:
                 lines = sum(1 for _ in f)
             # one line per event (JSONL: plus notes; text: a `>>>` line and a result line each)
-            _expect("its file", lines, 1 + n + (driver == "for"), exact=False)
+            expect("its file", lines, 1 + n + (driver == "for"), exact=False)
         return ns
 
     return run
 
 
 _checked: dict[str, set[str]] = {"memory": set(), "jsonl": set(), "log": set()}
-
-
-def _expect(what: str, got: int, wanted: int, *, exact: bool) -> None:
-    """Check that a traced run recorded what it should have (a tracer that gave up is fast)."""
-    if got < wanted or (exact and got != wanted):
-        raise BenchmarkInvalid(
-            f"{what} recorded {got:,} events/lines, expected {'' if exact else 'at least '}{wanted:,}"
-        )
-
-
-class BenchmarkInvalid(Exception):
-    """The traced run did not record what it should have: its timing would mean nothing."""
 
 
 def run_snoop(driver: str, n: int, tmp: str) -> float:
@@ -222,13 +212,6 @@ def run_hunter(driver: str, n: int, tmp: str) -> float:
         if os.path.getsize(out.name) == 0:
             raise BenchmarkInvalid("hunter wrote nothing: its filter did not match the generator")
         return (t1 - t0) / ops
-
-
-def _load() -> str:
-    try:
-        return f"{os.getloadavg()[0]:.2f}"
-    except (AttributeError, OSError):  # not on Windows
-        return "?"
 
 
 def _installed(module: str) -> bool:
@@ -272,10 +255,6 @@ def measure(variants: list[Variant], repeats: int, tmp: str, progress: bool) -> 
 
 def fmt_ns(ns: float) -> str:
     return f"{ns:,.0f}" if ns < 10_000 else f"{ns / 1000:,.1f} µs"
-
-
-def fmt_ratio(x: float) -> str:
-    return f"{x:.2f}×" if x < 10 else f"{x:,.0f}×"
 
 
 def table(variants: list[Variant], floor: Variant) -> str:
@@ -402,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"gentrace {getattr(gentrace, '__version__', '?')} · Python {platform.python_version()} "
         f"({platform.python_implementation()}) · {platform.machine()} · {platform.system()} · "
-        f"{os.cpu_count()} CPUs, load {_load()} · steps {steps:,} (external tracers {ext_steps:,}) · "
+        f"{os.cpu_count()} CPUs, load {load_average()} · steps {steps:,} (external tracers {ext_steps:,}) · "
         f"best of {repeats} · {'CPU' if args.cpu_time else 'wall'} time",
         flush=True,
     )
@@ -418,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(every, variants[1]))
     print()
     print(summary({v.key: v for v in every}))
-    print(f"\n(measured in {elapsed:.1f} s; load average afterwards {_load()})")
+    print(f"\n(measured in {elapsed:.1f} s; load average afterwards {load_average()})")
     return 1 if any(v.error is not None for v in every) else 0
 
 
