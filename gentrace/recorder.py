@@ -165,6 +165,7 @@ class Recorder:
         self.starting = bool(self.starters)
         self.emit: Callable[[Record], Any] = self._make_emit()
         self.closed = False
+        self._on_collect = self._collected  # one bound method for every instance's weak reference
         self._numbers: dict[str, Iterator[int]] = {}  # per base name: the next N of NAME#N
         self._naming: dict[tuple[Callable[..., Any] | None, str | None], tuple[str, str, Iterator[int]]] = {}
         self._lock = threading.RLock()
@@ -266,7 +267,7 @@ class Recorder:
         number = next(numbers)  # atomic: no lock
         if self.tasks is None:
             self.tasks = running_tasks()
-        ref = InstanceRef(gen, self._collected)
+        ref = InstanceRef(gen, self._on_collect)
         ref.info = make_info(f"{base}#{number}", funcname, code)
         ref.state = GEN_CREATED
         self._refs[ref] = None
