@@ -1,8 +1,8 @@
-"""The recorder: sequence numbers, instance names, nesting depth, time, and the sinks' feed.
+"""The recorder: sequence numbers, instance names, nesting depth, time, tasks, and the sinks' feed.
 
 It is the one place that knows what a traced step must cost. The proxy reads a few of its
-attributes per step (`counter`, `limit`, `clock`, `starting`, `start`, `emit`); everything else —
-naming, the live-instance registry, closing — happens off the hot path. No lock is taken per step:
+attributes per step (`counter`, `limit`, `clock`, `tasks`, `starting`, `start`, `emit`); everything
+else — naming, the live-instance registry, closing — happens off the hot path. No lock is taken per step:
 `itertools.count` and `list.append` are atomic, and a `collect` recorded from a finalizer (which can
 run at any allocation, even inside a sink) never meets a non-reentrant lock.
 """
