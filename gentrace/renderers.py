@@ -58,6 +58,12 @@ INDENT: Final = "    "
 COMMENT_COLUMN: Final = 40
 MAIN_THREAD: Final = "MainThread"
 
+# Numbers (not huge ints, whose repr may be cut), bools and None: their repr needs no escaping.
+_PLAIN_REPR_TYPES: Final = (float, bool, type(None))
+_PLAIN_TYPES: Final = frozenset({int, *_PLAIN_REPR_TYPES})
+_SMALL_INT: Final = 1 << 62
+MEMO_SIZE: Final = 4096  # entries in each memo of a renderer; cleared when full
+
 SourceLookup = Callable[[str, int], str]
 _js = json.encoder.encode_basestring_ascii
 
@@ -298,6 +304,94 @@ def single_line(record: Record, options: TextOptions) -> str:
     return f"{indent}{s.comment}# {record[INST][NAME]} {annotation(record, options)}{s.reset}"
 
 
+# What a step's lines are made of, from what is remembered (`TextSteps`): ops whose `>>> ` line
+# is the same every time, and those whose line differs only by the value sent.
+_FIXED_STARTS: Final = frozenset({NEXT, ANEXT, CLOSE, ACLOSE})
+_SEND_CALLS: Final = {SEND: "{}.send(", ASEND: "await {}.asend("}
+
+
+def _shown(value: Any, limit: int | None) -> str:
+    """`safe_repr(value, limit)`, quicker for a number (not a huge int), a bool or None."""
+    cls = type(value)
+    if cls in _PLAIN_TYPES and (cls is not int or -_SMALL_INT < value < _SMALL_INT):
+        text = repr(value)  # printable, and too short to cut but for a tiny limit
+        if limit is None or len(text) <= limit:
+            return text
+    return safe_repr(value, limit)
+
+
+class TextSteps:
+    """The REPL-style lines of the common steps, from parts remembered per instance and place.
+
+    A next, send or close (or its async form) starts with a ``>>> `` line that differs from the
+    instance's last one at that depth at most by the value sent; a yield ends with a result line
+    whose comment depends only on the instance, its states, where it paused and who ran it, not on
+    the value. Those parts are built once (bounded by MEMO_SIZE); every line is the one
+    `start_line` and `end_line` make all the same.
+    """
+
+    __slots__ = ("_ends", "_fixed", "_limit", "_options", "_sends")
+
+    def __init__(self, options: TextOptions) -> None:
+        self._options = options
+        self._limit = options.max_repr
+        self._fixed: dict[tuple[str, str, int], str] = {}
+        self._sends: dict[tuple[str, str, int], tuple[str, str]] = {}
+        self._ends: dict[tuple[Any, ...], tuple[str, str, int, str]] = {}
+
+    def start(self, record: Record) -> str:
+        """`start_line` and its newline."""
+        op = record[OP]
+        if op in _SEND_CALLS:
+            key = (record[INST][NAME], op, record[DEPTH])
+            head, tail = self._sends.get(key) or self._send_parts(key)
+            return f"{head}{_shown(record[ARG], self._limit)}{tail}"
+        if op in _FIXED_STARTS:
+            key = (record[INST][NAME], op, record[DEPTH])
+            line = self._fixed.get(key)
+            if line is None:
+                if len(self._fixed) >= MEMO_SIZE:
+                    self._fixed.clear()
+                line = self._fixed[key] = start_line(record, self._options) + "\n"
+            return line
+        return start_line(record, self._options) + "\n"
+
+    def _send_parts(self, key: tuple[str, str, int]) -> tuple[str, str]:
+        # The line before the value sent, and after it.
+        if len(self._sends) >= MEMO_SIZE:
+            self._sends.clear()
+        name, op, depth = key
+        s = self._options.styles
+        head = f"{INDENT * depth}{s.prompt}>>>{s.reset} {s.expr}{_SEND_CALLS[op].format(name)}"
+        parts = self._sends[key] = (head, f"){s.reset}\n")
+        return parts
+
+    def yielded(self, record: Record) -> str:
+        """`end_line` and its newline, for a step (not a create or collect) that yielded.
+
+        The options have neither timings nor locals.
+        """
+        _, info, _, _, _, value, before, after, depth, thread, task, _, _, lasti = record
+        key = (info[NAME], before, after, lasti, thread, task, depth)
+        lead, reset, width, comment = self._ends.get(key) or self._end_parts(record, key)
+        shown = _shown(value, self._limit)
+        if not shown:  # `padded` styles no empty value
+            return end_line(record, self._options) + "\n"
+        return f"{lead}{(shown + reset).ljust(width)}{comment}"
+
+    def _end_parts(self, record: Record, key: tuple[Any, ...]) -> tuple[str, str, int, str]:
+        # Before the value, after it, the width the value and its reset are padded to (as `padded`
+        # does: the comment at COMMENT_COLUMN, at least two spaces after the value), and the rest.
+        if len(self._ends) >= MEMO_SIZE:
+            self._ends.clear()
+        s = self._options.styles
+        indent = INDENT * record[DEPTH]
+        comment = f"  {s.comment}# {annotation(record, self._options)}{s.reset}\n"
+        width = COMMENT_COLUMN - len(indent) - 2 + len(s.reset)
+        parts = self._ends[key] = (indent + s.value, s.reset, width, comment)
+        return parts
+
+
 def one_line(record: Record, max_repr: int | None = 80) -> str:
     """The event on one line, without colour: ``averager#1.send(10) → 10.0 · GEN_SUSPENDED · line 17``."""
     options = TextOptions(max_repr=max_repr)
@@ -313,9 +407,6 @@ def one_line(record: Record, max_repr: int | None = 80) -> str:
 
 
 # -- JSON ---------------------------------------------------------------------------------------
-
-_PLAIN_REPR_TYPES: Final = (float, bool, type(None))
-_SMALL_INT: Final = 1 << 62
 
 
 def _json_repr(obj: Any, limit: int | None) -> str:
@@ -347,7 +438,6 @@ _STATE_JSON: Final[dict[str | None, str]] = {None: "null", **{state: f'"{state}"
 _VALUE_OUTCOMES: Final = frozenset({YIELD, RETURN, RAISE})
 _CLOSED_WHERE: Final = '"filename":null,"lineno":null'
 _STEP_OPS: Final = frozenset({NEXT, ANEXT, SEND, ASEND})
-_PLAIN_TYPES: Final = frozenset({int, *_PLAIN_REPR_TYPES})
 
 
 def _plain_json(obj: Any) -> str | None:
@@ -361,9 +451,6 @@ def _plain_json(obj: Any) -> str | None:
 def seconds_json(ns: int) -> str:
     """Integer nanoseconds as a JSON number of seconds, without float formatting (``1500e-9``)."""
     return f"{ns}e-9"
-
-
-MEMO_SIZE: Final = 4096
 
 
 class JsonRenderer:

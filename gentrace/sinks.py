@@ -25,40 +25,30 @@ from typing import IO, Any, cast
 
 from gentrace.events import (
     AFTER,
-    BEFORE,
     CLOSE,
     COLLECT,
     CREATE,
-    DEPTH,
     FILENAME,
     GEN_CLOSED,
     GEN_CREATED,
     INST,
-    LASTI,
     NAME,
-    NEXT,
     OP,
     OUTCOME,
     SEQ,
-    TASK,
-    THREAD,
     YIELD,
     Record,
     to_event,
 )
 from gentrace.recorder import Final
 from gentrace.renderers import (
-    INDENT,
     JsonRenderer,
     TextOptions,
-    annotation,
+    TextSteps,
     end_line,
     one_line,
-    padded,
     repeat_line,
-    result,
     single_line,
-    start_line,
 )
 from gentrace.reprs import safe_repr
 from gentrace.styles import PLAIN, styles_for
@@ -66,7 +56,6 @@ from gentrace.styles import PLAIN, styles_for
 FILE_BUFFER = 1 << 16
 TERMINAL_MAX_REPR = 80
 FILE_MAX_REPR = 1000
-CACHE_SIZE = 4096
 
 
 def open_log(path: str) -> IO[str]:
@@ -148,13 +137,12 @@ class TextSink:
         self._sync_stdout = sync_stdout
         self._lock = threading.RLock()
         self._stream: IO[str] | None = None
+        self._out: Callable[[str], object] = self._synced
         self._options = TextOptions()
         self._flush = False
         self._open_seq: int | None = None  # the seq whose `>>> ` line was written last
-        # What most steps repeat — `>>> next(fib#1)`, the annotation of a yield at a given line —
-        # is rendered once per (instance, position) and reused; bounded, cleared when full.
-        self._starts: dict[tuple[str, int], str] = {}
-        self._comments: dict[tuple[Any, ...], str] = {}
+        self._bare = locals is None and not timings  # then a yield's line comes from `_steps`
+        self._steps = TextSteps(self._options)
 
     def _configure(self, stream: IO[str]) -> None:
         tty = not self._file and _is_tty(stream)
@@ -172,19 +160,24 @@ class TextSink:
         )
         self._flush = tty
         self._stream = stream
+        # Most streams take a line as it is; stderr waits for stdout, and a terminal shows it at once.
+        self._out = self._synced if self._sync_stdout or tty else stream.write
         # The remembered parts carry the old stream's colours (a terminal's, in a file).
-        self._starts.clear()
-        self._comments.clear()
+        self._steps = TextSteps(self._options)
 
     def _write(self, text: str) -> None:
         stream = self._get()
         if stream is not self._stream:
             self._configure(stream)
+        self._out(text)
+
+    def _synced(self, text: str) -> None:
         if self._sync_stdout:
             try:
                 sys.stdout.flush()
             except (AttributeError, ValueError, OSError):
                 pass
+        stream = cast("IO[str]", self._stream)
         stream.write(text)
         if self._flush:
             stream.flush()
@@ -197,58 +190,38 @@ class TextSink:
 
     def start(self, record: Record) -> None:
         with self._lock:
-            options = self._prepare()
-            if record[OP] == NEXT:
-                key = (record[INST][NAME], record[DEPTH])
-                line = self._starts.get(key)
-                if line is None:
-                    if len(self._starts) >= CACHE_SIZE:
-                        self._starts.clear()
-                    line = self._starts[key] = start_line(record, options) + "\n"
-            else:
-                line = start_line(record, options) + "\n"
-            self._write(line)
+            stream = self._get()
+            if stream is not self._stream:
+                self._configure(stream)
+            self._out(self._steps.start(record))
             self._open_seq = record[SEQ]
-
-    def _yield_line(self, record: Record, options: TextOptions) -> str:
-        # The common step: a yield, without locals or timings. Its comment depends only on the
-        # instance, the states, where it paused, and who ran it — not on the value.
-        key = (record[INST][NAME], record[BEFORE], record[LASTI], record[THREAD], record[TASK])
-        comment = self._comments.get(key)
-        if comment is None:
-            if len(self._comments) >= CACHE_SIZE:
-                self._comments.clear()
-            styles = options.styles
-            comment = self._comments[key] = f"{styles.comment}# {annotation(record, options)}{styles.reset}"
-        return padded(
-            INDENT * record[DEPTH],
-            result(record, options.max_repr),
-            options.styles.value,
-            comment,
-            options.styles,
-        )
 
     def end(self, record: Record) -> None:
         with self._lock:
-            options = self._prepare()
+            stream = self._get()
+            if stream is not self._stream:
+                self._configure(stream)
             op = record[OP]
             if op == CREATE or op == COLLECT:
-                self._write(single_line(record, options) + "\n")
-                self._open_seq = None
-                return
-            text = ""
-            if self._open_seq != record[SEQ]:
-                text = repeat_line(record, options) + "\n"
-            elif record[OUTCOME] == YIELD and self._locals is None and not self._timings:
-                self._write(self._yield_line(record, options) + "\n")
-                self._open_seq = None
-                return
-            if self._locals is not None and record[AFTER] != GEN_CLOSED and op != CLOSE:
-                loc = frame_locals(self._locals, record, options.max_repr)
-                if loc is not None:
-                    options = _with_locals(options, loc)
-            self._write(text + end_line(record, options) + "\n")
+                self._out(single_line(record, self._options) + "\n")
+            # The common step: a yield right after its `>>> ` line, without locals or timings.
+            elif record[OUTCOME] == YIELD and self._open_seq == record[SEQ] and self._bare:
+                self._out(self._steps.yielded(record))
+            else:
+                self._out(self._end_text(record))
             self._open_seq = None
+
+    def _end_text(self, record: Record) -> str:
+        # The result line of any step, after a `... ` line if others came after its `>>> ` line.
+        options = self._options
+        text = ""
+        if self._open_seq != record[SEQ]:
+            text = repeat_line(record, options) + "\n"
+        if self._locals is not None and record[AFTER] != GEN_CLOSED and record[OP] != CLOSE:
+            loc = frame_locals(self._locals, record, options.max_repr)
+            if loc is not None:
+                options = _with_locals(options, loc)
+        return text + end_line(record, options) + "\n"
 
     def note(self, note: dict[str, Any]) -> None:
         pass  # the text log says what it has to say when it closes

@@ -1,0 +1,450 @@
+"""The text log's fast path writes exactly what the general path writes.
+
+`TextSteps` builds the common lines — a next's, send's or close's ``>>> `` line, a yield's result
+line — from parts it remembers per instance and place, and `TextSink` takes a yield's line from it
+when the yield ends right after its ``>>> `` line. Here both are checked against the general
+functions (`start_line`, `end_line`, `repeat_line`, `single_line`) over many varied records and
+sequences of them, byte for byte. The golden files (test_renderers.py) pin the general form itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import itertools
+import os
+from collections.abc import Iterator
+from enum import IntEnum
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gentrace.events import (
+    ACLOSE,
+    AFTER,
+    AGEN_CLOSED,
+    AGEN_CREATED,
+    AGEN_RUNNING,
+    AGEN_SUSPENDED,
+    ANEXT,
+    ARG,
+    ASEND,
+    ATHROW,
+    BEFORE,
+    CLOSE,
+    CLOSED,
+    COLLECT,
+    CORO_SUSPENDED,
+    CREATE,
+    CREATED,
+    DEPTH,
+    GEN_CLOSED,
+    GEN_CREATED,
+    GEN_RUNNING,
+    GEN_SUSPENDED,
+    INST,
+    LASTI,
+    NEXT,
+    OP,
+    OUTCOME,
+    RAISE,
+    RETURN,
+    SEND,
+    SEQ,
+    TASK,
+    THREAD,
+    THROW,
+    VALUE,
+    YIELD,
+    Info,
+    Record,
+    make_info,
+)
+from gentrace.renderers import (
+    MEMO_SIZE,
+    TextOptions,
+    TextSteps,
+    end_line,
+    repeat_line,
+    single_line,
+    start_line,
+)
+from gentrace.sinks import TextSink, frame_locals, path_shower, source_line
+from gentrace.styles import COLORFUL, PLAIN
+
+ORIGIN = 1_000_000
+
+
+def numbers(n: int) -> Iterator[int]:
+    for i in range(n):  # noqa: UP028
+        yield i
+
+
+def yield_offsets() -> list[int]:
+    """Real bytecode offsets of `numbers`: before it starts, and where it pauses."""
+    g = numbers(2)
+    next(g)
+    assert g.gi_frame is not None
+    return [-1, 0, g.gi_frame.f_lasti]
+
+
+class Colour(IntEnum):
+    RED = 1
+
+
+class EmptyRepr:
+    def __repr__(self) -> str:
+        return ""
+
+
+class BadRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+# One info per name, as in a trace: the parts of a line are remembered by instance name.
+INFOS: list[Info] = [
+    make_info("numbers#1", f"{__name__}:numbers", numbers.__code__),
+    make_info("odd\x1b[2J\u202e#2", "mod:odd", None, "C:\\dir\\x\x1b.py"),
+    make_info("naïve☃#3", "módule:naïve", None, None),
+    make_info("agen#1", "m:<locals>.agen", None, __file__),
+]
+OPS = [NEXT, SEND, THROW, CLOSE, ANEXT, ASEND, ATHROW, ACLOSE, CREATE, COLLECT]
+OUTCOMES = [CREATED, YIELD, RETURN, RAISE, CLOSED]
+STATE_PAIRS: list[tuple[str | None, str]] = [
+    (None, GEN_CREATED),
+    (GEN_CREATED, GEN_SUSPENDED),
+    (GEN_SUSPENDED, GEN_SUSPENDED),
+    (GEN_SUSPENDED, GEN_CLOSED),
+    (GEN_RUNNING, GEN_RUNNING),
+    (AGEN_CREATED, AGEN_SUSPENDED),
+    (AGEN_SUSPENDED, AGEN_SUSPENDED),
+    (AGEN_RUNNING, AGEN_CLOSED),
+    (CORO_SUSPENDED, CORO_SUSPENDED),
+]
+# What `_shown` takes quickly: numbers (not huge ints), bools, None.
+PLAIN_VALUES: list[Any] = [
+    0,
+    7,
+    -1,
+    2**62 - 1,
+    -(2**62) + 1,
+    True,
+    False,
+    None,
+    0.5,
+    -0.0,
+    float("nan"),
+    1e300,
+]
+VALUES: list[Any] = [
+    *PLAIN_VALUES,
+    2**62,
+    10**40,
+    10**5000,  # too long for `repr` to make
+    -1.2345678901234567e-300,
+    "",
+    "plain",
+    "\x00\t\n\x1b[2J\x7f\x85\u200f\u202e\u2028",
+    "naïve ☃ 😀",
+    "x" * 60,
+    ValueError("bad"),
+    ValueError,
+    KeyError(),
+    Colour.RED,
+    [1, "a", None],
+    list(range(3000)),
+    EmptyRepr(),
+    BadRepr(),
+]
+THREADS = ["MainThread", "worker-1", "t\x1b[31m\u202e"]
+TASKS = [None, "Task-1", "tâche\x00"]
+LIMITS = [None, 0, 2, 5, 12, 80, 1000]
+DEPTHS = [0, 1, 2, 11]  # 11 levels indent past the comment column
+
+
+def options_for(styles: Any, limit: int | None, timings: bool = False) -> TextOptions:
+    """What a `TextSink` settles on for a stream that is not a terminal."""
+    return TextOptions(
+        styles=styles,
+        max_repr=limit,
+        origin_ns=ORIGIN,
+        timings=timings,
+        source=source_line,
+        show_path=path_shower(os.getcwd()),
+    )
+
+
+def varied_records() -> Iterator[Record]:
+    offsets = yield_offsets()
+    seq = itertools.count(1)
+    for i, (op, outcome, (before, after), info) in enumerate(
+        itertools.product(OPS, OUTCOMES, STATE_PAIRS, INFOS)
+    ):
+        # Within a kind of record, what is remembered stays and the values change; from one kind to
+        # the next, every part of the key changes in turn.
+        depth, thread, task = DEPTHS[(i // 5) % 4], THREADS[(i // 7) % 3], TASKS[(i // 11) % 3]
+        lasti = offsets[(i // 2) % 3] if info[2] is not None else [-1, 7, 12][(i // 2) % 3]
+        for j in range(6):
+            values = PLAIN_VALUES if j % 2 else VALUES
+            k = 6 * i + j
+            value, arg = values[k % len(values)], values[(3 * k + 1) % len(values)]
+            yield (
+                next(seq),
+                info,
+                op,
+                arg,
+                outcome,
+                value,
+                before,
+                after,
+                depth,
+                thread,
+                task,
+                ORIGIN + k,
+                j,
+                lasti,
+            )
+
+
+def test_every_kind_of_record_renders_as_the_general_path_does() -> None:
+    records = list(varied_records())
+    for styles, limit in itertools.product((PLAIN, COLORFUL), LIMITS):
+        options = options_for(styles, limit)
+        steps = TextSteps(options)  # one for all: its remembered parts are reused
+        for rec in records:
+            if rec[OP] == CREATE or rec[OP] == COLLECT:  # one line each, never from `TextSteps`
+                continue
+            assert steps.start(rec) == start_line(rec, options) + "\n", rec
+            if rec[OUTCOME] == YIELD:
+                assert steps.yielded(rec) == end_line(rec, options) + "\n", rec
+        assert steps._fixed and steps._sends and steps._ends  # the memos did serve
+
+
+def step(seq: int, op: str = NEXT, value: Any = 1, **fields: Any) -> Record:
+    rec: dict[str, Any] = {
+        "seq": seq,
+        "info": INFOS[0],
+        "op": op,
+        "arg": seq if op == SEND else None,
+        "outcome": YIELD,
+        "value": value,
+        "before": GEN_SUSPENDED,
+        "after": GEN_SUSPENDED,
+        "depth": 0,
+        "thread": "MainThread",
+        "task": None,
+        "start": ORIGIN + 10 * seq,
+        "duration": 1000 * seq,  # timings differ from step to step
+        "lasti": yield_offsets()[2],
+    }
+    rec.update(fields)
+    return tuple(rec.values())
+
+
+# Each field a line may show, and another value for it.
+OTHER_VALUES: dict[int, Any] = {
+    INST: INFOS[3],
+    ARG: 8,
+    VALUE: None,
+    BEFORE: GEN_CREATED,
+    AFTER: GEN_RUNNING,
+    DEPTH: 1,
+    THREAD: "worker-1",
+    TASK: "Task-1",
+    LASTI: 0,
+}
+
+
+@pytest.mark.parametrize("op", [NEXT, SEND, THROW, CLOSE, ANEXT, ASEND, ATHROW, ACLOSE])
+@pytest.mark.parametrize("field", list(OTHER_VALUES))
+def test_a_line_follows_every_field_it_shows(op: str, field: int) -> None:
+    # A step like the last in all but one field: a part remembered under a key that leaves that
+    # field out would show the last step's.
+    options = options_for(COLORFUL, 80)
+    steps = TextSteps(options)
+    first = step(1, op, 7)
+    then = tuple(OTHER_VALUES[field] if i == field else v for i, v in enumerate(step(2, op, 7)))
+    for rec in (first, then):
+        assert steps.start(rec) == start_line(rec, options) + "\n"
+        assert steps.yielded(rec) == end_line(rec, options) + "\n"
+
+
+def test_the_remembered_parts_are_bounded() -> None:
+    options = options_for(PLAIN, 80)
+    steps = TextSteps(options)
+    info = INFOS[0]
+    for n in range(MEMO_SIZE + 10):
+        for op in (NEXT, SEND):
+            rec = (n, info, op, n, YIELD, n, GEN_SUSPENDED, GEN_SUSPENDED, n % 7, "MainThread", None, 0, 0, n)
+            start, end = steps.start(rec), steps.yielded(rec)
+            if n % 500 == 0 or n > MEMO_SIZE:
+                assert start == start_line(rec, options) + "\n"
+                assert end == end_line(rec, options) + "\n"
+    for memo in (steps._fixed, steps._sends, steps._ends):
+        assert 0 < len(memo) <= MEMO_SIZE
+
+
+# -- the sink: the fast path only where nothing came between a step's start and its end ---------
+
+FRAME = SimpleNamespace(f_locals={"i": 3, "s": "x\x1b"})
+
+
+def frame_of(name: str) -> Any:
+    return FRAME if name.startswith("numbers") else None
+
+
+def general_log(events: list[tuple[str, Record]], options: TextOptions, locals_: bool) -> str:
+    """The log as the general functions write it, a ``... `` line wherever a result comes late."""
+    out = []
+    open_seq = None
+    for kind, rec in events:
+        if kind == "start":
+            out.append(start_line(rec, options) + "\n")
+            open_seq = rec[SEQ]
+            continue
+        if rec[OP] == CREATE or rec[OP] == COLLECT:
+            out.append(single_line(rec, options) + "\n")
+        else:
+            if open_seq != rec[SEQ]:
+                out.append(repeat_line(rec, options) + "\n")
+            shown = options
+            if locals_ and rec[AFTER] != GEN_CLOSED and rec[OP] != CLOSE:
+                loc = frame_locals(frame_of, rec, options.max_repr)
+                if loc is not None:
+                    shown = dataclasses.replace(options, locals=loc)
+            out.append(end_line(rec, shown) + "\n")
+        open_seq = None
+    return "".join(out)
+
+
+def sink_log(
+    events: list[tuple[str, Record]], color: bool, limit: int | None, timings: bool, locals_: bool
+) -> str:
+    stream = io.StringIO()
+    sink = TextSink(
+        stream,
+        origin_ns=ORIGIN,
+        color=color,
+        max_repr=limit,
+        timings=timings,
+        locals=frame_of if locals_ else None,
+    )
+    for kind, rec in events:
+        (sink.start if kind == "start" else sink.end)(rec)
+    return stream.getvalue()
+
+
+def check(
+    events: list[tuple[str, Record]], color: bool, limit: int | None, timings: bool, locals_: bool
+) -> None:
+    options = options_for(COLORFUL if color else PLAIN, limit, timings)
+    assert sink_log(events, color, limit, timings, locals_) == general_log(events, options, locals_)
+
+
+def test_steps_nested_and_interleaved_log_as_the_general_path_does() -> None:
+    agen = INFOS[3]
+    events = [
+        ("end", step(1, CREATE, None, outcome=CREATED, before=None, after=GEN_CREATED, lasti=-1)),
+        *[
+            (kind, step(n, op, n * 1.5))
+            for n in range(2, 8)
+            for op in (NEXT, SEND)
+            for kind in ("start", "end")
+        ],
+        # a step during which another runs (a pipeline's stages), then one during which a line is
+        # written from another thread: both end with a `... ` line
+        ("start", step(8)),
+        ("start", step(9, SEND, "inner", info=agen, depth=1)),
+        ("end", step(9, SEND, "inner", info=agen, depth=1)),
+        ("end", step(8)),
+        ("start", step(10, value=None)),
+        ("start", step(11, thread="worker-1")),
+        ("end", step(10, value=None)),
+        ("end", step(11, thread="worker-1")),
+        ("start", step(12, value=ValueError("x"), outcome=RAISE, after=GEN_CLOSED)),
+        ("end", step(12, value=ValueError("x"), outcome=RAISE, after=GEN_CLOSED)),
+        ("end", step(13, COLLECT, None, outcome=CLOSED, before=GEN_SUSPENDED, after=GEN_CLOSED)),
+    ]
+    for color, limit, timings, locals_ in itertools.product(
+        (False, True), (None, 5, 80), (False, True), (False, True)
+    ):
+        check(events, color, limit, timings, locals_)
+
+
+def test_a_new_stream_gets_its_own_parts() -> None:
+    # A callable target is looked up at each write: colour on a terminal, none in what follows.
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    streams = [Terminal(), io.StringIO()]
+    current = [streams[0]]
+    sink = TextSink(lambda: current[0], origin_ns=ORIGIN)
+    for stream in streams:
+        current[0] = stream
+        for n in (1, 2):
+            sink.start(step(n, SEND))
+            sink.end(step(n, SEND))
+    assert "\x1b[" in streams[0].getvalue()
+    assert streams[1].getvalue() == general_log(
+        [(kind, step(n, SEND)) for n in (1, 2) for kind in ("start", "end")], options_for(PLAIN, 1000), False
+    )
+
+
+# Small pools, so that records often share an instance, place, thread or task but not the rest.
+fields = st.fixed_dictionaries(
+    {
+        "kind": st.sampled_from(["start", "end", "end"]),
+        "seq": st.integers(1, 3),
+        "info": st.sampled_from(INFOS),
+        "op": st.sampled_from([NEXT, NEXT, SEND, SEND, *OPS]),
+        "arg": st.sampled_from(VALUES) | st.integers() | st.floats() | st.text(),
+        "outcome": st.sampled_from([YIELD, YIELD, *OUTCOMES]),
+        "value": st.sampled_from(VALUES) | st.integers() | st.floats() | st.text(),
+        "states": st.sampled_from(STATE_PAIRS),
+        "depth": st.sampled_from(DEPTHS),
+        "thread": st.sampled_from(THREADS) | st.text(max_size=3),
+        "task": st.sampled_from(TASKS) | st.text(max_size=3),
+        "start": st.integers(ORIGIN, ORIGIN + 10**12),
+        "duration": st.integers(0, 10**9),
+        "lasti": st.sampled_from([-1, 7, *yield_offsets()]),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(
+    st.lists(fields, min_size=1, max_size=16),
+    st.booleans(),
+    st.sampled_from(LIMITS),
+    st.booleans(),
+    st.booleans(),
+)
+def test_random_sequences_log_as_the_general_path_does(
+    draws: list[dict[str, Any]], color: bool, limit: int | None, timings: bool, locals_: bool
+) -> None:
+    events = []
+    for f in draws:
+        before, after = f["states"]
+        rec = (
+            f["seq"],
+            f["info"],
+            f["op"],
+            f["arg"],
+            f["outcome"],
+            f["value"],
+            before,
+            after,
+            f["depth"],
+            f["thread"],
+            f["task"],
+            f["start"],
+            f["duration"],
+            f["lasti"],
+        )
+        events.append((f["kind"], rec))
+    check(events, color, limit, timings, locals_)
