@@ -10,36 +10,32 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from enum import IntEnum
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from record_samples import (
+    ORIGIN,
+    OUTCOMES,
+    PLAIN_VALUES,
+    STATE_PAIRS,
+    BadRepr,
+    Colour,
+    numbers,
+    yield_offsets,
+)
 
 from gentrace.events import (
     ACLOSE,
-    AGEN_CLOSED,
-    AGEN_CREATED,
-    AGEN_RUNNING,
-    AGEN_SUSPENDED,
     ANEXT,
     ASEND,
     ATHROW,
     CLOSE,
-    CLOSED,
     COLLECT,
-    CORO_CLOSED,
-    CORO_CREATED,
-    CORO_RUNNING,
-    CORO_SUSPENDED,
     CREATE,
-    CREATED,
     GEN_CLOSED,
-    GEN_CREATED,
-    GEN_RUNNING,
     GEN_SUSPENDED,
     NEXT,
-    RAISE,
     RETURN,
     SEND,
     THROW,
@@ -52,70 +48,14 @@ from gentrace.events import (
 from gentrace.renderers import MEMO_SIZE, ExcText, JsonRenderer
 from gentrace.reprs import ReprText
 
-ORIGIN = 1_000_000
-
-
-def numbers(n: int) -> Iterator[int]:
-    for i in range(n):  # noqa: UP028
-        yield i
-
-
-def yield_offsets() -> list[int]:
-    """Real bytecode offsets of `numbers`: before it starts, and where it pauses."""
-    g = numbers(2)
-    next(g)
-    assert g.gi_frame is not None
-    return [-1, 0, g.gi_frame.f_lasti]
-
-
-class Colour(IntEnum):
-    RED = 1
-
-
-class BadRepr:
-    def __repr__(self) -> str:
-        raise RuntimeError("no repr")
-
-
 # One info per name, as in a trace: the renderer remembers parts of a line by instance name.
 INFOS: list[Info] = [
-    make_info("numbers#1", f"{__name__}:numbers", numbers.__code__),
+    make_info("numbers#1", f"{numbers.__module__}:numbers", numbers.__code__),
     make_info('odd "name"\\#2', "mod:odd\x00\u202e", None, 'C:\\dir\\"quoted"\x1b.py'),
     make_info("naïve☃#3", "módule:naïve", None, None),
     make_info("agen#1", "m:<locals>.agen", None, "/src/ü.py"),
 ]
 OPS = [CREATE, NEXT, SEND, THROW, CLOSE, COLLECT, ANEXT, ASEND, ATHROW, ACLOSE]
-OUTCOMES = [CREATED, YIELD, RETURN, RAISE, CLOSED]
-STATE_PAIRS: list[tuple[str | None, str]] = [
-    (None, GEN_CREATED),
-    (GEN_CREATED, GEN_SUSPENDED),
-    (GEN_SUSPENDED, GEN_SUSPENDED),
-    (GEN_SUSPENDED, GEN_CLOSED),
-    (GEN_RUNNING, GEN_RUNNING),
-    (GEN_CREATED, GEN_CLOSED),
-    (AGEN_CREATED, AGEN_SUSPENDED),
-    (AGEN_SUSPENDED, AGEN_SUSPENDED),
-    (AGEN_RUNNING, AGEN_CLOSED),
-    (CORO_CREATED, CORO_SUSPENDED),
-    (CORO_SUSPENDED, CORO_RUNNING),
-    (CORO_SUSPENDED, CORO_CLOSED),
-]
-# What the fast path takes: numbers (not huge ints, whose repr may be cut), bools, None.
-PLAIN_VALUES: list[Any] = [
-    0,
-    7,
-    -1,
-    2**62 - 1,
-    -(2**62) + 1,
-    True,
-    False,
-    None,
-    0.5,
-    -0.0,
-    float("nan"),
-    float("-inf"),
-    1e300,
-]
 VALUES: list[Any] = [
     *PLAIN_VALUES,
     2**62,

@@ -14,21 +14,27 @@ import io
 import itertools
 import os
 from collections.abc import Iterator
-from enum import IntEnum
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from record_samples import (
+    ORIGIN,
+    OUTCOMES,
+    PLAIN_VALUES,
+    STATE_PAIRS,
+    BadRepr,
+    Colour,
+    EmptyRepr,
+    numbers,
+    yield_offsets,
+)
 
 from gentrace.events import (
     ACLOSE,
     AFTER,
-    AGEN_CLOSED,
-    AGEN_CREATED,
-    AGEN_RUNNING,
-    AGEN_SUSPENDED,
     ANEXT,
     ARG,
     ASEND,
@@ -37,7 +43,6 @@ from gentrace.events import (
     CLOSE,
     CLOSED,
     COLLECT,
-    CORO_SUSPENDED,
     CREATE,
     CREATED,
     DEPTH,
@@ -51,7 +56,6 @@ from gentrace.events import (
     OP,
     OUTCOME,
     RAISE,
-    RETURN,
     SEND,
     SEQ,
     TASK,
@@ -75,71 +79,14 @@ from gentrace.renderers import (
 from gentrace.sinks import TextSink, frame_locals, path_shower, source_line
 from gentrace.styles import COLORFUL, PLAIN
 
-ORIGIN = 1_000_000
-
-
-def numbers(n: int) -> Iterator[int]:
-    for i in range(n):  # noqa: UP028
-        yield i
-
-
-def yield_offsets() -> list[int]:
-    """Real bytecode offsets of `numbers`: before it starts, and where it pauses."""
-    g = numbers(2)
-    next(g)
-    assert g.gi_frame is not None
-    return [-1, 0, g.gi_frame.f_lasti]
-
-
-class Colour(IntEnum):
-    RED = 1
-
-
-class EmptyRepr:
-    def __repr__(self) -> str:
-        return ""
-
-
-class BadRepr:
-    def __repr__(self) -> str:
-        raise RuntimeError("no repr")
-
-
 # One info per name, as in a trace: the parts of a line are remembered by instance name.
 INFOS: list[Info] = [
-    make_info("numbers#1", f"{__name__}:numbers", numbers.__code__),
+    make_info("numbers#1", f"{numbers.__module__}:numbers", numbers.__code__),
     make_info("odd\x1b[2J\u202e#2", "mod:odd", None, "C:\\dir\\x\x1b.py"),
     make_info("naïve☃#3", "módule:naïve", None, None),
     make_info("agen#1", "m:<locals>.agen", None, __file__),
 ]
 OPS = [NEXT, SEND, THROW, CLOSE, ANEXT, ASEND, ATHROW, ACLOSE, CREATE, COLLECT]
-OUTCOMES = [CREATED, YIELD, RETURN, RAISE, CLOSED]
-STATE_PAIRS: list[tuple[str | None, str]] = [
-    (None, GEN_CREATED),
-    (GEN_CREATED, GEN_SUSPENDED),
-    (GEN_SUSPENDED, GEN_SUSPENDED),
-    (GEN_SUSPENDED, GEN_CLOSED),
-    (GEN_RUNNING, GEN_RUNNING),
-    (AGEN_CREATED, AGEN_SUSPENDED),
-    (AGEN_SUSPENDED, AGEN_SUSPENDED),
-    (AGEN_RUNNING, AGEN_CLOSED),
-    (CORO_SUSPENDED, CORO_SUSPENDED),
-]
-# What `_shown` takes quickly: numbers (not huge ints), bools, None.
-PLAIN_VALUES: list[Any] = [
-    0,
-    7,
-    -1,
-    2**62 - 1,
-    -(2**62) + 1,
-    True,
-    False,
-    None,
-    0.5,
-    -0.0,
-    float("nan"),
-    1e300,
-]
 VALUES: list[Any] = [
     *PLAIN_VALUES,
     2**62,
