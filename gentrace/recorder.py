@@ -299,56 +299,25 @@ class Recorder:
         if after is None:
             return
         ref.state = after
-        seq = next(self.counter)
-        if seq > self.limit:
-            self.overflow(seq)
-            return
-        st = thread_state.s
-        self.emit(
-            (
-                seq,
-                ref.info,
-                COLLECT,
-                None,
-                CLOSED,
-                None,
-                before,
-                after,
-                st[0],
-                st[1],
-                task_of(self.tasks) if self.tasks else None,
-                self.clock(),
-                0,
-                -1,
-            )
-        )
+        self._instant(ref, COLLECT, None, CLOSED, before, after, -1)
 
     def created(self, ref: InstanceRef, arg: Any, state: str, lasti: int) -> None:
         """Record the creation of an instance (already named by `instance`)."""
         ref.state = state
+        self._instant(ref, CREATE, arg, CREATED, None, state, lasti)
+
+    def _instant(
+        self, ref: InstanceRef, op: str, arg: Any, outcome: str, before: str | None, after: str, lasti: int
+    ) -> None:
+        # An event with no duration of its own: a create or a collect.
         seq = next(self.counter)
         if seq > self.limit:
             self.overflow(seq)
             return
         st = thread_state.s
-        self.emit(
-            (
-                seq,
-                ref.info,
-                CREATE,
-                arg,
-                CREATED,
-                None,
-                None,
-                state,
-                st[0],
-                st[1],
-                task_of(self.tasks) if self.tasks else None,
-                self.clock(),
-                0,
-                lasti,
-            )
-        )
+        task = task_of(self.tasks) if self.tasks else None
+        now = self.clock()
+        self.emit((seq, ref.info, op, arg, outcome, None, before, after, st[0], st[1], task, now, 0, lasti))
 
     # -- the end --------------------------------------------------------------------------------
 
