@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from trace_samples import EVENT_KEYS
 
 from gentrace import Tracer, cli
 
@@ -34,24 +35,6 @@ GENTRACE = shutil.which("gentrace", path=sysconfig.get_path("scripts")) or shuti
 LAUNCHERS = {"gentrace": [str(GENTRACE)], "python -m gentrace": [sys.executable, "-m", "gentrace"]}
 TIMEOUT = 30  # seconds; a hung subprocess fails its test instead of the whole run
 ANSI = "\x1b["
-EVENT_KEYS = {
-    "seq",
-    "gen",
-    "op",
-    "arg",
-    "outcome",
-    "value",
-    "state_before",
-    "state_after",
-    "depth",
-    "thread",
-    "task",
-    "func",
-    "time",
-    "duration",
-    "filename",
-    "lineno",
-}
 OWN_FRAMES = re.compile(r'File "[^"]*(gentrace|click|runpy)[^"]*"')
 
 

@@ -10,28 +10,10 @@ from collections.abc import Generator
 from typing import Any
 
 import pytest
+from trace_samples import EVENT_KEYS
 
 import gentrace
 from gentrace import Event
-
-BASE_KEYS = {
-    "seq",
-    "gen",
-    "op",
-    "arg",
-    "outcome",
-    "value",
-    "state_before",
-    "state_after",
-    "depth",
-    "thread",
-    "task",
-    "func",
-    "time",
-    "duration",
-    "filename",
-    "lineno",
-}
 
 
 class DemoError(Exception):
@@ -422,7 +404,7 @@ def test_to_dict_has_the_same_keys_for_every_operation(tracer: gentrace.Tracer) 
     scenario(tracer)
     for event in tracer.events:
         keys = set(event.to_dict())
-        assert keys - {"arg_exc", "value_exc"} == BASE_KEYS, event
+        assert keys - {"arg_exc", "value_exc"} == EVENT_KEYS, event
         assert ("value_exc" in keys) == (event.outcome == "raise"), event  # no other exceptions here
         assert ("arg_exc" in keys) == (event.op == "throw"), event
 

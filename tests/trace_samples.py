@@ -88,3 +88,24 @@ def trace_event(seq: int, **fields: Any) -> dict[str, Any]:
     }
     data.update(fields)
     return data
+
+
+# The keys of every JSON Lines event (arg_exc/value_exc come on top where an exception is).
+EVENT_KEYS = {
+    "seq",
+    "gen",
+    "op",
+    "arg",
+    "outcome",
+    "value",
+    "state_before",
+    "state_after",
+    "depth",
+    "thread",
+    "task",
+    "func",
+    "time",
+    "duration",
+    "filename",
+    "lineno",
+}
