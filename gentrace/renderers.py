@@ -207,6 +207,18 @@ class TextOptions:
     show_path: Callable[[str], str] = str
     locals: Mapping[str, str] | None = field(default=None)
 
+    def with_locals(self, loc: Mapping[str, str]) -> TextOptions:
+        """These options, showing the local variables `loc` (one record's)."""
+        return TextOptions(
+            styles=self.styles,
+            max_repr=self.max_repr,
+            origin_ns=self.origin_ns,
+            timings=self.timings,
+            source=self.source,
+            show_path=self.show_path,
+            locals=loc,
+        )
+
 
 def _where(record: Record, options: TextOptions, changed: bool) -> str:
     info: Info = record[INST]

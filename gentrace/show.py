@@ -170,7 +170,7 @@ class LogSteps:
             return Step(finished, before, lines, False, outer)
         record_options = options
         if item.locals is not None:
-            record_options = _with_locals(options, item.locals)
+            record_options = options.with_locals(item.locals)
         lines.append(start_line(record, options))
         self._last_start = record
         self._open.setdefault(thread, []).append((record, record_options))
@@ -226,18 +226,6 @@ def render_log(
             yield from step.before
             yield from step.lines
     yield from steps.end(ended=ended(), cut_after=cut_after()).before
-
-
-def _with_locals(options: TextOptions, loc: dict[str, str]) -> TextOptions:
-    return TextOptions(
-        styles=options.styles,
-        max_repr=options.max_repr,
-        origin_ns=options.origin_ns,
-        timings=options.timings,
-        source=options.source,
-        show_path=options.show_path,
-        locals=loc,
-    )
 
 
 class MissingTrace(Exception):

@@ -220,7 +220,7 @@ class TextSink:
         if self._locals is not None and record[AFTER] != GEN_CLOSED and record[OP] != CLOSE:
             loc = frame_locals(self._locals, record, options.max_repr)
             if loc is not None:
-                options = _with_locals(options, loc)
+                options = options.with_locals(loc)
         return text + end_line(record, options) + "\n"
 
     def note(self, note: dict[str, Any]) -> None:
@@ -254,18 +254,6 @@ class TextSink:
                     stream.flush()
                 except (AttributeError, ValueError, OSError):
                     pass
-
-
-def _with_locals(options: TextOptions, loc: dict[str, str]) -> TextOptions:
-    return TextOptions(
-        styles=options.styles,
-        max_repr=options.max_repr,
-        origin_ns=options.origin_ns,
-        timings=options.timings,
-        source=options.source,
-        show_path=options.show_path,
-        locals=loc,
-    )
 
 
 class JsonlSink:
