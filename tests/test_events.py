@@ -14,6 +14,7 @@ from trace_samples import EVENT_KEYS
 
 import gentrace
 from gentrace import Event
+from gentrace.events import Sleep
 
 
 class DemoError(Exception):
@@ -505,3 +506,13 @@ def test_exceptions_yielded_returned_or_sent_carry_type_and_message_too(tracer: 
     assert "arg_exc" not in yielded
     assert yielded["value_exc"] == {"type": f"{__name__}.DemoError", "message": "yielded"}
     assert sent["arg_exc"] == sent["value_exc"] == {"type": f"{__name__}.Outer.InnerError", "message": None}
+
+
+def test_a_sleep_is_shown_with_its_delay() -> None:
+    assert [repr(Sleep(None, d)) for d in (0.1, 0, 2, 1e-05)] == [
+        "<sleep 0.1s>",
+        "<sleep 0s>",
+        "<sleep 2s>",
+        "<sleep 1e-05s>",
+    ]
+    assert repr(Sleep(None, "soon")) == "<sleep 'soon's>"  # not a number: its repr
