@@ -20,7 +20,9 @@ from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from types import AsyncGeneratorType, CodeType, CoroutineType, FrameType, GeneratorType, TracebackType
 from typing import Any
 
-from gentrace.events import (
+from gentrace.proxy import _forward_qualname
+from gentrace.recorder import InstanceRef, Recorder, task_of, thread_state
+from gentrace.records import (
     ACLOSE,
     AGEN_CLOSED,
     AGEN_CREATED,
@@ -43,8 +45,6 @@ from gentrace.events import (
     Info,
     Sleep,
 )
-from gentrace.proxy import _forward_qualname
-from gentrace.recorder import InstanceRef, Recorder, task_of, thread_state
 
 __all__ = ["AsyncGeneratorProxy", "AsyncStep", "CoroutineProxy", "adopt"]
 

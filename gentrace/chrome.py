@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import IO, Any, Final
 
-from gentrace.events import AFTER, BEFORE, DURATION, INST, NAME, OP, OUTCOME, SEQ, START, THREAD, Record
 from gentrace.recorder import Final as FinalInfo
+from gentrace.records import AFTER, BEFORE, DURATION, INST, NAME, OP, OUTCOME, SEQ, START, THREAD, Record
 from gentrace.renderers import expression, result
 from gentrace.timeline import runs_code
 

@@ -1,145 +1,41 @@
-"""The flat record the recorder makes per operation, and the `Event` built from it on demand.
+"""`Event`: the documented, public view of one record, built on demand.
 
-The hot path builds one tuple per operation (`Record`), sharing a per-instance info tuple. An
-`Event` — the documented, public form — is built only when `Tracer.events` is read or a sink
-asks for one, so recording in memory costs a tuple and an append.
+The hot path keeps flat records (`records`); an `Event` is made only when `Tracer.events` is read
+or a sink asks for one, so recording in memory costs a tuple and an append. Its `to_dict` is the
+JSON Lines form (`jsonl`).
 """
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
-from types import CodeType
-from typing import Any, Final
+from typing import Any
 
-# Operations.
-CREATE: Final = "create"
-NEXT: Final = "next"
-SEND: Final = "send"
-THROW: Final = "throw"
-CLOSE: Final = "close"
-COLLECT: Final = "collect"
-OPS = frozenset({CREATE, NEXT, SEND, THROW, CLOSE, COLLECT})
-
-# Outcomes.
-CREATED: Final = "created"
-YIELD: Final = "yield"
-RETURN: Final = "return"
-RAISE: Final = "raise"
-CLOSED: Final = "closed"
-OUTCOMES: Final = frozenset({CREATED, YIELD, RETURN, RAISE, CLOSED})
-
-# States, as inspect.getgeneratorstate names them.
-GEN_CREATED: Final = "GEN_CREATED"
-GEN_RUNNING: Final = "GEN_RUNNING"
-GEN_SUSPENDED: Final = "GEN_SUSPENDED"
-GEN_CLOSED: Final = "GEN_CLOSED"
-
-# Async generators and coroutines (`aproxy`): their operations and states, as
-# inspect.getasyncgenstate / getcoroutinestate name them.
-ANEXT: Final = "anext"
-ASEND: Final = "asend"
-ATHROW: Final = "athrow"
-ACLOSE: Final = "aclose"
-AGEN_CREATED: Final = "AGEN_CREATED"
-AGEN_RUNNING: Final = "AGEN_RUNNING"
-AGEN_SUSPENDED: Final = "AGEN_SUSPENDED"
-AGEN_CLOSED: Final = "AGEN_CLOSED"
-CORO_CREATED: Final = "CORO_CREATED"
-CORO_RUNNING: Final = "CORO_RUNNING"
-CORO_SUSPENDED: Final = "CORO_SUSPENDED"
-CORO_CLOSED: Final = "CORO_CLOSED"
-ASYNC_OPS: Final = frozenset({ANEXT, ASEND, ATHROW, ACLOSE})
-OPS = OPS | ASYNC_OPS
-
-STATES: Final = frozenset(
-    {GEN_CREATED, GEN_RUNNING, GEN_SUSPENDED, GEN_CLOSED}
-    | {AGEN_CREATED, AGEN_RUNNING, AGEN_SUSPENDED, AGEN_CLOSED}
-    | {CORO_CREATED, CORO_RUNNING, CORO_SUSPENDED, CORO_CLOSED}
+from gentrace.jsonl import record_to_dict
+from gentrace.records import (
+    AFTER,
+    ARG,
+    BEFORE,
+    CLOSED_STATES,
+    DEPTH,
+    DURATION,
+    FILENAME,
+    FUNC,
+    INST,
+    LASTI,
+    NAME,
+    OP,
+    OUTCOME,
+    SEQ,
+    START,
+    TASK,
+    THREAD,
+    VALUE,
+    Info,
+    Record,
+    Sleep,
+    lineno_at,
+    make_info,
 )
-CLOSED_STATES: Final = frozenset({GEN_CLOSED, AGEN_CLOSED, CORO_CLOSED})
-CREATED_STATES: Final = frozenset({GEN_CREATED, AGEN_CREATED, CORO_CREATED})
-COLLECTED: Final = {
-    GEN_CREATED: GEN_CLOSED,
-    GEN_SUSPENDED: GEN_CLOSED,
-    AGEN_CREATED: AGEN_CLOSED,
-    AGEN_SUSPENDED: AGEN_CLOSED,
-    CORO_CREATED: CORO_CLOSED,
-    CORO_SUSPENDED: CORO_CLOSED,
-}
-"""The state a live instance is left in when it is garbage-collected (others are not recorded)."""
-
-IGNORED_EXIT_MESSAGE: Final = "generator ignored GeneratorExit"
-
-# Positions of the fields in a Record tuple.
-SEQ, INST, OP, ARG, OUTCOME, VALUE, BEFORE, AFTER, DEPTH, THREAD, TASK, START, DURATION, LASTI = range(14)
-RECORD_SIZE: Final = 14
-
-Record = tuple[Any, ...]
-"""(seq, info, op, arg, outcome, value, state_before, state_after, depth, thread,
-task, start_ns, duration_ns, lasti) — see the positions above."""
-
-
-def state_after_raise(op: str, before: str | None, arg: Any, exc: BaseException) -> str:
-    """The state a generator is left in when an operation with `arg` on it raised `exc`.
-
-    An exception that escapes a generator's frame finishes it, except where the generator never
-    ran: a non-None send to a fresh generator, a call while it is already executing, and a
-    close() that the generator answered with another yield. (``send(None)`` to a fresh generator
-    does run it, so a TypeError from its body closes it like any other exception.)
-    """
-    if before == GEN_RUNNING:
-        return GEN_RUNNING
-    if before == GEN_CREATED and op == SEND and arg is not None and type(exc) is TypeError:
-        return GEN_CREATED
-    if op == CLOSE and type(exc) is RuntimeError and exc.args == (IGNORED_EXIT_MESSAGE,):
-        return GEN_SUSPENDED
-    return GEN_CLOSED
-
-
-# Positions in an instance's info tuple (shared by all its records).
-NAME: Final = 0
-FUNC: Final = 1
-CODE: Final = 2
-FILENAME: Final = 3
-
-Info = tuple[str, str, "CodeType | None", "str | None"]
-"""(name, func, code, filename): what every record of one instance shares. Only strings and a
-code object (which the garbage collector does not track), so records kept in memory are
-untracked by the collector and cost it nothing."""
-
-
-def make_info(name: str, func: str, code: CodeType | None, filename: str | None = None) -> Info:
-    """The info tuple of an instance; without `code`, positions in its records are line numbers."""
-    return (name, func, code, code.co_filename if code is not None else filename)
-
-
-_line_tables: dict[CodeType, tuple[list[int], list[int | None]]] = {}
-
-
-def lineno_at(info: Info, lasti: int) -> int | None:
-    """The source line at bytecode offset `lasti` of the instance's code (as `f_lineno` says).
-
-    Without a code object (an event read back, or rebuilt from an `Event`) the position recorded
-    is the line number itself.
-    """
-    code = info[CODE]
-    if code is None:
-        return lasti if lasti >= 0 else None
-    if lasti < 0:  # not started yet (Python 3.10)
-        return code.co_firstlineno
-    table = _line_tables.get(code)
-    if table is None:
-        starts: list[int] = []
-        lines: list[int | None] = []
-        for start, _end, line in code.co_lines():
-            starts.append(start)
-            lines.append(line)
-        table = _line_tables[code] = (starts, lines)
-    starts, lines = table
-    i = bisect.bisect_right(starts, lasti) - 1
-    line = lines[i] if i >= 0 else None
-    return line if line is not None else code.co_firstlineno
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +81,6 @@ class Event:
 
     def to_dict(self, max_repr: int = 1000) -> dict[str, Any]:
         """The JSON-safe form written to JSON Lines files (reprs taken now)."""
-        from gentrace.renderers import record_to_dict  # renderers builds on this module
-
         return record_to_dict(
             (
                 self.seq,
@@ -207,27 +101,6 @@ class Event:
             0,
             max_repr,
         )
-
-
-class Sleep:
-    """What a traced coroutine yielded to the loop while in ``asyncio.sleep``: ``<sleep 0.1s>``.
-
-    Records keep it so the log can say what the coroutine waits for; `Event.value` is the object
-    actually yielded (`obj`: a Future, or None for ``sleep(0)``).
-    """
-
-    __slots__ = ("delay", "obj")
-
-    def __init__(self, obj: Any, delay: Any) -> None:
-        self.obj = obj
-        self.delay = delay
-
-    def __repr__(self) -> str:
-        try:
-            shown = format(self.delay, "g")
-        except (TypeError, ValueError):
-            shown = repr(self.delay)
-        return f"<sleep {shown}s>"
 
 
 def to_event(record: Record, origin_ns: int) -> Event:

@@ -16,7 +16,8 @@ from collections.abc import Generator
 from types import CodeType, FrameType, GeneratorType, TracebackType
 from typing import Any
 
-from gentrace.events import (
+from gentrace.recorder import InstanceRef, Recorder, task_of, thread_state
+from gentrace.records import (
     CLOSE,
     CLOSED,
     GEN_CLOSED,
@@ -31,7 +32,6 @@ from gentrace.events import (
     Info,
     state_after_raise,
 )
-from gentrace.recorder import InstanceRef, Recorder, task_of, thread_state
 
 
 def _strip_own_frame(exc: BaseException, code: CodeType) -> None:

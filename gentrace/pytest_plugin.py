@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from gentrace.events import GEN_RUNNING, YIELD, Event
+from gentrace.events import Event
+from gentrace.records import GEN_RUNNING, YIELD
 from gentrace.tracer import Tracer
 from gentrace.tracing import replace_default
 

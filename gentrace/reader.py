@@ -19,9 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
-from gentrace.events import OPS, OUTCOMES, RETURN, STATES, THROW, Record, make_info
-from gentrace.renderers import ExcText
-from gentrace.reprs import ReprText, cut, escape_controls
+from gentrace.records import OPS, OUTCOMES, RETURN, STATES, THROW, Record, make_info
+from gentrace.reprs import ExcText, ReprText, cut, escape_controls
 
 MAX_LINE: Final = 1 << 20
 """Longest line read (bytes, newline excluded); a longer one is a bad line, skipped unread."""

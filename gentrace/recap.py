@@ -12,9 +12,9 @@ import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from gentrace.events import Record
 from gentrace.reader import Gap, TraceReader
 from gentrace.recorder import Final
+from gentrace.records import Record
 from gentrace.sinks import JsonlSink, path_shower
 from gentrace.summary import Summary
 from gentrace.timeline import timeline

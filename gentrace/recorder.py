@@ -21,7 +21,7 @@ from threading import get_ident
 from types import CodeType, CoroutineType, GeneratorType
 from typing import Any, Protocol
 
-from gentrace.events import (
+from gentrace.records import (
     CLOSED,
     CLOSED_STATES,
     COLLECT,

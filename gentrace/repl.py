@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from gentrace.events import COLLECT, CREATE, DEPTH, INST, NAME, OP, Record
 from gentrace.instrument import (
     DECORATOR,
     InstrumentingFinder,
@@ -36,6 +35,7 @@ from gentrace.instrument import (
 )
 from gentrace.proxy import GeneratorProxy
 from gentrace.recorder import Final
+from gentrace.records import COLLECT, CREATE, DEPTH, INST, NAME, OP, Record
 from gentrace.renderers import (
     INDENT,
     TextOptions,

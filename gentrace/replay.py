@@ -41,7 +41,9 @@ import tempfile
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-from gentrace.events import (
+from gentrace.reader import Gap, TraceEvent, TraceReader
+from gentrace.recorder import Final as FinalInfo
+from gentrace.records import (
     ACLOSE,
     AFTER,
     ANEXT,
@@ -72,10 +74,8 @@ from gentrace.events import (
     Record,
     lineno_at,
 )
-from gentrace.reader import Gap, TraceEvent, TraceReader
-from gentrace.recorder import Final as FinalInfo
-from gentrace.renderers import TextOptions, exc_line, is_exception
-from gentrace.reprs import escape_controls, safe_repr
+from gentrace.renderers import TextOptions
+from gentrace.reprs import escape_controls, exc_line, is_exception, safe_repr
 from gentrace.show import Filters, LogSteps, source_lookup
 from gentrace.sinks import FILE_MAX_REPR, FrameLookup, JsonlSink, open_log, path_shower, source_line
 from gentrace.timeline import runs_code

@@ -1,4 +1,4 @@
-"""Safe, short, terminal-proof reprs: a repr is a view of a value, cut to fit.
+"""Safe, short, terminal-proof reprs (a repr is a view of a value, cut to fit), and exceptions as text.
 
 `safe_repr` never raises (a failing ``__repr__`` gives a fallback naming the type), never takes
 long on a huge container, and never lets a control character through: C0, DEL, C1 and the bidi
@@ -13,6 +13,11 @@ from typing import Any, Final
 ELLIPSIS: Final = "..."
 
 _CONTAINERS: Final = (list, tuple, set, frozenset, dict)
+
+# Numbers (not huge ints, whose repr may be cut), bools and None: their repr needs no escaping.
+PLAIN_REPR_TYPES: Final = (float, bool, type(None))
+PLAIN_TYPES: Final = frozenset({int, *PLAIN_REPR_TYPES})
+SMALL_INT: Final = 1 << 62
 
 
 class ReprText(str):
@@ -100,3 +105,45 @@ def short_type_name(full: str) -> str:
         if full.startswith(prefix):
             return full[len(prefix) :]
     return full
+
+
+# -- exceptions, as a trace shows them ----------------------------------------------------------
+
+
+class ExcText:
+    """An exception (or exception class) read back from a trace: its type name, message and repr."""
+
+    __slots__ = ("is_class", "message", "text", "type")
+
+    def __init__(self, type: str, message: str | None, text: str) -> None:
+        self.type = type
+        self.message = message
+        self.text = text
+        self.is_class = text.startswith("<class ")
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def is_exception(obj: Any) -> bool:
+    """Whether `obj` is an exception or an exception class (it gets ``*_exc`` in JSON)."""
+    return isinstance(obj, (BaseException, ExcText)) or (
+        isinstance(obj, type) and issubclass(obj, BaseException)
+    )
+
+
+def exc_info(obj: Any) -> dict[str, str | None]:
+    """``{"type": "module.QualName", "message": str(exc) or None}`` for an exception or class."""
+    if isinstance(obj, ExcText):
+        return {"type": obj.type, "message": obj.message}
+    if isinstance(obj, type):
+        return {"type": type_name(obj), "message": None}
+    return {"type": type_name(type(obj)), "message": safe_str(obj) or None}
+
+
+def exc_line(obj: Any, limit: int | None) -> str:
+    """An exception as a traceback's last line shows it: ``ValueError: bad``."""
+    info = exc_info(obj)
+    name = short_type_name(info["type"] or "?")
+    message = info["message"]
+    return cut(f"{name}: {message}" if message else name, limit)

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import IO, NamedTuple
 
 from gentrace.chrome import write_chrome
-from gentrace.events import (
+from gentrace.reader import Gap, TraceError, TraceEvent, TraceReader, clean
+from gentrace.records import (
     AFTER,
     COLLECT,
     CREATE,
@@ -35,7 +36,6 @@ from gentrace.events import (
     THREAD,
     Record,
 )
-from gentrace.reader import Gap, TraceError, TraceEvent, TraceReader, clean
 from gentrace.renderers import (
     TextOptions,
     annotation,

@@ -23,7 +23,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import IO, Any, cast
 
-from gentrace.events import (
+from gentrace.events import to_event
+from gentrace.jsonl import JsonRenderer
+from gentrace.recorder import Final
+from gentrace.records import (
     AFTER,
     CLOSE,
     COLLECT,
@@ -38,11 +41,8 @@ from gentrace.events import (
     SEQ,
     YIELD,
     Record,
-    to_event,
 )
-from gentrace.recorder import Final
 from gentrace.renderers import (
-    JsonRenderer,
     TextOptions,
     TextSteps,
     end_line,

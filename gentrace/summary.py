@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from gentrace.events import (
+from gentrace.records import (
     AFTER,
     ARG,
     BEFORE,
@@ -27,8 +27,7 @@ from gentrace.events import (
     VALUE,
     Record,
 )
-from gentrace.renderers import exc_line, is_exception
-from gentrace.reprs import ReprText, safe_repr
+from gentrace.reprs import ReprText, exc_line, is_exception, safe_repr
 
 COUNTED: Final = ("next", "send", "throw", "close")
 _ALIASES: Final = {"anext": "next", "asend": "send", "athrow": "throw", "aclose": "close"}

@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from typing import Final
 
-from gentrace.events import AFTER, BEFORE, DURATION, INST, NAME, OP, START, Record
+from gentrace.records import AFTER, BEFORE, DURATION, INST, NAME, OP, START, Record
 
 RUNNING: Final = "#"
 SUSPENDED: Final = "-"

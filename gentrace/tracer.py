@@ -19,9 +19,10 @@ import types
 from collections.abc import Callable
 from typing import IO, Any, ClassVar, TypeVar
 
-from gentrace.events import GEN_CREATED, Event, to_event
+from gentrace.events import Event, to_event
 from gentrace.proxy import GeneratorProxy
 from gentrace.recorder import Clock, Final, Recorder, Sink
+from gentrace.records import GEN_CREATED
 from gentrace.sinks import FrameLookup, JsonlSink, LoggerSink, TextSink, open_log
 
 F = TypeVar("F", bound=Callable[..., Any])

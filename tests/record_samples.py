@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from enum import IntEnum
 from typing import Any
 
-from gentrace.events import (
+from gentrace.records import (
     AGEN_CLOSED,
     AGEN_CREATED,
     AGEN_RUNNING,

@@ -14,7 +14,7 @@ from trace_samples import EVENT_KEYS
 
 import gentrace
 from gentrace import Event
-from gentrace.events import Sleep
+from gentrace.records import Sleep
 
 
 class DemoError(Exception):

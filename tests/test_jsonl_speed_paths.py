@@ -25,7 +25,8 @@ from record_samples import (
     yield_offsets,
 )
 
-from gentrace.events import (
+from gentrace.jsonl import JsonRenderer
+from gentrace.records import (
     ACLOSE,
     ANEXT,
     ASEND,
@@ -45,8 +46,8 @@ from gentrace.events import (
     Sleep,
     make_info,
 )
-from gentrace.renderers import MEMO_SIZE, ExcText, JsonRenderer
-from gentrace.reprs import ReprText
+from gentrace.renderers import MEMO_SIZE
+from gentrace.reprs import ExcText, ReprText
 
 # One info per name, as in a trace: the renderer remembers parts of a line by instance name.
 INFOS: list[Info] = [

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from trace_samples import trace_event as event
 
-from gentrace.events import ARG, INST, NAME, SEQ, VALUE
 from gentrace.reader import MAX_LINE, Gap, TraceError, TraceEvent, TraceReader
-from gentrace.renderers import ExcText
-from gentrace.reprs import ReprText
+from gentrace.records import ARG, INST, NAME, SEQ, VALUE
+from gentrace.reprs import ExcText, ReprText
 
 
 def jsonl(*items: dict[str, Any] | str) -> bytes:

@@ -17,7 +17,7 @@ import golden_scenarios
 import pytest
 
 import gentrace
-from gentrace.events import make_info
+from gentrace.records import make_info
 from gentrace.renderers import TextOptions, annotation, end_line, expression, one_line, result, start_line
 from gentrace.styles import COLORFUL
 

@@ -32,7 +32,7 @@ from record_samples import (
     yield_offsets,
 )
 
-from gentrace.events import (
+from gentrace.records import (
     ACLOSE,
     AFTER,
     ANEXT,
