@@ -7,6 +7,11 @@ nothing. A coroutine's steps are the loop's own (``send``/``throw``/``close``), 
 
 States are derived from outcomes, as for generators (3.11 has neither `getasyncgenstate` nor
 ``ag_suspended``). Exceptions pass through unchanged, the proxy's frames taken off their traceback.
+
+Longer than a module should be, on purpose: the hot steps (`AsyncStep.__next__`,
+`CoroutineProxy.send`) each inline their whole step beside the general `_step` that the rare
+operations share — a shared body would cost a call per step — and the two proxies and their
+awaitable belong together.
 """
 
 from __future__ import annotations
@@ -44,19 +49,10 @@ from gentrace.records import (
     YIELD,
     Info,
     Sleep,
+    state_after_raise,
 )
 
 __all__ = ["AsyncGeneratorProxy", "AsyncStep", "CoroutineProxy", "adopt"]
-
-
-def _coro_state_after_raise(op: str, before: str, arg: Any, exc: BaseException) -> str:
-    if before == CORO_RUNNING:
-        return CORO_RUNNING
-    if before == CORO_CREATED and op == SEND and arg is not None and type(exc) is TypeError:
-        return CORO_CREATED
-    if op == CLOSE and type(exc) is RuntimeError and exc.args == ("coroutine ignored GeneratorExit",):
-        return CORO_SUSPENDED
-    return CORO_CLOSED
 
 
 # -- async generators ---------------------------------------------------------------------------
@@ -114,24 +110,8 @@ class AsyncStep:
         clock = rec.clock
         start = clock()
         if rec.starting:
-            rec.start(
-                (
-                    seq,
-                    proxy._info,
-                    self._op,
-                    self._arg,
-                    None,
-                    None,
-                    before,
-                    None,
-                    depth,
-                    st[1],
-                    task,
-                    start,
-                    0,
-                    -1,
-                )
-            )
+            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
+            rec.start((seq, proxy._info, self._op, self._arg, None, None, before, None, depth, st[1], task, start, 0, -1))  # fmt: skip
         st[0] = depth + 1
         try:
             result = self._aw.send(None)
@@ -142,24 +122,8 @@ class AsyncStep:
                 end = clock()
                 self._seq = -1
                 inst.state = AGEN_SUSPENDED
-                rec.emit(
-                    (
-                        seq,
-                        proxy._info,
-                        self._op,
-                        self._arg,
-                        YIELD,
-                        exc.value,
-                        before,
-                        AGEN_SUSPENDED,
-                        depth,
-                        st[1],
-                        task,
-                        start,
-                        end - start,
-                        frame.f_lasti,
-                    )
-                )
+                # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
+                rec.emit((seq, proxy._info, self._op, self._arg, YIELD, exc.value, before, AGEN_SUSPENDED, depth, st[1], task, start, end - start, frame.f_lasti))  # fmt: skip
                 raise  # `await` takes the value from it: its traceback is never shown
             self._started(seq, before, depth, st[1], task, start)
             self._finish(exc)
@@ -232,24 +196,8 @@ class AsyncStep:
         start = rec.clock()
         self._started(seq, before, st[0], st[1], task, start)
         if rec.starting:
-            rec.start(
-                (
-                    seq,
-                    proxy._info,
-                    self._op,
-                    self._arg,
-                    None,
-                    None,
-                    before,
-                    None,
-                    st[0],
-                    st[1],
-                    task,
-                    start,
-                    0,
-                    -1,
-                )
-            )
+            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
+            rec.start((seq, proxy._info, self._op, self._arg, None, None, before, None, st[0], st[1], task, start, 0, -1))  # fmt: skip
 
     def _end(self, outcome: str, value: Any, after: str) -> None:
         proxy = self._proxy
@@ -523,24 +471,10 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
         st[0] = depth
         inst.state = CORO_SUSPENDED
         aw = self._coro.cr_await
-        rec.emit(
-            (
-                seq,
-                self._info,
-                SEND,
-                value,
-                YIELD,
-                result if aw is None else _described(result, aw),
-                before,
-                CORO_SUSPENDED,
-                depth,
-                st[1],
-                task,
-                start,
-                end - start,
-                self._frame.f_lasti,  # type: ignore[union-attr]  # suspended: it has its frame
-            )
-        )
+        shown = result if aw is None else _described(result, aw)
+        lasti = self._frame.f_lasti  # type: ignore[union-attr]  # suspended: it has its frame
+        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
+        rec.emit((seq, self._info, SEND, value, YIELD, shown, before, CORO_SUSPENDED, depth, st[1], task, start, end - start, lasti))  # fmt: skip
         return result
 
     __next__ = send
@@ -600,24 +534,8 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
             shown = result if aw is None else _described(result, aw)
             outcome, after = YIELD, CORO_SUSPENDED
             lasti = self._frame.f_lasti  # type: ignore[union-attr]  # suspended: it has its frame
-        rec.emit(
-            (
-                seq,
-                self._info,
-                op,
-                arg,
-                outcome,
-                shown,
-                before,
-                after,
-                depth,
-                st[1],
-                task,
-                start,
-                end - start,
-                lasti,
-            )
-        )
+        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
+        rec.emit((seq, self._info, op, arg, outcome, shown, before, after, depth, st[1], task, start, end - start, lasti))  # fmt: skip
         return result
 
     def _ended(
@@ -637,30 +555,14 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
         if isinstance(exc, StopIteration):
             outcome, value, after = RETURN, exc.value, CORO_CLOSED
         else:
-            outcome, value, after = RAISE, exc, _coro_state_after_raise(op, before, arg, exc)
+            outcome, value, after = RAISE, exc, state_after_raise(op, before, arg, exc)
         self._ref.state = after
         if after == CORO_CLOSED:
             self._frame = None
         frame = self._frame
         lasti = frame.f_lasti if frame is not None else -1
-        self._rec.emit(
-            (
-                seq,
-                self._info,
-                op,
-                arg,
-                outcome,
-                value,
-                before,
-                after,
-                depth,
-                thread,
-                task,
-                start,
-                end - start,
-                lasti,
-            )
-        )
+        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
+        self._rec.emit((seq, self._info, op, arg, outcome, value, before, after, depth, thread, task, start, end - start, lasti))  # fmt: skip
 
     # -- what a coroutine also has -------------------------------------------------------------
 

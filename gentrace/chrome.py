@@ -14,10 +14,23 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import IO, Any, Final
 
-from gentrace.recorder import Final as FinalInfo
-from gentrace.records import AFTER, BEFORE, DURATION, INST, NAME, OP, OUTCOME, SEQ, START, THREAD, Record
+from gentrace.records import (
+    AFTER,
+    BEFORE,
+    DURATION,
+    INST,
+    NAME,
+    OP,
+    OUTCOME,
+    SEQ,
+    START,
+    THREAD,
+    Ending,
+    Record,
+    Sink,
+    runs_code,
+)
 from gentrace.renderers import expression, result
-from gentrace.timeline import runs_code
 
 PID: Final = 1
 
@@ -84,10 +97,8 @@ def write_chrome(records: Iterable[Record], write: Callable[[str], None]) -> int
     return count
 
 
-class ChromeSink:
+class ChromeSink(Sink):
     """Streams the JSON Array Format to a file as operations complete."""
-
-    wants_start = False
 
     def __init__(self, stream: IO[str], *, origin_ns: int, max_repr: int | None = None) -> None:
         self._stream = stream
@@ -96,19 +107,13 @@ class ChromeSink:
         self._first = True
         stream.write("[\n")
 
-    def start(self, record: Record) -> None:
-        pass
-
     def end(self, record: Record) -> None:
         with self._lock:
             for text in self._events.events(record):
                 self._stream.write(text if self._first else ",\n" + text)
                 self._first = False
 
-    def note(self, note: dict[str, Any]) -> None:
-        pass
-
-    def close(self, final: FinalInfo) -> None:
+    def close(self, ending: Ending) -> None:
         with self._lock:
             self._stream.write("\n]\n")
             self._stream.close()

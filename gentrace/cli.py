@@ -178,13 +178,15 @@ def run(
     targets: list[Any] = list(outs)
     if not quiet:
         targets.append(sys.stderr)
+    sinks = []
     if summary or timeline:
-        from gentrace.recap import RecapSink
+        from gentrace.recap import recap_sink
 
-        targets.append(RecapSink(lambda: sys.stderr, summary=summary, timeline=timeline))
+        sinks.append(recap_sink(lambda: sys.stderr, summary=summary, timeline=timeline))
     try:
         tracer = Tracer(
             out=targets,
+            sinks=sinks,
             color=color,
             max_repr=max_repr,
             max_events=max_events,

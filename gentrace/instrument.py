@@ -22,40 +22,22 @@ import sys
 import sysconfig
 import types
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any
 
-from gentrace.tracer import UNSET, Tracer, current, traced
+from gentrace.names import matches_only
+from gentrace.tracer import traced
+from gentrace.tracing import active_tracer
 
 DECORATOR = "__gentrace_auto_trace__"
 
 
-def _resolve_no_fallback() -> Tracer | None:
-    # Instrumented code records into the current or process-wide tracer, and nowhere else:
-    # outside a `gentrace run` (or a test) it must not start printing a log.
-    tracer = current.get()
-    if tracer is UNSET:
-        from gentrace import tracing  # tracing sits above this module's imports
-
-        return tracing.get_default()
-    return cast("Tracer | None", tracer)
-
-
 def auto_trace(func: Any) -> Any:
-    """The decorator the rewrite adds: trace with the current or process-wide tracer, if any."""
-    return traced(func, resolve=_resolve_no_fallback)
+    """The decorator the rewrite adds: trace with the current or process-wide tracer, if any.
 
-
-def matches(patterns: Sequence[str], qualname: str, module: str) -> bool:
-    """Whether a function is selected by ``--only`` glob patterns (no patterns: all are).
-
-    A pattern is matched against the qualified name without ``<locals>.`` parts (``outer.nested``),
-    the bare name, and ``module:qualname``.
+    Never with the stderr tracer that ``@gentrace.trace`` falls back on: instrumented code outside
+    a ``gentrace run`` (or a test) must not start printing a log.
     """
-    if not patterns:
-        return True
-    dotted = qualname.replace("<locals>.", "")
-    candidates = (dotted, dotted.rpartition(".")[2], f"{module}:{dotted}")
-    return any(fnmatch.fnmatchcase(c, p) for p in patterns for c in candidates)
+    return traced(func, resolve=active_tracer)
 
 
 class _OwnYield(ast.NodeVisitor):
@@ -109,7 +91,7 @@ class _Instrumenter(ast.NodeTransformer):
         self.scope.extend([node.name, "<locals>"])
         self.generic_visit(node)
         del self.scope[-2:]
-        if _has_own_yield(node) and matches(self.only, qualname, self.module):
+        if _has_own_yield(node) and matches_only(self.only, qualname, self.module):
             decorator = ast.copy_location(ast.Name(id=DECORATOR, ctx=ast.Load()), node)
             node.decorator_list.append(decorator)
             self.count += 1
@@ -121,7 +103,7 @@ class _Instrumenter(ast.NodeTransformer):
         self.scope.extend([node.name, "<locals>"])
         self.generic_visit(node)
         del self.scope[-2:]
-        if matches(self.only, qualname, self.module):
+        if matches_only(self.only, qualname, self.module):
             decorator = ast.copy_location(ast.Name(id=DECORATOR, ctx=ast.Load()), node)
             node.decorator_list.append(decorator)
             self.count += 1

@@ -83,24 +83,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             st[0] = depth
             inst.state = GEN_CLOSED
             self._frame = None
-            rec.emit(
-                (
-                    seq,
-                    info,
-                    NEXT,
-                    None,
-                    RETURN,
-                    exc.value,
-                    before,
-                    GEN_CLOSED,
-                    depth,
-                    st[1],
-                    task,
-                    start,
-                    end - start,
-                    -1,
-                )
-            )
+            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
+            rec.emit((seq, info, NEXT, None, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1))  # fmt: skip
             _strip_own_frame(exc, GeneratorProxy.__next__.__code__)
             raise
         except BaseException as exc:
@@ -112,24 +96,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         end = clock()
         st[0] = depth
         inst.state = GEN_SUSPENDED
-        rec.emit(
-            (
-                seq,
-                info,
-                NEXT,
-                None,
-                YIELD,
-                value,
-                before,
-                GEN_SUSPENDED,
-                depth,
-                st[1],
-                task,
-                start,
-                end - start,
-                self._frame.f_lasti,
-            )
-        )
+        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
+        rec.emit((seq, info, NEXT, None, YIELD, value, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._frame.f_lasti))  # fmt: skip
         return value
 
     def send(self, value: Any) -> Any:
@@ -159,24 +127,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             st[0] = depth
             inst.state = GEN_CLOSED
             self._frame = None
-            rec.emit(
-                (
-                    seq,
-                    info,
-                    SEND,
-                    value,
-                    RETURN,
-                    exc.value,
-                    before,
-                    GEN_CLOSED,
-                    depth,
-                    st[1],
-                    task,
-                    start,
-                    end - start,
-                    -1,
-                )
-            )
+            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
+            rec.emit((seq, info, SEND, value, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1))  # fmt: skip
             _strip_own_frame(exc, GeneratorProxy.send.__code__)
             raise
         except BaseException as exc:
@@ -188,24 +140,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         end = clock()
         st[0] = depth
         inst.state = GEN_SUSPENDED
-        rec.emit(
-            (
-                seq,
-                info,
-                SEND,
-                value,
-                YIELD,
-                result,
-                before,
-                GEN_SUSPENDED,
-                depth,
-                st[1],
-                task,
-                start,
-                end - start,
-                self._frame.f_lasti,
-            )
-        )
+        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
+        rec.emit((seq, info, SEND, value, YIELD, result, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._frame.f_lasti))  # fmt: skip
         return result
 
     def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:
@@ -255,24 +191,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             st[0] = depth
             inst.state = GEN_CLOSED
             self._frame = None
-            rec.emit(
-                (
-                    seq,
-                    info,
-                    op,
-                    arg,
-                    RETURN,
-                    exc.value,
-                    before,
-                    GEN_CLOSED,
-                    depth,
-                    st[1],
-                    task,
-                    start,
-                    end - start,
-                    -1,
-                )
-            )
+            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
+            rec.emit((seq, info, op, arg, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1))  # fmt: skip
             _strip_own_frame(exc, GeneratorProxy._step_slow.__code__)
             raise
         except BaseException as exc:
@@ -286,44 +206,12 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         if op == CLOSE:
             inst.state = GEN_CLOSED
             self._frame = None
-            rec.emit(
-                (
-                    seq,
-                    info,
-                    op,
-                    arg,
-                    CLOSED,
-                    None,
-                    before,
-                    GEN_CLOSED,
-                    depth,
-                    st[1],
-                    task,
-                    start,
-                    end - start,
-                    -1,
-                )
-            )
+            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
+            rec.emit((seq, info, op, arg, CLOSED, None, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1))  # fmt: skip
         else:
             inst.state = GEN_SUSPENDED
-            rec.emit(
-                (
-                    seq,
-                    info,
-                    op,
-                    arg,
-                    YIELD,
-                    result,
-                    before,
-                    GEN_SUSPENDED,
-                    depth,
-                    st[1],
-                    task,
-                    start,
-                    end - start,
-                    self._frame.f_lasti,
-                )
-            )
+            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
+            rec.emit((seq, info, op, arg, YIELD, result, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._frame.f_lasti))  # fmt: skip
         return result
 
     def _raised(

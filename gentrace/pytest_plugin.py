@@ -47,20 +47,7 @@ class GenTracer(Tracer):
     def __init__(self, *, keep: int | None = None, only: Sequence[str] = ()) -> None:
         self._text = io.StringIO()
         self._keep = keep
-        self._only = tuple(only)
-        self._matches: Callable[[Sequence[str], str, str], bool] | None = None
-        if self._only:
-            from gentrace.instrument import matches  # the AST machinery, only when filtering
-
-            self._matches = matches
-        super().__init__(out=self._text, color=False, keep=keep)
-
-    def _adopt(self, gen: Any, name: str | None, func: Callable[..., Any] | None, arg: Any) -> Any:
-        if func is not None and self._matches is not None:
-            qualname = getattr(func, "__qualname__", "?")
-            if not self._matches(self._only, qualname, getattr(func, "__module__", None) or "?"):
-                return gen  # not selected: the caller hands out the plain generator
-        return super()._adopt(gen, name, func, arg)
+        super().__init__(out=self._text, color=False, keep=keep, only=only)
 
     def ops(self, name: str) -> list[str]:
         """The operations on instance `name`, in order: ``["create", "next", "send", "close"]``."""

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
-from gentrace.records import OPS, OUTCOMES, RETURN, STATES, THROW, Record, make_info
+from gentrace.records import ATHROW, MAIN_THREAD, OPS, OUTCOMES, RETURN, STATES, THROW, Record, make_info
 from gentrace.reprs import ExcText, ReprText, cut, escape_controls
 
 MAX_LINE: Final = 1 << 20
@@ -29,18 +29,6 @@ WINDOW: Final = 10_000
 """Events held back to restore seq order; a seq missing this long is skipped."""
 
 _CHUNK: Final = 1 << 16
-
-# The async issue's operations and states count and flag like their generator twins.
-ASYNC_OPS: Final = frozenset({"anext", "asend", "athrow", "aclose"})
-ASYNC_STATES: Final = frozenset(
-    {
-        f"{kind}_{state}"
-        for kind in ("AGEN", "CORO")
-        for state in ("CREATED", "RUNNING", "SUSPENDED", "CLOSED")
-    }
-)
-KNOWN_OPS: Final = OPS | ASYNC_OPS
-KNOWN_STATES: Final = STATES | ASYNC_STATES
 
 
 class TraceError(Exception):
@@ -101,7 +89,7 @@ def _state(data: dict[str, Any], key: str, nullable: bool) -> str | None:
     value = data.get(key)
     if value is None and nullable:
         return None
-    if not isinstance(value, str) or value not in KNOWN_STATES:
+    if not isinstance(value, str) or value not in STATES:
         raise ValueError(f"unknown {key} {clean(repr(value), 40)}")
     return value
 
@@ -146,7 +134,7 @@ def parse_event(data: Any) -> TraceEvent:
     if not isinstance(gen, str):
         raise ValueError("not a gentrace event (no string 'gen')")
     op = data.get("op")
-    if not isinstance(op, str) or op not in KNOWN_OPS:
+    if not isinstance(op, str) or op not in OPS:
         raise ValueError(f"unknown op {clean(repr(op), 40)}")
     outcome = data.get("outcome")
     if not isinstance(outcome, str) or outcome not in OUTCOMES:
@@ -163,10 +151,10 @@ def parse_event(data: Any) -> TraceEvent:
     value_text = _text(data, "value")
     filename = _text(data, "filename")
     func = _text(data, "func") or "?"
-    thread = _text(data, "thread") or "MainThread"
+    thread = _text(data, "thread") or MAIN_THREAD
     task = _text(data, "task")
 
-    arg: Any = _exc(data, "arg_exc", arg_text) if op == THROW or op == "athrow" else None
+    arg: Any = _exc(data, "arg_exc", arg_text) if op == THROW or op == ATHROW else None
     if arg is None and arg_text is not None:
         arg = ReprText(arg_text)
     value: Any = _exc(data, "value_exc", value_text)

@@ -19,8 +19,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from threading import get_ident
 from types import CodeType, CoroutineType, GeneratorType
-from typing import Any, Protocol
+from typing import Any
 
+from gentrace.names import clean_qualname, display_name
 from gentrace.records import (
     CLOSED,
     CLOSED_STATES,
@@ -31,8 +32,11 @@ from gentrace.records import (
     GEN_CREATED,
     NAME,
     RECORD_SIZE,
+    Ending,
     Info,
     Record,
+    Sink,
+    Unfinished,
     make_info,
 )
 
@@ -40,42 +44,6 @@ Clock = Callable[[], int]
 
 NAMING_CACHE = 4096
 """Traced functions whose instances' names are remembered (a program may make functions anew)."""
-
-
-class Sink(Protocol):
-    """Where records go: told when an operation starts (if it cares) and ends, then closed."""
-
-    wants_start: bool
-
-    def start(self, record: Record) -> None: ...
-
-    def end(self, record: Record) -> None: ...
-
-    def note(self, note: dict[str, Any]) -> None: ...
-
-    def close(self, final: Final) -> None: ...
-
-
-class Unfinished:
-    """An instance that had not finished when its tracer closed."""
-
-    __slots__ = ("info", "lineno", "state")
-
-    def __init__(self, info: Info, state: str, lineno: int | None) -> None:
-        self.info = info
-        self.state = state
-        self.lineno = lineno
-
-
-class Final:
-    """What remains to say when a tracer closes."""
-
-    __slots__ = ("cut_after", "events", "unfinished")
-
-    def __init__(self, events: int, unfinished: list[Unfinished], cut_after: int | None) -> None:
-        self.events = events
-        self.unfinished = unfinished
-        self.cut_after = cut_after
 
 
 class _ThreadState(threading.local):
@@ -127,12 +95,7 @@ class InstanceRef(weakref.ref):  # type: ignore[type-arg]
 
 def _qualname(func: Callable[..., Any] | GeneratorType[Any, Any, Any]) -> str:
     qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", "gen")
-    return str(qualname).replace("<locals>.", "")
-
-
-def display_name(qualname: str) -> str:
-    """The name part of ``NAME#N``: a qualname without ``<locals>.`` and angle brackets."""
-    return qualname.replace("<locals>.", "").replace("<", "").replace(">", "")
+    return clean_qualname(str(qualname))
 
 
 class Recorder:
@@ -175,6 +138,14 @@ class Recorder:
         self._failed = False
 
     # -- the feed -------------------------------------------------------------------------------
+
+    def add_sink(self, sink: Sink) -> None:
+        """Feed `sink` too, from the next operation on."""
+        self.sinks.append(sink)
+        if sink.wants_start:
+            self.starters.append(sink)
+            self.starting = True
+        self.emit = self._make_emit()
 
     def _make_emit(self) -> Callable[[Record], Any]:
         # Unbounded memory is kept flat (`extend`): the record tuple is freed at once instead of
@@ -345,10 +316,10 @@ class Recorder:
         recorded = next(self.counter) - 1
         self.limit = -1
         cut = self.max_events if self.max_events is not None and recorded > self.max_events else None
-        final = Final(recorded if cut is None else cut, self.unfinished(), cut)
+        ending = Ending(recorded if cut is None else cut, self.unfinished(), cut)
         for sink in self.sinks:
             try:
-                sink.close(final)
+                sink.close(ending)
             except Exception as exc:
                 self._fail(exc)
 

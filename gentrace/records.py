@@ -1,8 +1,10 @@
-"""The flat record the recorder makes per operation, and the `Event` built from it on demand.
+"""The record layout: one flat tuple per operation, the names of operations, outcomes and states.
 
-The hot path builds one tuple per operation (`Record`), sharing a per-instance info tuple. An
-`Event` — the documented, public form — is built only when `Tracer.events` is read or a sink
-asks for one, so recording in memory costs a tuple and an append.
+The hot path builds one tuple per operation (`Record`), sharing a per-instance info tuple; the
+public `Event` is built from it on demand (`events`). Every rule about states — which count as
+running, suspended, created or finished — is a set here, used everywhere by name. Also here: what
+a sink is (`Sink`) and what it is told when tracing ends (`Ending`), the seam between recording
+and output. Standard library only.
 """
 
 from __future__ import annotations
@@ -56,8 +58,14 @@ STATES: Final = frozenset(
     | {AGEN_CREATED, AGEN_RUNNING, AGEN_SUSPENDED, AGEN_CLOSED}
     | {CORO_CREATED, CORO_RUNNING, CORO_SUSPENDED, CORO_CLOSED}
 )
-CLOSED_STATES: Final = frozenset({GEN_CLOSED, AGEN_CLOSED, CORO_CLOSED})
 CREATED_STATES: Final = frozenset({GEN_CREATED, AGEN_CREATED, CORO_CREATED})
+RUNNING_STATES: Final = frozenset({GEN_RUNNING, AGEN_RUNNING, CORO_RUNNING})
+SUSPENDED_STATES: Final = frozenset({GEN_SUSPENDED, AGEN_SUSPENDED, CORO_SUSPENDED})
+CLOSED_STATES: Final = frozenset({GEN_CLOSED, AGEN_CLOSED, CORO_CLOSED})
+"""Finished, whatever the kind: `is_finished` is the one answer to "did this instance end"."""
+
+SYNC_OP: Final = {ANEXT: NEXT, ASEND: SEND, ATHROW: THROW, ACLOSE: CLOSE}
+"""An async generator's operation → the generator operation it mirrors (counted as that one)."""
 COLLECTED: Final = {
     GEN_CREATED: GEN_CLOSED,
     GEN_SUSPENDED: GEN_CLOSED,
@@ -68,7 +76,21 @@ COLLECTED: Final = {
 }
 """The state a live instance is left in when it is garbage-collected (others are not recorded)."""
 
+MAIN_THREAD: Final = "MainThread"
+"""The name of the main thread, which the log does not mention."""
+
 IGNORED_EXIT_MESSAGE: Final = "generator ignored GeneratorExit"
+
+
+def is_finished(state: str | None) -> bool:
+    """Whether an instance in `state` has finished (any kind's closed state)."""
+    return state in CLOSED_STATES
+
+
+def running_state(state: str) -> str:
+    """The running state of the kind of `state`: ``GEN_RUNNING`` for ``GEN_SUSPENDED``."""
+    return state.rpartition("_")[0] + "_RUNNING"
+
 
 # Positions of the fields in a Record tuple.
 SEQ, INST, OP, ARG, OUTCOME, VALUE, BEFORE, AFTER, DEPTH, THREAD, TASK, START, DURATION, LASTI = range(14)
@@ -79,21 +101,38 @@ Record = tuple[Any, ...]
 task, start_ns, duration_ns, lasti) — see the positions above."""
 
 
-def state_after_raise(op: str, before: str | None, arg: Any, exc: BaseException) -> str:
-    """The state a generator is left in when an operation with `arg` on it raised `exc`.
+_AFTER_RAISE: Final = {
+    "GEN": (GEN_SUSPENDED, GEN_CLOSED, (IGNORED_EXIT_MESSAGE,)),
+    "CORO": (CORO_SUSPENDED, CORO_CLOSED, ("coroutine ignored GeneratorExit",)),
+}
+
+
+def state_after_raise(op: str, before: str, arg: Any, exc: BaseException) -> str:
+    """The state a generator or coroutine (the kind of `before`) is left in when `op` raised `exc`.
 
     An exception that escapes a generator's frame finishes it, except where the generator never
     ran: a non-None send to a fresh generator, a call while it is already executing, and a
     close() that the generator answered with another yield. (``send(None)`` to a fresh generator
     does run it, so a TypeError from its body closes it like any other exception.)
     """
-    if before == GEN_RUNNING:
-        return GEN_RUNNING
-    if before == GEN_CREATED and op == SEND and arg is not None and type(exc) is TypeError:
-        return GEN_CREATED
-    if op == CLOSE and type(exc) is RuntimeError and exc.args == (IGNORED_EXIT_MESSAGE,):
-        return GEN_SUSPENDED
-    return GEN_CLOSED
+    if before in RUNNING_STATES:
+        return before
+    if before in CREATED_STATES and op == SEND and arg is not None and type(exc) is TypeError:
+        return before
+    suspended, closed, ignored = _AFTER_RAISE[before.partition("_")[0]]
+    if op == CLOSE and type(exc) is RuntimeError and exc.args == ignored:
+        return suspended
+    return closed
+
+
+def runs_code(record: Record) -> bool:
+    """Whether the operation ran the generator's code (a close or collect only if it was suspended)."""
+    op = record[OP]
+    if op == CREATE:
+        return False
+    if op == CLOSE or op == COLLECT or op == ACLOSE:
+        return record[BEFORE] in SUSPENDED_STATES
+    return True
 
 
 # Positions in an instance's info tuple (shared by all its records).
@@ -160,3 +199,52 @@ class Sleep:
         except (TypeError, ValueError):
             shown = repr(self.delay)
         return f"<sleep {shown}s>"
+
+
+# -- what a sink is, and what it is told at the end --------------------------------------------
+
+
+class Unfinished:
+    """An instance that had not finished when its tracer closed."""
+
+    __slots__ = ("info", "lineno", "state")
+
+    def __init__(self, info: Info, state: str, lineno: int | None) -> None:
+        self.info = info
+        self.state = state
+        self.lineno = lineno
+
+
+class Ending:
+    """What remains to say when a tracer closes: events recorded, unfinished instances, a cut."""
+
+    __slots__ = ("cut_after", "events", "unfinished")
+
+    def __init__(self, events: int, unfinished: list[Unfinished], cut_after: int | None) -> None:
+        self.events = events
+        self.unfinished = unfinished
+        self.cut_after = cut_after
+
+
+class Sink:
+    """Where records go. A sink is told when an operation starts (only if `wants_start`), when it
+    ends (`end`: the one method every sink has), about facts of the trace (`note`: a ``max-events``
+    cut), and is closed once with what remains to say (`close`).
+
+    Subclasses override what they need; the rest does nothing.
+    """
+
+    wants_start = False
+
+    def start(self, record: Record) -> None:
+        """An operation starts (called only if `wants_start`)."""
+
+    def end(self, record: Record) -> None:
+        """An operation ended: its complete record."""
+        raise NotImplementedError
+
+    def note(self, note: dict[str, Any]) -> None:
+        """A fact about the trace, e.g. ``{"note": "max-events", "after_seq": N}``."""
+
+    def close(self, ending: Ending) -> None:
+        """Tracing ended; nothing more comes."""

@@ -7,10 +7,11 @@ the same functions: its reprs are `ReprText` and its exceptions `ExcText`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from gentrace.names import call_name
 from gentrace.records import (
     ACLOSE,
     AFTER,
@@ -30,6 +31,7 @@ from gentrace.records import (
     FUNC,
     INST,
     LASTI,
+    MAIN_THREAD,
     NAME,
     NEXT,
     OP,
@@ -43,6 +45,7 @@ from gentrace.records import (
     YIELD,
     Info,
     Record,
+    Unfinished,
     lineno_at,
 )
 from gentrace.reprs import (
@@ -61,7 +64,6 @@ from gentrace.styles import PLAIN, Styles
 
 INDENT: Final = "    "
 COMMENT_COLUMN: Final = 40
-MAIN_THREAD: Final = "MainThread"
 
 MEMO_SIZE: Final = 4096  # entries in each memo of a renderer; cleared when full
 
@@ -85,11 +87,6 @@ def _arg_text(arg: Any, limit: int | None) -> str:
     if isinstance(getattr(type(arg), "gentrace_name", None), property):
         return escape_controls(arg.gentrace_name)
     return safe_repr(arg, limit)
-
-
-def call_name(func: str) -> str:
-    """The name a call to the generator function is written with: its qualname."""
-    return func.rpartition(":")[2].replace("<locals>.", "")
 
 
 def expression(record: Record, limit: int | None) -> str:
@@ -365,9 +362,39 @@ class TextSteps:
         return parts
 
 
-def one_line(record: Record, max_repr: int | None = 80) -> str:
-    """The event on one line, without colour: ``averager#1.send(10) → 10.0 · GEN_SUSPENDED · line 17``."""
-    options = TextOptions(max_repr=max_repr)
+def closing_lines(
+    unfinished: Iterable[Unfinished], cut_after: int | None, options: TextOptions, *, ended: bool = True
+) -> list[str]:
+    """The comment lines that end a log: instances never started or still suspended, and a cut.
+
+    `ended` says whether the program ran to its end (a trace read back without its ``end`` note
+    was killed: its suspended instances are "still suspended when the trace ends").
+    """
+    s = options.styles
+    lines = []
+    for item in unfinished:
+        name, filename = item.info[NAME], item.info[FILENAME]
+        lineno = item.lineno
+        where = f"{options.show_path(filename)}:{lineno}" if filename and lineno and lineno > 0 else None
+        where = where or "an unknown line"
+        if item.state in CREATED_STATES:
+            lines.append(f"# never started: {name}, created at {where}")
+        else:
+            when = "at exit" if ended else "when the trace ends (killed?)"
+            lines.append(f"# still suspended {when}: {name}, paused at {where}")
+    if cut_after is not None:
+        lines.append(f"# max-events: recording stopped after {cut_after} events; the program ran on")
+    return [f"{s.comment}{line}{s.reset}" for line in lines]
+
+
+def one_line(record: Record, max_repr: int | None = 80, *, options: TextOptions | None = None) -> str:
+    """The event on one line, without colour: ``averager#1.send(10) → 10.0 · GEN_SUSPENDED · line 17``.
+
+    With `options`, they say how it is written (their `max_repr` replaces `max_repr`).
+    """
+    if options is None:
+        options = TextOptions(max_repr=max_repr)
+    max_repr = options.max_repr
     op = record[OP]
     name = record[INST][NAME]
     if op == CREATE:

@@ -14,13 +14,11 @@ import contextlib
 import inspect
 import linecache
 import os
-import re
 import sys
 import threading
 import traceback
 import types
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 from gentrace.instrument import (
@@ -34,26 +32,26 @@ from gentrace.instrument import (
     run_script,
 )
 from gentrace.proxy import GeneratorProxy
-from gentrace.recorder import Final
-from gentrace.records import COLLECT, CREATE, DEPTH, INST, NAME, OP, Record
+from gentrace.records import COLLECT, CREATE, CREATED_STATES, DEPTH, INST, NAME, OP, Record, Sink, is_finished
 from gentrace.renderers import (
     INDENT,
     TextOptions,
-    annotation,
     end_line,
-    expression,
-    result,
+    one_line,
     single_line,
     start_line,
 )
-from gentrace.sinks import TextSink, path_shower, source_line
+from gentrace.reprs import safe_repr
+from gentrace.sinks import TextSink
+from gentrace.sources import path_shower, source_line
 from gentrace.styles import PLAIN, Styles, styles_for
 from gentrace.tracer import Tracer
 from gentrace.tracing import set_default
+from gentrace.transcript import Entry, doctest_text, exception_text
 
 __all__ = ["Console", "main"]
 
-HELPERS = ("state", "history", "where", "locals_of")
+
 BANNER = """gentrace repl — Python {version}; every generator step is annotated (on stderr).
 Helpers: state(g)      the state, and the line where g is paused
          history(g)    g's steps so far, as the log shows them
@@ -72,7 +70,7 @@ class Text(str):
 # -- where the steps of an input go -------------------------------------------------------------
 
 
-class StepCollector:
+class StepCollector(Sink):
     """A sink that keeps the records of the current input until the console shows them.
 
     While a SCRIPT runs, it passes the steps on to the REPL-style log instead (as `run` shows them).
@@ -96,26 +94,11 @@ class StepCollector:
         with self._lock:
             self.pending.append(record)
 
-    def note(self, note: dict[str, Any]) -> None:
-        pass
-
-    def close(self, final: Final) -> None:
-        pass
-
     def take(self) -> list[Record]:
         """The records collected since the last call."""
         with self._lock:
             taken, self.pending = self.pending, []
         return taken
-
-
-def attach(tracer: Tracer, sink: StepCollector) -> None:
-    """Add `sink` to `tracer`'s recorder (the console's own sink is not an `out=` target)."""
-    recorder = tracer._recorder
-    recorder.sinks.append(sink)
-    recorder.starters.append(sink)
-    recorder.starting = True
-    recorder.emit = recorder._make_emit()
 
 
 # -- rendering ----------------------------------------------------------------------------------
@@ -152,17 +135,7 @@ class Sources:
 
 def annotation_line(record: Record, options: TextOptions) -> str:
     """A step as the console shows it: ``next(averager#1) → 10.0 · GEN_SUSPENDED · line 17: ...``."""
-    op = record[OP]
-    name = record[INST][NAME]
-    if op == CREATE:
-        text = f"{name} created · {annotation(record, options)}"
-    elif op == COLLECT:
-        text = f"{name} {annotation(record, options)}"
-    else:
-        shown = result(record, options.max_repr)
-        arrow = f" → {shown}" if shown else ""
-        text = f"{expression(record, options.max_repr)}{arrow} · {annotation(record, options)}"
-    return f"{INDENT * record[DEPTH]}{text}"
+    return f"{INDENT * record[DEPTH]}{one_line(record, options=options)}"
 
 
 # -- the helpers --------------------------------------------------------------------------------
@@ -211,10 +184,10 @@ class Helpers:
         """The state of `g` and where it is paused: ``g#1: GEN_SUSPENDED · paused at f.py:3: yield x``."""
         name, state, frame, _ = _describe(g, self.tracer)
         place = self._place(frame)
-        if place is None or state == "GEN_CLOSED":
+        if place is None or is_finished(state):
             return Text(f"{name}: {state}")
         path, lineno, line = place
-        verb = "created at" if state == "GEN_CREATED" else "paused at"
+        verb = "created at" if state in CREATED_STATES else "paused at"
         return Text(f"{name}: {state} · {verb} {path}:{lineno}" + (f": {line}" if line else ""))
 
     def history(self, g: Any) -> Text:
@@ -238,7 +211,7 @@ class Helpers:
     def where(self, g: Any) -> Text:
         """The source around the line where `g` is paused, that line marked with ``-->``."""
         name, state, frame, _ = _describe(g, self.tracer)
-        if frame is None or state == "GEN_CLOSED":
+        if frame is None or is_finished(state):
             return Text(f"{name}: {state}, not paused anywhere")
         lines = self.sources.lines(frame.f_code.co_filename, frame.f_code)
         lineno = frame.f_lineno
@@ -251,70 +224,11 @@ class Helpers:
 
     def locals_of(self, g: Any) -> Text:
         """The local variables of `g`, one ``name = repr`` a line."""
-        from gentrace.reprs import safe_repr
-
         name, state, frame, _ = _describe(g, self.tracer)
-        if frame is None or state == "GEN_CLOSED":
+        if frame is None or is_finished(state):
             return Text(f"{name}: {state}, no locals")
         pairs = [f"{key} = {safe_repr(value, 200)}" for key, value in frame.f_locals.items()]
         return Text("\n".join(pairs) if pairs else f"{name}: no locals")
-
-
-# -- the session, as a doctest ------------------------------------------------------------------
-
-
-@dataclass
-class Entry:
-    """One compiled input and what it did."""
-
-    source: str
-    notes: list[str] = field(default_factory=list)
-    output: str = ""
-    exception: str | None = None
-
-
-_INSTANCE = re.compile(r"\b([A-Za-z_][\w.]*)#(\d+)")
-_PROXY = re.compile(r"<traced generator \S+ of (<generator object .*? at 0x[0-9a-fA-F]+>)>")
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
-_HELPER_CALL = re.compile(r"\b(?:" + "|".join(HELPERS) + r")\s*\(")
-
-
-def python_name(text: str) -> str:
-    """Instance names made valid Python names: ``Counter.count#2`` → ``Counter_count_2``."""
-    return _INSTANCE.sub(lambda m: f"{m.group(1).replace('.', '_')}_{m.group(2)}", text)
-
-
-def doctest_example(entry: Entry) -> str:
-    """One input as a doctest example: source, annotations as ``... #`` lines, expected output."""
-    lines = entry.source.rstrip("\n").split("\n")
-    output = entry.exception if entry.exception is not None else entry.output
-    output = _ADDRESS.sub("0x...", _PROXY.sub(r"\1", output))
-    directives = []
-    if _HELPER_CALL.search(entry.source):
-        directives.append("+SKIP")
-        output = python_name(output)
-    if "0x..." in output:
-        directives.append("+ELLIPSIS")
-    if directives:
-        lines[0] += f"  # doctest: {' '.join(directives)}"
-    text = [f">>> {lines[0]}", *(f"... {line}" for line in lines[1:])]
-    text.extend(f"... # {python_name(note)}" for note in entry.notes)
-    for line in output.splitlines():
-        if "+SKIP" in directives and line.lstrip().startswith((">>>", "...")):
-            line = f"# {line}"  # a skipped output is never compared, but a prompt in it would be parsed
-        text.append(line if line.strip() else "<BLANKLINE>")
-    return "\n".join(text) + "\n"
-
-
-def doctest_text(entries: list[Entry]) -> str:
-    """The whole session as a Markdown doctest: one ``pycon`` fence, a blank line before it closes."""
-    return "```pycon\n" + "".join(doctest_example(e) for e in entries) + "\n```\n"
-
-
-def exception_text(exc: BaseException) -> str:
-    """An exception in doctest's form: the header, an elided stack, the exception's own lines."""
-    last = "".join(traceback.format_exception_only(type(exc), exc))
-    return f"Traceback (most recent call last):\n  ...\n{last}"
 
 
 class Tee:
@@ -488,7 +402,7 @@ def main(
     recorder = tracer._recorder
     log = TextSink(_stderr, origin_ns=recorder.origin, color=color, sync_stdout=True) if script else None
     collector = StepCollector(log)
-    attach(tracer, collector)
+    tracer.add_sink(collector)
     set_default(tracer)
     show_path = path_shower(os.getcwd())
     sources = Sources()

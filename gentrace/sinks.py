@@ -10,48 +10,47 @@ finalizer may arrive while the same thread is inside the sink.
 
 from __future__ import annotations
 
-import functools
-import io
+import itertools
 import json
-import linecache
 import logging
 import os
 import sys
+import tempfile
 import threading
-import tokenize
 from collections import deque
 from collections.abc import Callable
 from typing import IO, Any, cast
 
 from gentrace.events import to_event
 from gentrace.jsonl import JsonRenderer
-from gentrace.recorder import Final
 from gentrace.records import (
     AFTER,
     CLOSE,
     COLLECT,
     CREATE,
-    FILENAME,
-    GEN_CLOSED,
-    GEN_CREATED,
     INST,
     NAME,
     OP,
     OUTCOME,
     SEQ,
     YIELD,
+    Ending,
     Record,
+    Sink,
+    is_finished,
 )
 from gentrace.renderers import (
     TextOptions,
     TextSteps,
+    closing_lines,
     end_line,
     one_line,
     repeat_line,
     single_line,
 )
 from gentrace.reprs import safe_repr
-from gentrace.styles import PLAIN, styles_for
+from gentrace.sources import path_shower, source_line
+from gentrace.styles import PLAIN, is_terminal, styles_for
 
 FILE_BUFFER = 1 << 16
 TERMINAL_MAX_REPR = 80
@@ -61,38 +60,6 @@ FILE_MAX_REPR = 1000
 def open_log(path: str) -> IO[str]:
     """Open a log file for writing: UTF-8, block-buffered, never failing on an odd character."""
     return open(path, "w", encoding="utf-8", errors="backslashreplace", buffering=FILE_BUFFER)
-
-
-def _is_tty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
-
-
-@functools.lru_cache(maxsize=4096)
-def source_line(filename: str, lineno: int) -> str:
-    """The source line, stripped of indentation and of a trailing comment, if it can be read."""
-    line = linecache.getline(filename, lineno).strip()
-    if "#" not in line:
-        return line
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(line).readline):
-            if token.type == tokenize.COMMENT:
-                return line[: token.start[1]].rstrip()
-    except (tokenize.TokenError, SyntaxError):  # a line of a multi-line statement
-        pass
-    return line
-
-
-def path_shower(cwd: str) -> Callable[[str], str]:
-    """A function showing a path relative to `cwd` when it lies below it, else as it is."""
-    prefix = cwd.rstrip(os.sep) + os.sep
-
-    def show(path: str) -> str:
-        return path[len(prefix) :] if path.startswith(prefix) else path
-
-    return show
 
 
 FrameLookup = Callable[[str], Any]
@@ -106,7 +73,7 @@ def frame_locals(frame_of: FrameLookup | None, record: Record, limit: int | None
     return {name: safe_repr(value, limit) for name, value in frame.f_locals.items()}
 
 
-class TextSink:
+class TextSink(Sink):
     """The REPL-style log, to a stream (looked up at each write if given as a callable) or a file."""
 
     wants_start = True
@@ -145,7 +112,7 @@ class TextSink:
         self._steps = TextSteps(self._options)
 
     def _configure(self, stream: IO[str]) -> None:
-        tty = not self._file and _is_tty(stream)
+        tty = not self._file and is_terminal(stream)
         limit = (
             self._max_repr if self._max_repr is not None else (TERMINAL_MAX_REPR if tty else FILE_MAX_REPR)
         )
@@ -217,35 +184,18 @@ class TextSink:
         text = ""
         if self._open_seq != record[SEQ]:
             text = repeat_line(record, options) + "\n"
-        if self._locals is not None and record[AFTER] != GEN_CLOSED and record[OP] != CLOSE:
+        if self._locals is not None and not is_finished(record[AFTER]) and record[OP] != CLOSE:
             loc = frame_locals(self._locals, record, options.max_repr)
             if loc is not None:
                 options = options.with_locals(loc)
         return text + end_line(record, options) + "\n"
 
-    def note(self, note: dict[str, Any]) -> None:
-        pass  # the text log says what it has to say when it closes
-
-    def close(self, final: Final) -> None:
+    def close(self, ending: Ending) -> None:
         with self._lock:
             options = self._prepare()
-            lines = []
-            for item in final.unfinished:
-                name, filename = item.info[NAME], item.info[FILENAME]
-                if filename:
-                    filename = options.show_path(filename)
-                where = f"{filename}:{item.lineno}" if filename and item.lineno else "an unknown line"
-                if item.state == GEN_CREATED:
-                    lines.append(f"# never started: {name}, created at {where}")
-                else:
-                    lines.append(f"# still suspended at exit: {name}, paused at {where}")
-            if final.cut_after is not None:
-                lines.append(
-                    f"# max-events: recording stopped after {final.cut_after} events; the program ran on"
-                )
+            lines = closing_lines(ending.unfinished, ending.cut_after, options)
             if lines:
-                s = self._prepare().styles
-                self._write("".join(f"{s.comment}{line}{s.reset}\n" for line in lines))
+                self._write("".join(line + "\n" for line in lines))
             stream = self._get()
             if self._file:
                 stream.close()
@@ -256,7 +206,7 @@ class TextSink:
                     pass
 
 
-class JsonlSink:
+class JsonlSink(Sink):
     """One JSON object per line, written when each operation completes.
 
     Lines are queued and written in batches: a `deque` takes appends from any thread without a
@@ -264,7 +214,6 @@ class JsonlSink:
     `kill -9` loses no more than an unflushed buffer would, and never splits a line but the last.
     """
 
-    wants_start = False
     BATCH = 256
 
     def __init__(
@@ -285,14 +234,11 @@ class JsonlSink:
         self._lock = threading.RLock()
         self._queue: deque[str] = deque()
         # A terminal shows each line at once; elsewhere lines go in batches.
-        self._tty = _is_tty(stream)
+        self._tty = is_terminal(stream)
         self._batch = 1 if self._tty else self.BATCH
 
-    def start(self, record: Record) -> None:
-        pass
-
     def end(self, record: Record) -> None:
-        if self._locals is not None and record[AFTER] != GEN_CLOSED:
+        if self._locals is not None and not is_finished(record[AFTER]):
             self._queue.append(self._render(record, frame_locals(self._locals, record, self._limit)))
         else:
             self._queue.append(self._render(record))
@@ -312,8 +258,8 @@ class JsonlSink:
         self._queue.append(json.dumps(note))
         self._drain()
 
-    def close(self, final: Final) -> None:
-        self._queue.append(json.dumps({"note": "end", "events": final.events}))
+    def close(self, ending: Ending) -> None:
+        self._queue.append(json.dumps({"note": "end", "events": ending.events}))
         self._drain()
         with self._lock:
             if self._owns:
@@ -322,10 +268,8 @@ class JsonlSink:
                 self._stream.flush()
 
 
-class LoggerSink:
+class LoggerSink(Sink):
     """One log record per event; the message is the one-line form, the Event rides along."""
-
-    wants_start = False
 
     def __init__(
         self, logger: logging.Logger, *, level: int, origin_ns: int, max_repr: int | None = None
@@ -335,17 +279,52 @@ class LoggerSink:
         self._origin = origin_ns
         self._limit = max_repr if max_repr is not None else TERMINAL_MAX_REPR
 
-    def start(self, record: Record) -> None:
-        pass
-
     def end(self, record: Record) -> None:
         if self._logger.isEnabledFor(self._level):
             event = to_event(record, self._origin)
             # No args: the message is taken as it is, a "%" in a repr included.
             self._logger.log(self._level, one_line(record, self._limit), extra={"gentrace_event": event})
 
-    def note(self, note: dict[str, Any]) -> None:
-        pass
 
-    def close(self, final: Final) -> None:
-        pass
+class SpoolSink(Sink):
+    """Keeps the run as JSON Lines in a temporary file, and hands the file over when tracing ends.
+
+    What a run shows only at its end (``--summary``, ``--timeline``, an ``.html`` page) is computed
+    from this file as ``gentrace show`` would, so memory stays flat however long the program runs.
+    `at_close(path, ending)` is called once; the file is removed after it, whatever it raises.
+    Past `limit` events the rest is not kept, and `over` says so.
+    """
+
+    def __init__(
+        self,
+        at_close: Callable[[str, Ending], None],
+        *,
+        origin_ns: int = 0,
+        max_repr: int | None = None,
+        locals: FrameLookup | None = None,
+        limit: int | None = None,
+    ) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="gentrace-", suffix=".jsonl")
+        self._jsonl = JsonlSink(
+            os.fdopen(fd, "w", encoding="utf-8"), origin_ns=origin_ns, max_repr=max_repr, locals=locals
+        )
+        self._at_close = at_close
+        self._limit = sys.maxsize if limit is None else limit
+        self._count = itertools.count(1)  # atomic: records may come from several threads
+        self.over = False
+
+    def end(self, record: Record) -> None:
+        if next(self._count) <= self._limit:
+            self._jsonl.end(record)
+        else:
+            self.over = True
+
+    def note(self, note: dict[str, Any]) -> None:
+        self._jsonl.note(note)
+
+    def close(self, ending: Ending) -> None:
+        self._jsonl.close(ending)
+        try:
+            self._at_close(self.path, ending)
+        finally:
+            os.unlink(self.path)

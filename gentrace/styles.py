@@ -36,6 +36,14 @@ def _env_flag(name: str) -> bool:
     return bool(os.environ.get(name))
 
 
+def is_terminal(stream: IO[Any] | Any) -> bool:
+    """Whether `stream` is a terminal (a closed or odd stream is not)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def wants_color(stream: IO[Any] | Any, color: bool | None) -> bool:
     """Whether text written to `stream` gets colour.
 
@@ -48,10 +56,7 @@ def wants_color(stream: IO[Any] | Any, color: bool | None) -> bool:
         return False
     if _env_flag("FORCE_COLOR"):
         return True
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
+    return is_terminal(stream)
 
 
 def styles_for(stream: IO[Any] | Any, color: bool | None) -> Styles:

@@ -16,24 +16,34 @@ from gentrace.records import (
     AFTER,
     ARG,
     BEFORE,
-    CLOSED_STATES,
+    CLOSE,
+    CLOSED,
+    COLLECT,
+    CREATE,
+    CREATED_STATES,
     DURATION,
     FILENAME,
     INST,
     LASTI,
     NAME,
+    NEXT,
     OP,
     OUTCOME,
+    RAISE,
+    RETURN,
+    RUNNING_STATES,
+    SEND,
+    SUSPENDED_STATES,
+    SYNC_OP,
+    THROW,
     VALUE,
+    YIELD,
     Record,
+    is_finished,
 )
 from gentrace.reprs import ReprText, exc_line, is_exception, safe_repr
 
-COUNTED: Final = ("next", "send", "throw", "close")
-_ALIASES: Final = {"anext": "next", "asend": "send", "athrow": "throw", "aclose": "close"}
-_SUSPENDED: Final = frozenset({"GEN_SUSPENDED", "AGEN_SUSPENDED", "CORO_SUSPENDED"})
-_CREATED: Final = frozenset({"GEN_CREATED", "AGEN_CREATED", "CORO_CREATED"})
-_RUNNING: Final = frozenset({"GEN_RUNNING", "AGEN_RUNNING", "CORO_RUNNING"})
+COUNTED: Final = (NEXT, SEND, THROW, CLOSE)
 
 
 class _Instance:
@@ -71,37 +81,37 @@ class Summary:
             lineno = record[LASTI]
             site = f"{self._show_path(info[FILENAME])}:{lineno}" if info[FILENAME] and lineno > 0 else "?"
             inst = self._instances[name] = _Instance(name, site)
-        op = _ALIASES.get(record[OP], record[OP])
+        op = SYNC_OP.get(record[OP], record[OP])
         outcome = record[OUTCOME]
         before = record[BEFORE]
         if op in inst.counts:
             inst.counts[op] += 1
-        if op not in ("create", "collect"):
+        if op != CREATE and op != COLLECT:
             inst.time_ns += record[DURATION]
-        if outcome == "yield":
+        if outcome == YIELD:
             inst.yields += 1
         value = record[VALUE]
-        if before in CLOSED_STATES:
+        if is_finished(before):
             pass  # an operation on a finished instance: how it ended was said already
-        elif outcome == "return":
+        elif outcome == RETURN:
             inst.ending = "returned" if _is_none(value) else f"returned {safe_repr(value, self._limit)}"
-        elif outcome == "raise":
+        elif outcome == RAISE:
             text = exc_line(value, self._limit) if is_exception(value) else safe_repr(value, self._limit)
-            if op == "close" and before in _SUSPENDED and record[AFTER] in _SUSPENDED:
+            if op == CLOSE and before in SUSPENDED_STATES and record[AFTER] in SUSPENDED_STATES:
                 inst.anomalies.append(f"close() raised {text}")
-            elif before in _RUNNING:
+            elif before in RUNNING_STATES:
                 pass
-            elif not (op == "send" and before in _CREATED):
+            elif not (op == SEND and before in CREATED_STATES):
                 inst.ending = f"raised {text}"
-        elif outcome == "closed":
-            inst.ending = "collected" if op == "collect" else "closed"
-        if op == "collect":
+        elif outcome == CLOSED:
+            inst.ending = "collected" if op == COLLECT else "closed"
+        if op == COLLECT:
             inst.anomalies.append("collected without close")
-        if op == "send" and before in _CREATED and not _is_none(record[ARG]):
+        if op == SEND and before in CREATED_STATES and not _is_none(record[ARG]):
             inst.anomalies.append(
                 f"non-None send to a fresh generator: send({safe_repr(record[ARG], self._limit)})"
             )
-        if before in _RUNNING:
+        if before in RUNNING_STATES:
             inst.anomalies.append(f"re-entrant call: {record[OP]}() while it was running")
         inst.state = record[AFTER]
 
@@ -121,8 +131,8 @@ class Summary:
             )
             for anomaly in inst.anomalies:
                 anomalies.append(f"{inst.name}: {anomaly}")
-            if inst.state in _CREATED or inst.state in _SUSPENDED:
-                what = "never started" if inst.state in _CREATED else "still suspended"
+            if inst.state in CREATED_STATES or inst.state in SUSPENDED_STATES:
+                what = "never started" if inst.state in CREATED_STATES else "still suspended"
                 if cut_after is not None:
                     pass  # the trace was cut, not the generator left unfinished
                 elif not ended:
@@ -139,8 +149,8 @@ class Summary:
 
 
 def _unfinished(state: str | None) -> str:
-    if state in _CREATED:
+    if state in CREATED_STATES:
         return "never started"
-    if state in _SUSPENDED:
+    if state in SUSPENDED_STATES:
         return "suspended"
     return state or "?"

@@ -12,7 +12,20 @@ import shutil
 from collections.abc import Callable, Iterable
 from typing import Final
 
-from gentrace.records import AFTER, BEFORE, DURATION, INST, NAME, OP, START, Record
+from gentrace.records import (
+    AFTER,
+    CREATE,
+    CREATED_STATES,
+    DURATION,
+    INST,
+    NAME,
+    OP,
+    START,
+    SUSPENDED_STATES,
+    Record,
+    is_finished,
+    runs_code,
+)
 
 RUNNING: Final = "#"
 SUSPENDED: Final = "-"
@@ -21,24 +34,10 @@ ENDED: Final = "|"
 LEGEND: Final = f"{RUNNING} running  {SUSPENDED} suspended  {NOT_STARTED} created, not started  {ENDED} ended"
 MAX_LABEL: Final = 30
 
-_CREATED: Final = frozenset({"GEN_CREATED", "AGEN_CREATED", "CORO_CREATED"})
-_SUSPENDED: Final = frozenset({"GEN_SUSPENDED", "AGEN_SUSPENDED", "CORO_SUSPENDED"})
-_CLOSED: Final = frozenset({"GEN_CLOSED", "AGEN_CLOSED", "CORO_CLOSED"})
-
 
 def terminal_width() -> int:
     """The terminal's width, else ``$COLUMNS``, else 80."""
     return shutil.get_terminal_size((80, 24)).columns
-
-
-def runs_code(record: Record) -> bool:
-    """Whether the operation ran the generator's code (a close/collect only if it was suspended)."""
-    op = record[OP]
-    if op in ("create",):
-        return False
-    if op in ("close", "collect", "aclose"):
-        return record[BEFORE] in _SUSPENDED
-    return True
 
 
 def _fmt_time(ns: int) -> str:
@@ -88,19 +87,19 @@ def timeline(records: Callable[[], Iterable[Record]], width: int | None = None) 
             filled[name] = max(filled[name], last)
         else:
             if lane[first] != RUNNING:
-                lane[first] = NOT_STARTED if record[OP] == "create" else ENDED
+                lane[first] = NOT_STARTED if record[OP] == CREATE else ENDED
             filled[name] = max(filled[name], first)
         after = record[AFTER]
-        if after in _CLOSED:
-            if record[OP] != "create" and lane[filled[name]] != ENDED:
+        if is_finished(after):
+            if record[OP] != CREATE and lane[filled[name]] != ENDED:
                 nxt = min(filled[name] + 1, cols - 1)
                 if lane[nxt] == " ":
                     lane[nxt] = ENDED
                     filled[name] = nxt
             state[name] = ENDED
-        elif after in _CREATED:
+        elif after in CREATED_STATES:
             state[name] = NOT_STARTED
-        elif after in _SUSPENDED:
+        elif after in SUSPENDED_STATES:
             state[name] = SUSPENDED
     for name, lane in lanes.items():
         fill = {"": " ", NOT_STARTED: NOT_STARTED, SUSPENDED: SUSPENDED, ENDED: " "}[state.get(name, "")]

@@ -16,13 +16,14 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import IO, Any, ClassVar, TypeVar
 
 from gentrace.events import Event, to_event
+from gentrace.names import clean_qualname, matches_only
 from gentrace.proxy import GeneratorProxy
-from gentrace.recorder import Clock, Final, Recorder, Sink
-from gentrace.records import GEN_CREATED
+from gentrace.recorder import Clock, Recorder
+from gentrace.records import GEN_CREATED, Ending, Sink
 from gentrace.sinks import FrameLookup, JsonlSink, LoggerSink, TextSink, open_log
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,11 +86,14 @@ class Tracer:
     >>> t = Tracer(out="run.jsonl")       # JSON Lines (by extension, or format="jsonl")
     >>> t = Tracer(out=[sys.stderr, "run.log"], max_repr=200, timings=True)
 
-    `out` is a path, a stream, a `logging.Logger`, or a list of them. `keep` bounds the events kept
-    in memory (None: all). `max_events` stops recording after that many events. `color` forces
-    colour on or off for streams (default: only on a terminal, ``NO_COLOR`` respected). `locals`
-    adds the generator's local variables to the text and JSON outputs each time it pauses;
-    `timings` shows the time spent in each resume. `clock` (integer nanoseconds) is for tests.
+    `out` is a path, a stream, a `logging.Logger`, or a list of them. `sinks` are more outputs of
+    your own (`gentrace.records.Sink` objects), fed after those of `out`; `add_sink` adds one
+    later. `only` (glob patterns, as ``--only``) leaves generators whose function does not match
+    untraced. `keep` bounds the events kept in memory (None: all). `max_events` stops recording
+    after that many events. `color` forces colour on or off for streams (default: only on a
+    terminal, ``NO_COLOR`` respected). `locals` adds the generator's local variables to the text
+    and JSON outputs each time it pauses; `timings` shows the time spent in each resume. `clock`
+    (integer nanoseconds) is for tests.
     """
 
     _adopt_async: ClassVar[Callable[..., Any] | None] = None  # aproxy.adopt, once async code is traced
@@ -107,6 +111,8 @@ class Tracer:
         timings: bool = False,
         level: int | str = logging.DEBUG,
         clock: Clock | None = None,
+        sinks: Sequence[Sink] = (),
+        only: Sequence[str] = (),
     ) -> None:
         if format is not None and format not in FORMATS:
             raise ValueError(f"Tracer(format=...): expected one of {', '.join(FORMATS)}, got {format!r}")
@@ -127,29 +133,44 @@ class Tracer:
             raise TypeError(
                 f"Tracer(level=...): expected a logging level (an int or a name), got {type(level).__name__}"
             )
+        if isinstance(only, str) or not all(isinstance(pattern, str) for pattern in only):
+            raise TypeError("Tracer(only=...): expected a list of glob patterns (str)")
+        self.only = tuple(only)
+        for sink in sinks:
+            if not callable(getattr(sink, "end", None)):
+                raise TypeError(f"Tracer(sinks=...): {sink!r} is not a sink (it has no end(record) method)")
         if clock is not None and not callable(clock):
             raise TypeError("Tracer(clock=...): expected a callable returning integer nanoseconds")
         self._clock = clock or time.perf_counter_ns
         origin = self._clock()
         targets = out if isinstance(out, (list, tuple)) else ([] if out is None else [out])
-        sinks: list[Sink] = []
+        outputs: list[Sink] = []
         try:
             for target in targets:
-                sinks.append(
+                outputs.append(
                     self._sink_for(
                         target, format, color, self._frame_of if locals else None, timings, level, origin
                     )
                 )
         except BaseException:
-            for sink in sinks:
-                sink.close(_nothing())
+            for sink in outputs:
+                sink.close(Ending(0, [], None))
             raise
-        self._recorder = Recorder(sinks, keep=keep, max_events=max_events, clock=self._clock)
+        outputs.extend(sinks)
+        self._recorder = Recorder(outputs, keep=keep, max_events=max_events, clock=self._clock)
         self._recorder.origin = origin
         self._tokens: list[contextvars.Token[Any]] = []
-        if sinks:
+        if outputs:
             with _open_lock:
                 _open_tracers[id(self)] = self
+
+    def add_sink(self, sink: Sink) -> None:
+        """Feed `sink` too, from the next operation on; it is closed with the tracer."""
+        if not callable(getattr(sink, "end", None)):
+            raise TypeError(f"add_sink(): {sink!r} is not a sink (it has no end(record) method)")
+        self._recorder.add_sink(sink)
+        with _open_lock:
+            _open_tracers[id(self)] = self
 
     def _sink_for(
         self,
@@ -162,8 +183,6 @@ class Tracer:
         origin: int,
     ) -> Sink:
         kind = _format_of(target, format)
-        if hasattr(target, "end") and hasattr(target, "close") and not hasattr(target, "write"):
-            return target  # type: ignore[no-any-return]  # already a sink (gentrace run --summary)
         if isinstance(target, logging.Logger):
             return LoggerSink(target, level=level, origin_ns=origin, max_repr=self.max_repr)
         if isinstance(target, StderrTarget):
@@ -178,9 +197,9 @@ class Tracer:
             )
         if isinstance(target, (str, os.PathLike)):
             if kind == "html":
-                from gentrace.replay import HtmlSink  # only when asked for
+                from gentrace.replay import html_sink  # only when asked for
 
-                return HtmlSink(os.fspath(target), origin_ns=origin, max_repr=self.max_repr, locals=locals)
+                return html_sink(os.fspath(target), origin_ns=origin, max_repr=self.max_repr, locals=locals)
             stream = open_log(os.fspath(target))
             if kind == "chrome":
                 from gentrace.chrome import ChromeSink  # only when asked for
@@ -231,7 +250,12 @@ class Tracer:
         return self._adopt(gen, name, None, None)
 
     def _adopt(self, gen: Any, name: str | None, func: Callable[..., Any] | None, arg: Any) -> Any:
-        """Put a proxy around a generator, async generator or coroutine, and record its creation."""
+        """Put a proxy around a generator, async generator or coroutine, and record its creation.
+
+        A generator whose function is not selected by `only` is handed back as it is.
+        """
+        if self.only and func is not None and not _selected(func, self.only):
+            return gen
         if type(gen) is not types.GeneratorType:
             adopt = Tracer._adopt_async
             if adopt is None:
@@ -281,8 +305,9 @@ def _stderr() -> IO[str]:
     return sys.stderr
 
 
-def _nothing() -> Final:
-    return Final(0, [], None)
+def _selected(func: Callable[..., Any], only: Sequence[str]) -> bool:
+    qualname = getattr(func, "__qualname__", None) or "?"
+    return matches_only(only, qualname, getattr(func, "__module__", None) or "?")
 
 
 def _not_generator(where: str, obj: Any, wanted: str) -> str:
@@ -334,7 +359,7 @@ class TracedFunction:
         self._drops_first = (
             code.co_argcount > 0
             and code.co_varnames[0] in ("self", "cls")
-            and "." in func.__qualname__.replace("<locals>.", "")
+            and "." in clean_qualname(func.__qualname__)
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from gentrace.tracer import STDERR, UNSET, Tracer, current, traced
 
@@ -60,13 +60,25 @@ def _stderr_tracer() -> Tracer:
 
 
 def current_tracer() -> Tracer | None:
-    """The tracer that a generator created now would be recorded by (None: not recorded)."""
+    """The tracer that a generator created now by a ``@trace`` function would be recorded by.
+
+    The innermost ``with tracer:``, else the process-wide default, else the lazy stderr tracer;
+    None when the default was set to None (nothing recorded).
+    """
     tracer = current.get()
     if tracer is UNSET:
         tracer = _default
         if tracer is UNSET:
             return _stderr_tracer()
-    return tracer  # type: ignore[return-value]
+    return cast("Tracer | None", tracer)
+
+
+def active_tracer() -> Tracer | None:
+    """Like `current_tracer`, without the stderr fallback: the tracer of instrumented code."""
+    tracer = current.get()
+    if tracer is UNSET:
+        tracer = _default
+    return None if tracer is UNSET else cast("Tracer | None", tracer)
 
 
 @overload

@@ -26,11 +26,11 @@ from trace_samples import ROOT, record_sample, trace_event
 import gentrace
 from gentrace import replay
 from gentrace.cli import main
+from gentrace.logview import Filters, render_log
 from gentrace.reader import TraceReader
 from gentrace.renderers import TextOptions
-from gentrace.replay import HtmlSink, TooManyEvents, build_page
-from gentrace.show import Filters, render_log, source_lookup
-from gentrace.sinks import path_shower, source_line
+from gentrace.replay import TooManyEvents, build_page, html_sink
+from gentrace.sources import path_shower, source_line, source_lookup
 
 TIMEOUT = 30
 GENTRACE = [sys.executable, "-m", "gentrace"]
@@ -437,7 +437,7 @@ def test_run_beyond_the_limit_writes_no_page_and_says_why(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "trace.html"
-    tracer = gentrace.Tracer(out=HtmlSink(str(out), origin_ns=0, limit=3))
+    tracer = gentrace.Tracer(sinks=[html_sink(str(out), origin_ns=0, limit=3)])
 
     @tracer.trace
     def count() -> Iterator[int]:
