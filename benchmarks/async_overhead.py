@@ -44,7 +44,7 @@ run's result (the sum of the items, of the tasks' results) must equal the untrac
 traced row is checked once to have recorded every event, so a broken run cannot pass for a fast
 one. The garbage collector stays on, as in a real program.
 
-It prints two markdown tables and checks the targets of issue 6: in memory, ``async for`` within
+It prints two markdown tables and checks the targets: in memory, ``async for`` within
 5× the awaitable proxy, and the 10,000 gathered tasks within 2.5× untraced.
 """
 
@@ -460,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(agen, [("untraced", a_untraced), ("forwarding", a_forwarding), ("floor", a_floor)], a_events))
     print(f"\n{gather.title}\n")
     print(table(gather, [("untraced", g_untraced)], g_events))
-    print("\nTargets (issue 6):")
+    print("\nTargets:")
     print(check("`async for`, in memory,", a_memory, a_floor, ASYNC_FOR_TARGET))
     print(check(f"{tasks:,} gathered tasks, in memory,", g_memory, g_untraced, GATHER_TARGET))
     print(f"\n(measured in {elapsed:.1f} s; load average afterwards {load_average()})")

@@ -27,7 +27,7 @@ The rows:
   be unfair to it); hunter runs as ``hunter.trace(function="numbers", action=CallPrinter(…))``
   (``hunter.wrap`` stops tracing when the generator function returns, i.e. at once).
 
-It prints a markdown table and checks the targets of issue 3: in memory within 5× the minimal
+It prints a markdown table and checks the speed targets: in memory within 5× the minimal
 proxy; JSON Lines at ≥ 1,000,000 events/s (below 500,000 is a defect); the text log ≥ 30× faster
 per step than the fastest of snoop, PySnooper and hunter.
 """
@@ -293,7 +293,7 @@ def verdict(ok: bool, defect: bool = False) -> str:
 
 def summary(by: dict[str, Variant]) -> str:
     floor, memory, jsonl, text = by["minimal"], by["memory"], by["jsonl"], by["text"]
-    out = ["Targets (issue 3), each judged on its worst driver:"]
+    out = ["Targets, each judged on its worst driver:"]
 
     if memory.error is not None:
         out.append(f"- in memory ≤ {MEMORY_TARGET:g}× the minimal proxy: NOT MEASURED ({memory.error})")

@@ -1,4 +1,4 @@
-"""Whole-process cost of ``gentrace run -q --out t.jsonl`` against plain ``python`` (issue 4).
+"""Whole-process cost of ``gentrace run -q --out t.jsonl`` against plain ``python``.
 
 A script drives N generator steps; each command runs as a real subprocess, best of 3. Prints the
 overhead per step and the peak memory (max RSS of the child) at each N, so that a flat peak
