@@ -1,13 +1,22 @@
-"""Shared fixtures: a fake clock, an in-memory tracer, and no process-wide tracer left behind."""
+"""Shared fixtures: a fake clock, an in-memory tracer, and no process-wide tracer left behind; the
+hypothesis profile."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
+from support import FakeClock
 
 import gentrace
 from gentrace import tracing
+
+# Property tests check what is computed, never how fast: on a busy machine (`pytest -n 2` beside
+# other work) a deadline or the too-slow health check fails them for nothing. Test modules are
+# imported after this, so their own @settings start from this profile; --hypothesis-profile wins.
+settings.register_profile("gentrace", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("gentrace")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -16,18 +25,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
     )
-
-
-class FakeClock:
-    """An integer-nanosecond clock that advances `step` each time it is read."""
-
-    def __init__(self, step: int = 1000) -> None:
-        self.now = 0
-        self.step = step
-
-    def __call__(self) -> int:
-        self.now += self.step
-        return self.now
 
 
 @pytest.fixture

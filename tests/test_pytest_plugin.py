@@ -1,18 +1,14 @@
 """The pytest plugin, through real inner pytest runs (pytester).
 
-Runs that install the import hook (``--gentrace``) go to a subprocess, as xdist and the import
-cost do; the others run in-process, which also checks that the plugin keeps no state between
-sessions sharing one interpreter.
+Runs that install the import hook (``--gentrace``) go to a subprocess, as xdist does; the others
+run in-process, which also checks that the plugin keeps no state between sessions sharing one
+interpreter.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -403,25 +399,3 @@ def test_xdist_workers_keep_their_own_logs(pytester: pytest.Pytester) -> None:
         averaging = gentrace_log(found[f"test_b{n}"])
         assert f">>> averager#1.send({n})\n{float(n)} " in averaging
         assert "counter" not in averaging
-
-
-# -- import cost ---------------------------------------------------------------------------------
-
-
-def plugin_import_us(stderr: str) -> int:
-    """The cumulative µs of ``gentrace.pytest_plugin`` (the gentrace package included) in -X importtime."""
-    match = re.search(r"^import time:\s+\d+ \|\s+(\d+) \| gentrace\.pytest_plugin$", stderr, re.MULTILINE)
-    assert match, stderr[-2000:]
-    return int(match.group(1))
-
-
-def test_import_costs_under_20_ms_with_bytecode_cached(tmp_path: Path) -> None:
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")  # cached bytecode, but not in the tree
-    # pytest imports the plugin: what pytest itself imports is not the plugin's cost.
-    command = [sys.executable, "-X", "importtime", "-c", "import pytest; import gentrace.pytest_plugin"]
-    costs = [
-        plugin_import_us(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stderr)
-        for _ in range(4)
-    ]
-    assert min(costs[1:]) < 20_000, textwrap.shorten(f"µs per import: {costs}", 200)

@@ -10,31 +10,18 @@ import io
 import json
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 import golden_scenarios
 import pytest
+from support import FakeClock, check_golden
 
 import gentrace
 from gentrace.records import make_info
 from gentrace.renderers import TextOptions, annotation, end_line, expression, one_line, result, start_line
 from gentrace.styles import COLORFUL
 
-GOLDEN = Path(__file__).parent / "golden"
-REGEN = os.environ.get("GENTRACE_REGEN") == "1"
 SCENARIOS = golden_scenarios.averager.__code__.co_filename
-
-
-class Clock:
-    """Integer nanoseconds, 1 µs more at every reading."""
-
-    def __init__(self) -> None:
-        self.now = 0
-
-    def __call__(self) -> int:
-        self.now += 1000
-        return self.now
 
 
 def normalized(text: str) -> str:
@@ -44,21 +31,9 @@ def normalized(text: str) -> str:
     return text.replace(SCENARIOS, "golden_scenarios.py").replace(shown, "golden_scenarios.py")
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if REGEN:
-        GOLDEN.mkdir(exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        return
-    assert path.exists(), f"no golden file {path}: run GENTRACE_REGEN=1 pytest {__file__}"
-    expected = path.read_text(encoding="utf-8")
-    assert text.splitlines() == expected.splitlines()
-    assert text == expected
-
-
 def run_scenario(**options: Any) -> tuple[str, gentrace.Tracer]:
     stream = io.StringIO()
-    tracer = gentrace.Tracer(out=stream, clock=Clock(), **options)
+    tracer = gentrace.Tracer(out=stream, clock=FakeClock(), **options)
     kept = golden_scenarios.run(tracer)
     tracer.close()
     del kept
@@ -112,7 +87,7 @@ def test_golden_json_lines() -> None:
 def test_golden_logger_messages(caplog: pytest.LogCaptureFixture) -> None:
     logger = logging.getLogger("gentrace.test.golden")
     with caplog.at_level(logging.DEBUG, logger=logger.name):
-        tracer = gentrace.Tracer(out=logger, clock=Clock())
+        tracer = gentrace.Tracer(out=logger, clock=FakeClock())
         kept = golden_scenarios.run(tracer)
         tracer.close()
     del kept

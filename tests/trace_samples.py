@@ -5,22 +5,14 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
-import itertools
-import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import support
 
 import gentrace
 
 ROOT = Path(__file__).resolve().parent.parent
-GOLDEN = Path(__file__).resolve().parent / "golden" / "show"
-
-
-def fake_clock(step: int = 1000) -> Callable[[], int]:
-    """A clock that advances `step` ns per reading."""
-    counter = itertools.count(0, step)
-    return lambda: next(counter)
 
 
 def _own_yield(func: ast.FunctionDef) -> bool:
@@ -49,7 +41,7 @@ def record_sample(name: str, out: Path) -> Path:
     """Run samples/NAME.py instrumented, its JSON Lines trace written to `out` with a fake clock."""
     path = ROOT / "samples" / f"{name}.py"
     code = traced_code(path)
-    tracer = gentrace.Tracer(out=str(out), clock=fake_clock())
+    tracer = gentrace.Tracer(out=str(out), clock=support.FakeClock())
     namespace = {"__name__": "__main__", "__file__": str(path), "__trace__": tracer.trace}
     with contextlib.redirect_stdout(io.StringIO()), tracer:
         exec(code, namespace)  # type: ignore[arg-type]
@@ -60,10 +52,7 @@ def record_sample(name: str, out: Path) -> Path:
 
 def check_golden(name: str, text: str) -> None:
     """Compare `text` with tests/golden/show/NAME (rewritten under GENTRACE_REGEN=1)."""
-    golden = GOLDEN / name
-    if os.environ.get("GENTRACE_REGEN"):
-        golden.write_text(text, encoding="utf-8")
-    assert text == golden.read_text(encoding="utf-8")
+    support.check_golden(f"show/{name}", text)
 
 
 def trace_event(seq: int, **fields: Any) -> dict[str, Any]:

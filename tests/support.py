@@ -1,0 +1,89 @@
+"""What several test modules share: a fake clock, and the comparison with a golden file.
+
+Golden files live under tests/golden/ and are written by the code, never by hand: with
+``GENTRACE_REGEN=1`` in the environment, `check_golden` rewrites the file instead of comparing
+(``GENTRACE_REGEN=1 pytest`` rewrites them all); review the diff before committing it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+REGEN_VARIABLE = "GENTRACE_REGEN"
+# How much of a difference an assertion message shows.
+MAX_DIFF_LINES = 60
+
+
+class FakeClock:
+    """An integer-nanosecond clock that advances `step` each time it is read (the first reading is
+    `step`). The tracer measures times from its first reading, so where the count starts does not
+    show in any output."""
+
+    def __init__(self, step: int = 1000) -> None:
+        self.now = 0
+        self.step = step
+
+    def __call__(self) -> int:
+        self.now += self.step
+        return self.now
+
+
+def regenerating() -> bool:
+    """Whether golden files are being rewritten (``GENTRACE_REGEN=1``) rather than compared."""
+    return os.environ.get(REGEN_VARIABLE) == "1"
+
+
+def regen_command() -> str:
+    """The command that rewrites the golden files of the running test's module."""
+    # pytest sets this to "tests/test_x.py::test_y[id] (call)", the path from the rootdir.
+    current = os.environ.get("PYTEST_CURRENT_TEST", "")
+    module = current.split("::", 1)[0] if "::" in current else "tests"
+    return f"{REGEN_VARIABLE}=1 pytest {module}"
+
+
+def check_golden(name: str, text: str) -> None:
+    """Compare `text` with the golden file tests/golden/NAME (NAME may have folders, as in
+    ``show/fib.log``); under ``GENTRACE_REGEN=1``, write `text` to that file instead."""
+    path = GOLDEN / name
+    if regenerating():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return
+    shown = f"tests/golden/{name}"
+    command = f"`{regen_command()}` (from the repository root)"
+    if not path.exists():
+        raise AssertionError(f"there is no golden file {shown}: write it with {command} and review it")
+    expected = path.read_text(encoding="utf-8")
+    if text != expected:
+        raise AssertionError(
+            f"the output differs from the golden file {shown}; if the new output is right, rewrite "
+            f"the file with {command} and review its diff.\n{_difference(expected, text, shown)}"
+        )
+
+
+def _difference(expected: str, text: str, shown: str) -> str:
+    """A unified diff of the golden file and the output, unprintable characters escaped; when
+    only line ends differ, one with the line ends shown."""
+    for keepends in (False, True):
+        lines = list(
+            difflib.unified_diff(
+                expected.splitlines(keepends),
+                text.splitlines(keepends),
+                fromfile=shown,
+                tofile="output",
+                lineterm="",
+            )
+        )
+        if lines:
+            break
+    if len(lines) > MAX_DIFF_LINES:
+        lines[MAX_DIFF_LINES:] = [f"… {len(lines) - MAX_DIFF_LINES} more lines of diff"]
+    return "\n".join(_escaped(line) for line in lines)
+
+
+def _escaped(line: str) -> str:
+    """The line with its unprintable characters (the colour log's escapes) as Python escapes."""
+    return "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in line)
