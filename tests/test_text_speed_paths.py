@@ -65,6 +65,7 @@ from gentrace.records import (
     YIELD,
     Info,
     Record,
+    is_finished,
     make_info,
 )
 from gentrace.renderers import (
@@ -76,7 +77,8 @@ from gentrace.renderers import (
     single_line,
     start_line,
 )
-from gentrace.sinks import TextSink, frame_locals, path_shower, source_line
+from gentrace.sinks import FILE_MAX_REPR, TextSink, frame_locals
+from gentrace.sources import path_shower, source_line
 from gentrace.styles import COLORFUL, PLAIN
 
 # One info per name, as in a trace: the parts of a line are remembered by instance name.
@@ -259,7 +261,7 @@ def general_log(events: list[tuple[str, Record]], options: TextOptions, locals_:
             if open_seq != rec[SEQ]:
                 out.append(repeat_line(rec, options) + "\n")
             shown = options
-            if locals_ and rec[AFTER] != GEN_CLOSED and rec[OP] != CLOSE:
+            if locals_ and not is_finished(rec[AFTER]) and rec[OP] != CLOSE:
                 loc = frame_locals(frame_of, rec, options.max_repr)
                 if loc is not None:
                     shown = dataclasses.replace(options, locals=loc)
@@ -288,7 +290,9 @@ def sink_log(
 def check(
     events: list[tuple[str, Record]], color: bool, limit: int | None, timings: bool, locals_: bool
 ) -> None:
-    options = options_for(COLORFUL if color else PLAIN, limit, timings)
+    # A sink given no max_repr cuts reprs at its default for a stream that is not a terminal.
+    shown_limit = FILE_MAX_REPR if limit is None else limit
+    options = options_for(COLORFUL if color else PLAIN, shown_limit, timings)
     assert sink_log(events, color, limit, timings, locals_) == general_log(events, options, locals_)
 
 

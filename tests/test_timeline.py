@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,20 @@ def test_event_loop_tasks_alternate_and_task_one_ends_first(
 ) -> None:
     monkeypatch.chdir(ROOT)
     monkeypatch.setattr(sys, "argv", ["event_loop.py", "--tick", "0.002"])
-    trace = record_sample("event_loop", tmp_path / "t.jsonl")
+    # The sample's loop sleeps a tick between rounds and its tasks end after so many ticks of
+    # `time.monotonic()`: on a busy machine a sleep overshoots and fewer rounds fit. Its `import time`
+    # gets a clock that a sleep advances by exactly the time asked, so every run has the same rounds.
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    fake_time = types.ModuleType("time")
+    fake_time.monotonic = lambda: now[0]  # type: ignore[attr-defined]
+    fake_time.sleep = sleep  # type: ignore[attr-defined]
+    with monkeypatch.context() as patched:
+        patched.setitem(sys.modules, "time", fake_time)
+        trace = record_sample("event_loop", tmp_path / "t.jsonl")
 
     def records():  # type: ignore[no-untyped-def]
         with open(trace, "rb") as f:
