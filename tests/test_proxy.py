@@ -27,8 +27,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import FakeClock
 
 import gentrace
+from gentrace.records import NEXT, OP, SEND
 
 GENTRACE_DIR = os.path.dirname(gentrace.__file__)
 
@@ -1037,3 +1039,45 @@ def test_threads_lose_and_duplicate_no_event(clock: Any) -> None:
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert sorted(line["seq"] for line in lines if "seq" in line) == list(range(1, total + 1))
     assert lines[-1] == {"note": "end", "events": total}
+
+
+# -- the inlined step bodies and the general one record alike --------------------------------------
+
+
+def _shape_yields() -> Generator[int, Any, str]:
+    yield 1
+    return "done"
+
+
+def _shape_raises() -> Generator[int, Any, None]:
+    yield 1
+    raise ValueError("bad")
+
+
+def _records_of(shape: Callable[[], Generator[Any, Any, Any]], step: str) -> list[tuple[Any, ...]]:
+    # Two steps of a fresh generator through one path; an exception is compared by type and args.
+    tracer = gentrace.Tracer(clock=FakeClock())
+    proxy = tracer.wrap(shape())
+    for _ in range(2):
+        with contextlib.suppress(StopIteration, ValueError):
+            if step == "__next__":
+                next(proxy)
+            elif step == "send":
+                proxy.send(None)
+            elif step == "general next":
+                proxy._step_slow(NEXT, None, proxy._gen.__next__, ())
+            else:
+                proxy._step_slow(SEND, None, proxy._gen.send, (None,))
+    return [
+        tuple((type(f), f.args) if isinstance(f, BaseException) else f for f in record)
+        for record in tracer._recorder.records()
+    ]
+
+
+@pytest.mark.parametrize("shape", [_shape_yields, _shape_raises])
+def test_next_send_and_the_general_step_record_alike(shape: Callable[[], Generator[Any, Any, Any]]) -> None:
+    assert _records_of(shape, "__next__") == _records_of(shape, "general next")
+    assert _records_of(shape, "send") == _records_of(shape, "general send")
+    by_next, by_send = _records_of(shape, "__next__"), _records_of(shape, "send")
+    assert [r[:OP] + r[OP + 1 :] for r in by_next] == [r[:OP] + r[OP + 1 :] for r in by_send]
+    assert [r[OP] for r in by_next[1:]] == [NEXT, NEXT] and [r[OP] for r in by_send[1:]] == [SEND, SEND]
