@@ -100,6 +100,7 @@ class AsyncStep:
             except BaseException as exc:
                 _strip_own_frames(exc)
                 raise
+        rec.latest = seq
         inst = proxy._ref
         before = inst.state
         inst.state = AGEN_RUNNING
@@ -110,8 +111,8 @@ class AsyncStep:
         clock = rec.clock
         start = clock()
         if rec.starting:
-            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
-            rec.start((seq, proxy._info, self._op, self._arg, None, None, before, None, depth, st[1], task, start, 0, -1))  # fmt: skip
+            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
+            rec.start((seq, proxy._info, self._op, self._arg, None, None, before, None, depth, st[1], task, start, 0, -1, 0))  # fmt: skip
         st[0] = depth + 1
         try:
             result = self._aw.send(None)
@@ -122,8 +123,8 @@ class AsyncStep:
                 end = clock()
                 self._seq = -1
                 inst.state = AGEN_SUSPENDED
-                # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
-                rec.emit((seq, proxy._info, self._op, self._arg, YIELD, exc.value, before, AGEN_SUSPENDED, depth, st[1], task, start, end - start, frame.f_lasti))  # fmt: skip
+                # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
+                rec.emit((seq, proxy._info, self._op, self._arg, YIELD, exc.value, before, AGEN_SUSPENDED, depth, st[1], task, start, end - start, frame.f_lasti, rec.latest))  # fmt: skip
                 raise  # `await` takes the value from it: its traceback is never shown
             self._started(seq, before, depth, st[1], task, start)
             self._finish(exc)
@@ -187,6 +188,7 @@ class AsyncStep:
             rec.overflow(seq)
             self._seq = -1
             return
+        rec.latest = seq
         inst = proxy._ref
         before = inst.state
         inst.state = AGEN_RUNNING
@@ -196,8 +198,8 @@ class AsyncStep:
         start = rec.clock()
         self._started(seq, before, st[0], st[1], task, start)
         if rec.starting:
-            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
-            rec.start((seq, proxy._info, self._op, self._arg, None, None, before, None, st[0], st[1], task, start, 0, -1))  # fmt: skip
+            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
+            rec.start((seq, proxy._info, self._op, self._arg, None, None, before, None, st[0], st[1], task, start, 0, -1, 0))  # fmt: skip
 
     def _end(self, outcome: str, value: Any, after: str) -> None:
         proxy = self._proxy
@@ -212,23 +214,8 @@ class AsyncStep:
         else:
             frame = proxy._frame
             lasti = frame.f_lasti if frame is not None else -1
-        record = (
-            seq,
-            proxy._info,
-            self._op,
-            self._arg,
-            outcome,
-            value,
-            self._before,
-            after,
-            self._depth,
-            self._thread,
-            self._task,
-            self._start,
-            end - self._start,
-            lasti,
-        )
-        rec.emit(record)
+        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
+        rec.emit((seq, proxy._info, self._op, self._arg, outcome, value, self._before, after, self._depth, self._thread, self._task, self._start, end - self._start, lasti, rec.latest))  # fmt: skip
 
     def _finish(self, exc: BaseException) -> None:
         """End the operation with what its last step raised."""
@@ -445,6 +432,7 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
             except BaseException as exc:
                 _strip_own_frames(exc)
                 raise
+        rec.latest = seq
         inst = self._ref
         before = inst.state
         inst.state = CORO_RUNNING
@@ -457,7 +445,7 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
         start = clock()
         if rec.starting:
             rec.start(
-                (seq, self._info, SEND, value, None, None, before, None, depth, st[1], task, start, 0, -1)
+                (seq, self._info, SEND, value, None, None, before, None, depth, st[1], task, start, 0, -1, 0)
             )
         try:
             result = self._coro.send(value)
@@ -473,8 +461,8 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
         aw = self._coro.cr_await
         shown = result if aw is None else _described(result, aw)
         lasti = self._frame.f_lasti  # type: ignore[union-attr]  # suspended: it has its frame
-        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
-        rec.emit((seq, self._info, SEND, value, YIELD, shown, before, CORO_SUSPENDED, depth, st[1], task, start, end - start, lasti))  # fmt: skip
+        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
+        rec.emit((seq, self._info, SEND, value, YIELD, shown, before, CORO_SUSPENDED, depth, st[1], task, start, end - start, lasti, rec.latest))  # fmt: skip
         return result
 
     __next__ = send
@@ -503,6 +491,7 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
         if seq > rec.limit:
             rec.overflow(seq)
             return call(*args)
+        rec.latest = seq
         inst = self._ref
         before = inst.state
         inst.state = CORO_RUNNING
@@ -514,7 +503,9 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
         clock = rec.clock
         start = clock()
         if rec.starting:
-            rec.start((seq, self._info, op, arg, None, None, before, None, depth, st[1], task, start, 0, -1))
+            rec.start(
+                (seq, self._info, op, arg, None, None, before, None, depth, st[1], task, start, 0, -1, 0)
+            )
         try:
             result = call(*args)
         except BaseException as exc:
@@ -534,8 +525,8 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
             shown = result if aw is None else _described(result, aw)
             outcome, after = YIELD, CORO_SUSPENDED
             lasti = self._frame.f_lasti  # type: ignore[union-attr]  # suspended: it has its frame
-        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
-        rec.emit((seq, self._info, op, arg, outcome, shown, before, after, depth, st[1], task, start, end - start, lasti))  # fmt: skip
+        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
+        rec.emit((seq, self._info, op, arg, outcome, shown, before, after, depth, st[1], task, start, end - start, lasti, rec.latest))  # fmt: skip
         return result
 
     def _ended(
@@ -561,8 +552,8 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
             self._frame = None
         frame = self._frame
         lasti = frame.f_lasti if frame is not None else -1
-        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
-        self._rec.emit((seq, self._info, op, arg, outcome, value, before, after, depth, thread, task, start, end - start, lasti))  # fmt: skip
+        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
+        self._rec.emit((seq, self._info, op, arg, outcome, value, before, after, depth, thread, task, start, end - start, lasti, self._rec.latest))  # fmt: skip
 
     # -- what a coroutine also has -------------------------------------------------------------
 

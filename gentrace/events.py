@@ -18,6 +18,7 @@ from gentrace.records import (
     CLOSED_STATES,
     DEPTH,
     DURATION,
+    ENDED_AFTER,
     FILENAME,
     FUNC,
     INST,
@@ -60,6 +61,8 @@ class Event:
         time: seconds since the tracer started, at the operation's start.
         duration: seconds spent inside the generator during the operation.
         filename / lineno: where the generator is paused afterwards (None once closed).
+        ended_after: the seq of the latest operation started when this one ended (its own seq
+            for a create or collect): where the live log wrote this operation's result.
     """
 
     seq: int
@@ -78,6 +81,7 @@ class Event:
     duration: float
     filename: str | None
     lineno: int | None
+    ended_after: int = 0
 
     def to_dict(self, max_repr: int = 1000) -> dict[str, Any]:
         """The JSON-safe form written to JSON Lines files (reprs taken now)."""
@@ -97,6 +101,7 @@ class Event:
                 round(self.time * 1e9),
                 round(self.duration * 1e9),
                 -1 if self.lineno is None else self.lineno,
+                self.ended_after,
             ),
             0,
             max_repr,
@@ -128,4 +133,5 @@ def to_event(record: Record, origin_ns: int) -> Event:
         duration=record[DURATION] / 1e9,
         filename=None if closed else info[FILENAME],
         lineno=None if closed else lineno_at(info, record[LASTI]),
+        ended_after=record[ENDED_AFTER],
     )

@@ -23,6 +23,7 @@ from gentrace.records import (
     CREATE,
     DEPTH,
     DURATION,
+    ENDED_AFTER,
     FILENAME,
     FUNC,
     INST,
@@ -121,7 +122,9 @@ class JsonRenderer:
         return where
 
     def __call__(self, record: Record, locals_: Mapping[str, str] | None = None) -> str:
-        seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti = record
+        seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended = (
+            record
+        )
         # Most records are steps that yield a number or None: such a line has no exception type or
         # locals to add, and all but its seq, arg, value and times is the same as the last time this
         # instance paused there (in the same thread and task), so that part is remembered.
@@ -133,7 +136,7 @@ class JsonRenderer:
                 lead, tail, where = self._steps.get(key) or self._step_parts(info, key)
                 return (
                     f'{{"seq":{seq},{lead}{arg_json},"outcome":"yield","value":{value_json}{tail}'
-                    f'{start - self.origin}e-9,"duration":{took}e-9,{where}}}'
+                    f'{start - self.origin}e-9,"duration":{took}e-9,{where},"ended_after":{ended}}}'
                 )
         return self._line(record, locals_)
 
@@ -192,7 +195,8 @@ class JsonRenderer:
             f'{{"seq":{record[SEQ]},{head}"op":"{op}","arg":{arg_json},"outcome":"{outcome}",'
             f'"value":{value_json},"state_before":{_STATE_JSON[record[BEFORE]]},"state_after":"{after}",'
             f'"depth":{record[DEPTH]},"thread":{thread_json},"task":{"null" if task is None else _js(task)},'
-            f'"time":{record[START] - self.origin}e-9,"duration":{record[DURATION]}e-9,{where}'
+            f'"time":{record[START] - self.origin}e-9,"duration":{record[DURATION]}e-9,{where},'
+            f'"ended_after":{record[ENDED_AFTER]}'
         )
         # An exception (or exception class) gets its type and message, wherever it appears: raised,
         # but also yielded, returned, sent or thrown.

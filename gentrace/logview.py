@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from gentrace.names import matches_only
-from gentrace.reader import Gap, TraceEvent
+from gentrace.reader import END, START, Gap, LogItem
 from gentrace.records import (
     AFTER,
     COLLECT,
@@ -36,13 +36,10 @@ from gentrace.renderers import (
     TextOptions,
     annotation,
     closing_lines,
-    end_line,
     expression,
-    repeat_line,
     result,
-    single_line,
-    start_line,
 )
+from gentrace.textlog import LogWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,90 +88,106 @@ class Step(NamedTuple):
 
 
 class LogSteps:
-    """The log of `render_log`, item by item, with the seam between two events exposed.
+    """The log of `render_log`, item by item, with the seam between two operations exposed.
+
+    Items come in the live log's order (`TraceReader.in_log_order`) and are written by the live
+    text sink's own writer (`textlog.LogWriter`), so the lines are those ``gentrace run`` wrote.
+    A step is made at each operation's start (and at each create or collect, a line of its own):
+    the results written since the last one come in its `before`.
 
     >>> steps = LogSteps(TextOptions())
-    >>> for item in items: step = steps.feed(item)      # None when filtered out
+    >>> for item in reader.in_log_order(): step = steps.feed(item)   # None: no new step yet
     >>> last = steps.end(ended=True, cut_after=None)     # its `before` holds the closing lines
     """
 
     def __init__(self, options: TextOptions, filters: Filters | None = None) -> None:
         self.options = options
         self.filters = filters
-        self._open: dict[str, list[tuple[Record, TextOptions]]] = {}  # per thread: results held back
-        self._last_start: Record | None = None
+        self._writer = LogWriter(options)
+        self._finished: list[Record] = []  # results written since the last step
+        self._before: list[str] = []
+        self._open: dict[str, list[Record]] = {}  # per thread: operations started, not ended
         self._unfinished: dict[str, Unfinished] = {}
 
-    def _close_until(self, thread: str, depth: int, finished: list[Record], lines: list[str]) -> None:
-        stack = self._open.get(thread)
-        while stack and stack[-1][0][DEPTH] >= depth:
-            record, record_options = stack.pop()
-            if self._last_start is not record:
-                lines.append(repeat_line(record, self.options))
-            self._last_start = None
-            lines.extend(end_line(record, record_options).split("\n"))
-            finished.append(record)
+    def _step(self, lines: list[str], opened: bool = False, outer: Record | None = None) -> Step:
+        step = Step(self._finished, self._before, lines, opened, outer)
+        self._finished, self._before = [], []
+        return step
 
-    def feed(self, item: TraceEvent | Gap) -> Step | None:
-        """The lines `item` adds; None when the filters leave it out."""
+    def feed(self, item: LogItem) -> Step | None:
+        """Take the next item; a new step if it starts one (None for a result, or one filtered out)."""
         options = self.options
         s = options.styles
         if isinstance(item, Gap):
             span = str(item.first) if item.first == item.last else f"{item.first}–{item.last}"
-            return Step(
-                [], [f"{s.comment}# seq {span}: missing from the trace (never completed){s.reset}"], []
-            )
-        record = item.record
+            gap = f"{s.comment}# seq {span}: missing from the trace (never completed){s.reset}"
+            self._before += _split(self._writer.comment(gap))
+            return self._step([])
+        kind, event = item
+        record = event.record
         info = record[INST]
-        after = record[AFTER]
-        if is_finished(after):
-            self._unfinished.pop(info[NAME], None)
-        else:
-            self._unfinished[info[NAME]] = Unfinished(info, after, lineno_at(info, record[LASTI]))
+        if kind == END:
+            after = record[AFTER]
+            if is_finished(after):
+                self._unfinished.pop(info[NAME], None)
+            else:
+                self._unfinished[info[NAME]] = Unfinished(info, after, lineno_at(info, record[LASTI]))
         if self.filters is not None and not self.filters.keep(record, options.max_repr):
             return None
-        thread = record[THREAD]
-        finished: list[Record] = []
-        before: list[str] = []
-        self._close_until(thread, record[DEPTH], finished, before)
-        stack = self._open.get(thread)
-        outer = stack[-1][0] if stack else None
-        lines = [_late(record, options)] if item.late else []
-        if record[OP] in (CREATE, COLLECT):
-            self._last_start = None
-            lines.append(single_line(record, options))
-            return Step(finished, before, lines, False, outer)
-        record_options = options
-        if item.locals is not None:
-            record_options = options.with_locals(item.locals)
-        lines.append(start_line(record, options))
-        self._last_start = record
-        self._open.setdefault(thread, []).append((record, record_options))
-        return Step(finished, before, lines, True, outer)
+        instant = record[OP] == CREATE or record[OP] == COLLECT
+        lines = []
+        if event.late and (kind == START or instant):
+            lines = _split(self._writer.comment(_late(record, options)))
+        stack = self._open.setdefault(record[THREAD], [])
+        if kind == START:
+            lines += _split(self._writer.start(record))
+            outer = _outer(stack, record)
+            stack.append(record)
+            return self._step(lines, True, outer)
+        if instant:
+            lines += _split(self._writer.end(record))
+            return self._step(lines, False, _outer(stack, record))
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i] is record:
+                del stack[i]
+                break
+        self._before += _split(self._writer.end(record, event.locals))
+        self._finished.append(record)
+        return None
 
     def end(self, *, ended: bool, cut_after: int | None) -> Step:
-        """The held-back results, then the notes on unfinished instances and on a cut trace.
+        """The results not yet in a step, then the notes on unfinished instances and on a cut trace.
 
         `ended` says whether the trace's ``end`` note came (else the program was killed);
         `cut_after` is its ``max-events`` note's seq.
         """
-        finished: list[Record] = []
-        lines: list[str] = []
-        for thread in list(self._open):
-            self._close_until(thread, 0, finished, lines)
-        lines.extend(closing_lines(self._unfinished.values(), cut_after, self.options, ended=ended))
-        return Step(finished, lines, [])
+        self._before.extend(closing_lines(self._unfinished.values(), cut_after, self.options, ended=ended))
+        return self._step([])
+
+
+def _split(text: str) -> list[str]:
+    # The writer's text, each line ending in a newline, as lines without.
+    return text[:-1].split("\n")
+
+
+def _outer(stack: list[Record], record: Record) -> Record | None:
+    """The operation `record` runs inside: the latest one still running on its thread, less deep."""
+    depth = record[DEPTH]
+    for other in reversed(stack):
+        if other[DEPTH] < depth:
+            return other
+    return None
 
 
 def render_log(
-    items: Iterable[TraceEvent | Gap],
+    items: Iterable[LogItem],
     options: TextOptions,
     filters: Filters | None = None,
     *,
     cut_after: Callable[[], int | None] = lambda: None,
     ended: Callable[[], bool] = lambda: True,
 ) -> Iterator[str]:
-    """The log lines (without newlines) of the events, as `gentrace run` wrote them.
+    """The log lines (without newlines) of the items (`TraceReader.in_log_order`), as `run` wrote them.
 
     `cut_after` and `ended` are asked once the events are done: the trace's ``max-events`` note,
     and whether its ``end`` note came (else the program was killed).

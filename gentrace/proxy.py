@@ -63,6 +63,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         if seq > rec.limit:
             rec.overflow(seq)
             return next(self._gen)
+        rec.latest = seq
         inst = self._ref
         info = self._info
         before = inst.state
@@ -74,7 +75,9 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         tasks = rec.tasks
         task = task_of(tasks) if tasks else None
         if rec.starting:
-            rec.start((seq, info, NEXT, None, None, None, before, None, depth, st[1], task, clock(), 0, -1))
+            rec.start(
+                (seq, info, NEXT, None, None, None, before, None, depth, st[1], task, clock(), 0, -1, 0)
+            )
         start = clock()
         try:
             value = next(self._gen)
@@ -83,8 +86,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             st[0] = depth
             inst.state = GEN_CLOSED
             self._frame = None
-            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
-            rec.emit((seq, info, NEXT, None, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1))  # fmt: skip
+            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
+            rec.emit((seq, info, NEXT, None, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1, rec.latest))  # fmt: skip
             _strip_own_frame(exc, GeneratorProxy.__next__.__code__)
             raise
         except BaseException as exc:
@@ -96,8 +99,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         end = clock()
         st[0] = depth
         inst.state = GEN_SUSPENDED
-        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
-        rec.emit((seq, info, NEXT, None, YIELD, value, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._frame.f_lasti))  # fmt: skip
+        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
+        rec.emit((seq, info, NEXT, None, YIELD, value, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._frame.f_lasti, rec.latest))  # fmt: skip
         return value
 
     def send(self, value: Any) -> Any:
@@ -107,6 +110,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         if seq > rec.limit:
             rec.overflow(seq)
             return self._gen.send(value)
+        rec.latest = seq
         inst = self._ref
         info = self._info
         before = inst.state
@@ -118,7 +122,9 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         tasks = rec.tasks
         task = task_of(tasks) if tasks else None
         if rec.starting:
-            rec.start((seq, info, SEND, value, None, None, before, None, depth, st[1], task, clock(), 0, -1))
+            rec.start(
+                (seq, info, SEND, value, None, None, before, None, depth, st[1], task, clock(), 0, -1, 0)
+            )
         start = clock()
         try:
             result = self._gen.send(value)
@@ -127,8 +133,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             st[0] = depth
             inst.state = GEN_CLOSED
             self._frame = None
-            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
-            rec.emit((seq, info, SEND, value, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1))  # fmt: skip
+            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
+            rec.emit((seq, info, SEND, value, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1, rec.latest))  # fmt: skip
             _strip_own_frame(exc, GeneratorProxy.send.__code__)
             raise
         except BaseException as exc:
@@ -140,8 +146,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         end = clock()
         st[0] = depth
         inst.state = GEN_SUSPENDED
-        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
-        rec.emit((seq, info, SEND, value, YIELD, result, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._frame.f_lasti))  # fmt: skip
+        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
+        rec.emit((seq, info, SEND, value, YIELD, result, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._frame.f_lasti, rec.latest))  # fmt: skip
         return result
 
     def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:
@@ -171,6 +177,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         if seq > rec.limit:
             rec.overflow(seq)
             return call(*args)
+        rec.latest = seq
         inst = self._ref
         info = self._info
         before = inst.state
@@ -182,7 +189,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         tasks = rec.tasks
         task = task_of(tasks) if tasks else None
         if rec.starting:
-            rec.start((seq, info, op, arg, None, None, before, None, depth, st[1], task, clock(), 0, -1))
+            rec.start((seq, info, op, arg, None, None, before, None, depth, st[1], task, clock(), 0, -1, 0))
         start = clock()
         try:
             result = call(*args)
@@ -191,8 +198,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             st[0] = depth
             inst.state = GEN_CLOSED
             self._frame = None
-            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
-            rec.emit((seq, info, op, arg, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1))  # fmt: skip
+            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
+            rec.emit((seq, info, op, arg, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1, rec.latest))  # fmt: skip
             _strip_own_frame(exc, GeneratorProxy._step_slow.__code__)
             raise
         except BaseException as exc:
@@ -206,12 +213,12 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         if op == CLOSE:
             inst.state = GEN_CLOSED
             self._frame = None
-            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
-            rec.emit((seq, info, op, arg, CLOSED, None, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1))  # fmt: skip
+            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
+            rec.emit((seq, info, op, arg, CLOSED, None, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1, rec.latest))  # fmt: skip
         else:
             inst.state = GEN_SUSPENDED
-            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti)
-            rec.emit((seq, info, op, arg, YIELD, result, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._frame.f_lasti))  # fmt: skip
+            # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
+            rec.emit((seq, info, op, arg, YIELD, result, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._frame.f_lasti, rec.latest))  # fmt: skip
         return result
 
     def _raised(
@@ -241,9 +248,9 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             lasti = self._frame.f_lasti if self._frame is not None else -1
         # A re-entrant call leaves the state to the outer call, which is still running.
         inst.state = after
-        self._rec.emit(
-            (seq, info, op, arg, RAISE, exc, before, after, depth, thread, task, start, end - start, lasti)
-        )
+        rec = self._rec
+        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
+        rec.emit((seq, info, op, arg, RAISE, exc, before, after, depth, thread, task, start, end - start, lasti, rec.latest))  # fmt: skip
 
     # -- what a generator also has --------------------------------------------------------------
 

@@ -15,11 +15,27 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Union
 
-from gentrace.records import ATHROW, MAIN_THREAD, OPS, OUTCOMES, RETURN, STATES, THROW, Record, make_info
+from gentrace.records import (
+    ATHROW,
+    COLLECT,
+    CREATE,
+    ENDED_AFTER,
+    MAIN_THREAD,
+    OP,
+    OPS,
+    OUTCOMES,
+    RETURN,
+    SEQ,
+    STATES,
+    THROW,
+    Record,
+    make_info,
+)
 from gentrace.reprs import ExcText, ReprText, cut, escape_controls
 
 MAX_LINE: Final = 1 << 20
@@ -29,6 +45,13 @@ WINDOW: Final = 10_000
 """Events held back to restore seq order; a seq missing this long is skipped."""
 
 _CHUNK: Final = 1 << 16
+
+
+START: Final = "start"
+END: Final = "end"
+
+LogItem = Union[tuple[str, "TraceEvent"], "Gap"]
+"""What `TraceReader.in_log_order` gives: ``(START | END, event)``, or a `Gap`."""
 
 
 class TraceError(Exception):
@@ -147,6 +170,9 @@ def parse_event(data: Any) -> TraceEvent:
     lineno = data.get("lineno")
     if lineno is not None and (isinstance(lineno, bool) or not isinstance(lineno, int)):
         raise ValueError("lineno is not an integer")
+    ended_after = data.get("ended_after")  # absent from traces written before it was recorded
+    if ended_after is not None and (isinstance(ended_after, bool) or not isinstance(ended_after, int)):
+        raise ValueError("ended_after is not an integer")
     arg_text = _text(data, "arg")
     value_text = _text(data, "value")
     filename = _text(data, "filename")
@@ -179,6 +205,7 @@ def parse_event(data: Any) -> TraceEvent:
         round(_number(data, "time") * 1e9),
         round(_number(data, "duration") * 1e9),
         -1 if lineno is None else lineno,
+        ended_after,
     )
     loc = data.get("locals")
     locals_ = None
@@ -286,6 +313,41 @@ class TraceReader:
             yield event
             expected = max(expected, seq + 1)
 
+    def in_log_order(self) -> Iterator[LogItem]:
+        """The events in the order the live log wrote their lines.
+
+        ``(START, event)`` for an operation's ``>>>`` line, in seq order; ``(END, event)`` for its
+        result — or a create's or collect's only line — right after the start of the operation
+        its record says it ended after (`ended_after`), in the order the operations ended (the
+        file's). A `Gap` stands for seqs that never arrived; a late event comes as a start and an
+        end at once. A trace written before `ended_after` was recorded gets, for each operation,
+        the highest seq ended before it (exact for one thread of generators; async code and
+        threads may come out in seq order instead).
+        """
+        pending: dict[int, TraceEvent] = {}  # read; its start not given yet
+        ends: deque[tuple[int, TraceEvent]] = deque()  # (ended after, event), in the file's order
+        expected = 1  # the seq whose start comes next
+        highest = 0  # the highest seq ended so far
+        for event in self._parsed():
+            record = event.record
+            seq = record[SEQ]
+            highest = max(highest, seq)
+            after = record[ENDED_AFTER]
+            # An operation ends after its own start, whatever a race between threads recorded.
+            resolved = max(seq, highest if after is None else after)
+            if resolved != after:
+                event = TraceEvent((*record[:ENDED_AFTER], resolved), event.locals, event.late)
+            if seq < expected:
+                late = TraceEvent(event.record, event.locals, late=True)
+                if record[OP] != CREATE and record[OP] != COLLECT:
+                    yield START, late
+                yield END, late
+                continue
+            pending[seq] = event
+            ends.append((resolved, event))
+            expected = yield from _given(pending, ends, expected, self.window)
+        yield from _given(pending, ends, expected, 0)
+
     def close(self) -> None:
         """Close the stream read."""
         self._stream.close()
@@ -296,3 +358,27 @@ class TraceReader:
             return None
         lines = "line" if self.bad == 1 else "lines"
         return f"{self.name}: {self.bad} bad {lines} skipped; first: {self.first_bad}"
+
+
+def _given(
+    pending: dict[int, TraceEvent], ends: deque[tuple[int, TraceEvent]], expected: int, hold: int
+) -> Generator[LogItem, None, int]:
+    """What can be given of the held events, in log order; the next seq expected.
+
+    Up to `hold` events may wait for a missing seq to arrive; past that it is a `Gap`.
+    """
+    while pending or ends:
+        if ends and ends[0][0] < expected:
+            yield END, ends.popleft()[1]
+        elif expected in pending:
+            event = pending.pop(expected)
+            expected += 1
+            if event.record[OP] != CREATE and event.record[OP] != COLLECT:
+                yield START, event
+        elif len(pending) + len(ends) > hold:
+            first = min(pending) if pending else ends[0][0] + 1
+            yield Gap(expected, first - 1)
+            expected = first
+        else:
+            break
+    return expected

@@ -112,6 +112,9 @@ class Recorder:
         self.clock = clock
         self.origin = clock()
         self.counter = itertools.count(1)
+        # The seq of the latest operation started: an operation's record says which one it ended
+        # after, so a trace read back writes its lines in the order the live log did.
+        self.latest = 0
         self.max_events = max_events
         self.limit = sys.maxsize if max_events is None else max_events
         # Which task runs a step is looked up only while some task runs; the table is found once
@@ -285,10 +288,13 @@ class Recorder:
         if seq > self.limit:
             self.overflow(seq)
             return
+        self.latest = seq
         st = thread_state.s
         task = task_of(self.tasks) if self.tasks else None
         now = self.clock()
-        self.emit((seq, ref.info, op, arg, outcome, None, before, after, st[0], st[1], task, now, 0, lasti))
+        self.emit(
+            (seq, ref.info, op, arg, outcome, None, before, after, st[0], st[1], task, now, 0, lasti, seq)
+        )
 
     # -- the end --------------------------------------------------------------------------------
 

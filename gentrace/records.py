@@ -93,12 +93,32 @@ def running_state(state: str) -> str:
 
 
 # Positions of the fields in a Record tuple.
-SEQ, INST, OP, ARG, OUTCOME, VALUE, BEFORE, AFTER, DEPTH, THREAD, TASK, START, DURATION, LASTI = range(14)
-RECORD_SIZE: Final = 14
+(
+    SEQ,
+    INST,
+    OP,
+    ARG,
+    OUTCOME,
+    VALUE,
+    BEFORE,
+    AFTER,
+    DEPTH,
+    THREAD,
+    TASK,
+    START,
+    DURATION,
+    LASTI,
+    ENDED_AFTER,
+) = range(15)
+RECORD_SIZE: Final = 15
 
 Record = tuple[Any, ...]
 """(seq, info, op, arg, outcome, value, state_before, state_after, depth, thread,
-task, start_ns, duration_ns, lasti) — see the positions above."""
+task, start_ns, duration_ns, lasti, ended_after) — see the positions above.
+
+`ended_after` is the seq of the latest operation started when this one ended: the live log wrote
+this operation's result after that one's ``>>>`` line (and before the next one's), which is how a
+trace read back is written in the live log's order. A create or collect ends where it starts."""
 
 
 _AFTER_RAISE: Final = {

@@ -341,7 +341,7 @@ class TextSteps:
 
         The options have neither timings nor locals.
         """
-        _, info, _, _, _, value, before, after, depth, thread, task, _, _, lasti = record
+        _, info, _, _, _, value, before, after, depth, thread, task, _, _, lasti, _ = record
         key = (info[NAME], before, after, lasti, thread, task, depth)
         lead, reset, width, comment = self._ends.get(key) or self._end_parts(record, key)
         shown = _shown(value, self._limit)

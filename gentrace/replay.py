@@ -38,7 +38,7 @@ from typing import Any, Final
 
 from gentrace.logview import Filters, LogSteps
 from gentrace.page import PageFile, page
-from gentrace.reader import Gap, TraceEvent, TraceReader
+from gentrace.reader import Gap, LogItem, TraceReader
 from gentrace.records import (
     ACLOSE,
     AFTER,
@@ -143,7 +143,7 @@ class Replay:
         self._since: list[int] = []
         self._recheck: set[int] = set()  # instances whose lane cell may change without a card change
 
-    def feed(self, item: TraceEvent | Gap) -> None:
+    def feed(self, item: LogItem) -> None:
         """Take the next item; raises `TooManyEvents` past the limit."""
         step = self._log.feed(item)
         if step is None:
@@ -157,7 +157,7 @@ class Replay:
             return
         if len(self._steps) >= self._limit:
             raise TooManyEvents(self._limit)
-        record = item.record
+        record = item[1].record
         gen = self._gen(record)
         self._steps.append([gen, record[SEQ], self._pending + step.lines, []])
         self._pending = []
@@ -311,7 +311,7 @@ class Replay:
 
 
 def build_page(
-    items: Iterable[TraceEvent | Gap],
+    items: Iterable[LogItem],
     options: TextOptions,
     *,
     title: str,
@@ -366,7 +366,7 @@ def html_sink(
         with open(spooled, "rb") as stream:
             reader = TraceReader(stream, name=spooled)
             text = build_page(
-                reader,
+                reader.in_log_order(),
                 options,
                 title=os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "trace",
                 ended=lambda: reader.ended,

@@ -157,7 +157,11 @@ def _show(trace: str, opts: ShowOptions, echo: Echo) -> int:
                     write(line + "\n")
         else:
             for line in render_log(
-                reader, options, filters, cut_after=lambda: reader.cut_after, ended=lambda: reader.ended
+                reader.in_log_order(),
+                options,
+                filters,
+                cut_after=lambda: reader.cut_after,
+                ended=lambda: reader.ended,
             ):
                 write(line + "\n")
         flush()
@@ -202,7 +206,7 @@ def _show_html(trace: str, path: str, opts: ShowOptions, echo: Echo) -> int:
             raise MissingTrace(f"can't open --html file {clean(path)!r}: {exc.strerror or exc}") from None
         try:
             text = build_page(
-                reader,
+                reader.in_log_order(),
                 options,
                 title=reader.name,
                 filters=filters,

@@ -25,15 +25,8 @@ from gentrace.events import to_event
 from gentrace.jsonl import JsonRenderer
 from gentrace.records import (
     AFTER,
-    CLOSE,
-    COLLECT,
-    CREATE,
     INST,
     NAME,
-    OP,
-    OUTCOME,
-    SEQ,
-    YIELD,
     Ending,
     Record,
     Sink,
@@ -41,16 +34,13 @@ from gentrace.records import (
 )
 from gentrace.renderers import (
     TextOptions,
-    TextSteps,
     closing_lines,
-    end_line,
     one_line,
-    repeat_line,
-    single_line,
 )
 from gentrace.reprs import safe_repr
 from gentrace.sources import path_shower, source_line
 from gentrace.styles import PLAIN, is_terminal, styles_for
+from gentrace.textlog import LogWriter, shows_locals
 
 FILE_BUFFER = 1 << 16
 TERMINAL_MAX_REPR = 80
@@ -107,9 +97,7 @@ class TextSink(Sink):
         self._out: Callable[[str], object] = self._synced
         self._options = TextOptions()
         self._flush = False
-        self._open_seq: int | None = None  # the seq whose `>>> ` line was written last
-        self._bare = locals is None and not timings  # then a yield's line comes from `_steps`
-        self._steps = TextSteps(self._options)
+        self._writer = LogWriter(self._options)
 
     def _configure(self, stream: IO[str]) -> None:
         tty = not self._file and is_terminal(stream)
@@ -130,7 +118,7 @@ class TextSink(Sink):
         # Most streams take a line as it is; stderr waits for stdout, and a terminal shows it at once.
         self._out = self._synced if self._sync_stdout or tty else stream.write
         # The remembered parts carry the old stream's colours (a terminal's, in a file).
-        self._steps = TextSteps(self._options)
+        self._writer = LogWriter(self._options)
 
     def _write(self, text: str) -> None:
         stream = self._get()
@@ -160,35 +148,17 @@ class TextSink(Sink):
             stream = self._get()
             if stream is not self._stream:
                 self._configure(stream)
-            self._out(self._steps.start(record))
-            self._open_seq = record[SEQ]
+            self._out(self._writer.start(record))
 
     def end(self, record: Record) -> None:
         with self._lock:
             stream = self._get()
             if stream is not self._stream:
                 self._configure(stream)
-            op = record[OP]
-            if op == CREATE or op == COLLECT:
-                self._out(single_line(record, self._options) + "\n")
-            # The common step: a yield right after its `>>> ` line, without locals or timings.
-            elif record[OUTCOME] == YIELD and self._open_seq == record[SEQ] and self._bare:
-                self._out(self._steps.yielded(record))
-            else:
-                self._out(self._end_text(record))
-            self._open_seq = None
-
-    def _end_text(self, record: Record) -> str:
-        # The result line of any step, after a `... ` line if others came after its `>>> ` line.
-        options = self._options
-        text = ""
-        if self._open_seq != record[SEQ]:
-            text = repeat_line(record, options) + "\n"
-        if self._locals is not None and not is_finished(record[AFTER]) and record[OP] != CLOSE:
-            loc = frame_locals(self._locals, record, options.max_repr)
-            if loc is not None:
-                options = options.with_locals(loc)
-        return text + end_line(record, options) + "\n"
+            loc = None
+            if self._locals is not None and shows_locals(record):
+                loc = frame_locals(self._locals, record, self._options.max_repr)
+            self._out(self._writer.end(record, loc))
 
     def close(self, ending: Ending) -> None:
         with self._lock:

@@ -370,6 +370,7 @@ def test_events_are_frozen_and_slotted(tracer: gentrace.Tracer) -> None:
         "duration",
         "filename",
         "lineno",
+        "ended_after",
     ]
 
 

@@ -52,7 +52,7 @@ def options() -> TextOptions:
 def page_of(trace: Path, **kwargs: Any) -> str:
     with open(trace, "rb") as stream:
         reader = TraceReader(stream, name=str(trace))
-        return build_page(reader, options(), title="t", ended=lambda: reader.ended, **kwargs)
+        return build_page(reader.in_log_order(), options(), title="t", ended=lambda: reader.ended, **kwargs)
 
 
 def data_of(page: str) -> dict[str, Any]:
@@ -108,7 +108,7 @@ def test_the_steps_lines_are_the_log_of_show(sample: str, tmp_path: Path) -> Non
     trace = record_sample(sample, tmp_path / "t.jsonl")
     data = data_of(page_of(trace))
     with open(trace, "rb") as stream:
-        log = list(render_log(TraceReader(stream), options()))
+        log = list(render_log(TraceReader(stream).in_log_order(), options()))
     assert [line for step in data["steps"] for line in step[2]] == log
     events = [json.loads(line) for line in trace.read_text().splitlines()]
     assert [step[1] for step in data["steps"]] == sorted(e["seq"] for e in events if "seq" in e)

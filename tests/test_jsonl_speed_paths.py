@@ -126,6 +126,7 @@ def varied_records() -> Iterator[Record]:
                 ORIGIN + k,
                 j,
                 lasti,
+                k,
             )
 
 
@@ -160,6 +161,7 @@ def step(op: str = NEXT, arg: Any = None, value: Any = 1, **fields: Any) -> Reco
         "start": ORIGIN + 4000,
         "duration": 1500,
         "lasti": yield_offsets()[2],
+        "ended_after": 7,
     }
     rec.update(fields)
     return tuple(rec.values())
@@ -214,6 +216,7 @@ fields = st.fixed_dictionaries(
         "start": st.integers(ORIGIN, ORIGIN + 10**12),
         "duration": st.integers(0, 10**9),
         "lasti": st.sampled_from([-1, 7, *yield_offsets()]),
+        "ended_after": st.integers(0, 10**6),
     }
 )
 
@@ -241,5 +244,6 @@ def test_random_records_render_as_the_general_path_does(
             f["start"],
             f["duration"],
             f["lasti"],
+            f["ended_after"],
         )
         assert renderer(rec) == general(rec, limit)

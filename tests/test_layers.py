@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gentrace"
 
 LAYERS: dict[str, list[str]] = {
     "record": ["records", "names", "reprs", "recorder", "proxy", "aproxy"],
-    "output": ["styles", "sources", "renderers", "jsonl", "events", "sinks", "chrome", "page"],
+    "output": ["styles", "sources", "renderers", "textlog", "jsonl", "events", "sinks", "chrome", "page"],
     "trace": ["reader", "summary", "timeline", "logview", "recap", "replay"],
     "front": [
         "tracer",

@@ -156,6 +156,7 @@ def varied_records() -> Iterator[Record]:
                 ORIGIN + k,
                 j,
                 lasti,
+                k,
             )
 
 
@@ -189,6 +190,7 @@ def step(seq: int, op: str = NEXT, value: Any = 1, **fields: Any) -> Record:
         "start": ORIGIN + 10 * seq,
         "duration": 1000 * seq,  # timings differ from step to step
         "lasti": yield_offsets()[2],
+        "ended_after": seq,
     }
     rec.update(fields)
     return tuple(rec.values())
@@ -228,7 +230,23 @@ def test_the_remembered_parts_are_bounded() -> None:
     info = INFOS[0]
     for n in range(MEMO_SIZE + 10):
         for op in (NEXT, SEND):
-            rec = (n, info, op, n, YIELD, n, GEN_SUSPENDED, GEN_SUSPENDED, n % 7, "MainThread", None, 0, 0, n)
+            rec = (
+                n,
+                info,
+                op,
+                n,
+                YIELD,
+                n,
+                GEN_SUSPENDED,
+                GEN_SUSPENDED,
+                n % 7,
+                "MainThread",
+                None,
+                0,
+                0,
+                n,
+                n,
+            )
             start, end = steps.start(rec), steps.yielded(rec)
             if n % 500 == 0 or n > MEMO_SIZE:
                 assert start == start_line(rec, options) + "\n"
@@ -363,6 +381,7 @@ fields = st.fixed_dictionaries(
         "start": st.integers(ORIGIN, ORIGIN + 10**12),
         "duration": st.integers(0, 10**9),
         "lasti": st.sampled_from([-1, 7, *yield_offsets()]),
+        "ended_after": st.integers(0, 10**6),
     }
 )
 
@@ -396,6 +415,7 @@ def test_random_sequences_log_as_the_general_path_does(
             f["start"],
             f["duration"],
             f["lasti"],
+            f["seq"],
         )
         events.append((f["kind"], rec))
     check(events, color, limit, timings, locals_)

@@ -97,4 +97,5 @@ EVENT_KEYS = {
     "duration",
     "filename",
     "lineno",
+    "ended_after",
 }
