@@ -216,12 +216,12 @@ class InstrumentingFinder(importlib.abc.MetaPathFinder):
 
     def wants(self, fullname: str, origin: str) -> bool:
         """Whether the module `fullname`, loaded from `origin`, is instrumented."""
+        if fullname == "gentrace" or fullname.startswith("gentrace."):
+            return False  # gentrace's own modules, whatever --include says
         if any(fnmatch.fnmatchcase(os.path.basename(origin), pattern) for pattern in self.exclude):
             return False
         if any(fnmatch.fnmatchcase(fullname, pattern) for pattern in self.include):
             return True
-        if fullname == "gentrace" or fullname.startswith("gentrace."):
-            return False
         path = os.path.realpath(origin)
         if not any(_is_under(path, root) for root in self.roots):
             return False
@@ -229,9 +229,9 @@ class InstrumentingFinder(importlib.abc.MetaPathFinder):
         if "site-packages" in parts or "dist-packages" in parts:
             return False
         # The tree may contain a virtual environment or the standard library; those stay untouched
-        # unless they *are* the tree.
+        # unless the program itself lives in them (a script of the standard library's tests).
         return not any(
-            _is_under(path, ex) and not any(_is_under(ex, r) for r in self.roots) for ex in self.excluded
+            _is_under(path, ex) and not any(_is_under(r, ex) for r in self.roots) for ex in self.excluded
         )
 
     def find_spec(

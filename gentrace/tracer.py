@@ -137,8 +137,8 @@ class Tracer:
             raise TypeError("Tracer(only=...): expected a list of glob patterns (str)")
         self.only = tuple(only)
         for sink in sinks:
-            if not callable(getattr(sink, "end", None)):
-                raise TypeError(f"Tracer(sinks=...): {sink!r} is not a sink (it has no end(record) method)")
+            if not isinstance(sink, Sink):
+                raise TypeError(f"Tracer(sinks=...): {sink!r} is not a sink (subclass gentrace.records.Sink)")
         if clock is not None and not callable(clock):
             raise TypeError("Tracer(clock=...): expected a callable returning integer nanoseconds")
         self._clock = clock or time.perf_counter_ns
@@ -166,8 +166,8 @@ class Tracer:
 
     def add_sink(self, sink: Sink) -> None:
         """Feed `sink` too, from the next operation on; it is closed with the tracer."""
-        if not callable(getattr(sink, "end", None)):
-            raise TypeError(f"add_sink(): {sink!r} is not a sink (it has no end(record) method)")
+        if not isinstance(sink, Sink):
+            raise TypeError(f"add_sink(): {sink!r} is not a sink (subclass gentrace.records.Sink)")
         self._recorder.add_sink(sink)
         with _open_lock:
             _open_tracers[id(self)] = self
