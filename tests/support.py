@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
+import threading
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+from gentrace.records import Ending, Record, Sink
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 REGEN_VARIABLE = "GENTRACE_REGEN"
@@ -87,3 +93,40 @@ def _difference(expected: str, text: str, shown: str) -> str:
 def _escaped(line: str) -> str:
     """The line with its unprintable characters (the colour log's escapes) as Python escapes."""
     return "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in line)
+
+
+class RecordingSink(Sink):
+    """A sink that remembers every call made to it (``wants_start`` as asked)."""
+
+    def __init__(self, wants_start: bool = False) -> None:
+        self.wants_start = wants_start
+        self.starts: list[Record] = []
+        self.ends: list[Record] = []
+        self.notes: list[dict[str, Any]] = []
+        self.closings: list[Ending] = []
+
+    def start(self, record: Record) -> None:
+        self.starts.append(record)
+
+    def end(self, record: Record) -> None:
+        self.ends.append(record)
+
+    def note(self, note: dict[str, Any]) -> None:
+        self.notes.append(note)
+
+    def close(self, ending: Ending) -> None:
+        self.closings.append(ending)
+
+
+def run_threads(workers: Iterable[threading.Thread]) -> None:
+    """Start the threads and wait for them, switching between threads as often as possible."""
+    started = list(workers)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for worker in started:
+            worker.start()
+        for worker in started:
+            worker.join()
+    finally:
+        sys.setswitchinterval(interval)

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import FakeClock
+from support import FakeClock, run_threads
 
 import gentrace
 from gentrace.records import NEXT, OP, SEND
@@ -1012,15 +1012,7 @@ def test_threads_lose_and_duplicate_no_event(clock: Any) -> None:
                 next(gen)
 
     workers = [threading.Thread(target=drive, name=f"driver-{k}") for k in range(threads)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible
-    try:
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-    finally:
-        sys.setswitchinterval(interval)
+    run_threads(workers)
     tracer.close()
 
     events = tracer.events

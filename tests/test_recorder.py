@@ -8,13 +8,12 @@ fake clock and a sink that remembers what it was told.
 from __future__ import annotations
 
 import gc
-import sys
 import threading
 from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
-from support import FakeClock
+from support import FakeClock, RecordingSink, run_threads
 
 import gentrace
 from gentrace.proxy import GeneratorProxy
@@ -30,7 +29,6 @@ from gentrace.records import (
     SEQ,
     Ending,
     Record,
-    Sink,
 )
 
 
@@ -44,29 +42,6 @@ def numbers(n: int) -> Generator[int, Any, str]:
 
 FIRST_LINE = numbers.__code__.co_firstlineno
 PAUSE_LINE = FIRST_LINE + 3
-
-
-class Recording(Sink):
-    """A sink that remembers every call made to it."""
-
-    def __init__(self, wants_start: bool = False) -> None:
-        self.wants_start = wants_start
-        self.starts: list[Record] = []
-        self.ends: list[Record] = []
-        self.notes: list[dict[str, Any]] = []
-        self.closings: list[Ending] = []
-
-    def start(self, record: Record) -> None:
-        self.starts.append(record)
-
-    def end(self, record: Record) -> None:
-        self.ends.append(record)
-
-    def note(self, note: dict[str, Any]) -> None:
-        self.notes.append(note)
-
-    def close(self, ending: Ending) -> None:
-        self.closings.append(ending)
 
 
 def traced(
@@ -198,15 +173,7 @@ def test_seq_is_gapless_and_unique_under_eight_threads() -> None:
         results.append(list(decorated(steps, barrier)))
 
     workers = [threading.Thread(target=work, name=f"w{i}") for i in range(threads)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible
-    try:
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-    finally:
-        sys.setswitchinterval(interval)
+    run_threads(workers)
     t.close()
     assert results == [list(range(steps))] * threads
     events = t.events
@@ -224,7 +191,7 @@ def test_seq_is_gapless_and_unique_under_eight_threads() -> None:
 
 
 def test_max_events_stops_recording_and_notes_the_cut_once(clock: FakeClock) -> None:
-    sink = Recording()
+    sink = RecordingSink()
     rec = Recorder([sink], max_events=3, clock=clock)
     p = call(rec, numbers, 5)
     assert list(p) == [0, 1, 2, 3, 4]  # the program runs on
@@ -240,7 +207,7 @@ def test_max_events_stops_recording_and_notes_the_cut_once(clock: FakeClock) -> 
 
 
 def test_no_cut_without_reaching_max_events(clock: FakeClock) -> None:
-    sink = Recording()
+    sink = RecordingSink()
     rec = Recorder([sink], max_events=4, clock=clock)
     assert list(call(rec, numbers, 2)) == [0, 1]  # exactly four events
     rec.close()
@@ -249,7 +216,7 @@ def test_no_cut_without_reaching_max_events(clock: FakeClock) -> None:
 
 
 def test_keep_zero_keeps_nothing_but_feeds_the_sinks(clock: FakeClock) -> None:
-    sink = Recording()
+    sink = RecordingSink()
     rec = Recorder([sink], keep=0, clock=clock)
     assert list(call(rec, numbers, 3)) == [0, 1, 2]
     assert rec.records() == []
@@ -297,7 +264,7 @@ def test_unfinished_lists_live_unfinished_instances_in_creation_order(clock: Fak
 
 
 def test_the_ending_carries_the_unfinished_instances(clock: FakeClock) -> None:
-    sink = Recording()
+    sink = RecordingSink()
     rec = Recorder([sink], clock=clock)
     paused = call(rec, numbers, 3)
     next(paused)
@@ -311,7 +278,7 @@ def test_the_ending_carries_the_unfinished_instances(clock: FakeClock) -> None:
 
 @pytest.mark.parametrize(("steps", "before"), [(0, "GEN_CREATED"), (1, "GEN_SUSPENDED")])
 def test_collect_is_recorded_for_an_unfinished_instance(clock: FakeClock, steps: int, before: str) -> None:
-    sink = Recording()
+    sink = RecordingSink()
     rec = Recorder([sink], clock=clock)
     p = call(rec, numbers, 3)
     for _ in range(steps):
@@ -331,7 +298,7 @@ def test_collect_is_recorded_for_an_unfinished_instance(clock: FakeClock, steps:
 
 
 def test_no_collect_for_a_finished_instance(clock: FakeClock) -> None:
-    sink = Recording()
+    sink = RecordingSink()
     rec = Recorder([sink], clock=clock)
     p = call(rec, numbers, 1)
     assert list(p) == [0]
@@ -350,7 +317,7 @@ def test_add_sink_feeds_it_from_the_next_operation_on(clock: FakeClock) -> None:
     rec = Recorder(clock=clock)
     p = call(rec, numbers, 3)
     next(p)
-    plain, starter = Recording(), Recording(wants_start=True)
+    plain, starter = RecordingSink(), RecordingSink(wants_start=True)
     rec.add_sink(plain)
     assert next(p) == 1
     rec.add_sink(starter)
@@ -364,7 +331,7 @@ def test_add_sink_feeds_it_from_the_next_operation_on(clock: FakeClock) -> None:
 
 
 def test_start_comes_only_to_sinks_that_want_it(clock: FakeClock) -> None:
-    plain, starter = Recording(), Recording(wants_start=True)
+    plain, starter = RecordingSink(), RecordingSink(wants_start=True)
     rec = Recorder([plain, starter], clock=clock)
     assert list(call(rec, numbers, 1)) == [0]
     assert plain.starts == []
@@ -372,7 +339,7 @@ def test_start_comes_only_to_sinks_that_want_it(clock: FakeClock) -> None:
     assert [r[SEQ] for r in plain.ends] == [r[SEQ] for r in starter.ends] == [1, 2, 3]
 
 
-class Failing(Recording):
+class Failing(RecordingSink):
     """Fails at its `fail_at`-th end (and at close, if `fail_close`)."""
 
     def __init__(self, fail_at: int, fail_close: bool = False) -> None:
@@ -394,7 +361,7 @@ class Failing(Recording):
 def test_a_failing_sink_stops_recording_with_one_line_on_stderr(
     clock: FakeClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bad, good = Failing(fail_at=2, fail_close=True), Recording()
+    bad, good = Failing(fail_at=2, fail_close=True), RecordingSink()
     rec = Recorder([bad, good], max_events=5, clock=clock)
     p = call(rec, numbers, 6)
     assert list(p) == [0, 1, 2, 3, 4, 5]  # the program runs on
@@ -422,7 +389,7 @@ def test_a_failing_only_sink_stops_recording_too(
 
 
 def test_close_twice_closes_the_sinks_once(clock: FakeClock) -> None:
-    sink = Recording()
+    sink = RecordingSink()
     rec = Recorder([sink], clock=clock)
     p = call(rec, numbers, 3)
     next(p)

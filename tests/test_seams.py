@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
 import pytest
-from support import FakeClock
+from support import FakeClock, RecordingSink
 
 import gentrace
 from gentrace import GeneratorProxy
@@ -39,29 +39,6 @@ async def double(x: int) -> int:
     return 2 * x
 
 
-class Recording(Sink):
-    """A user's sink: remembers what it is told."""
-
-    def __init__(self, wants_start: bool = False) -> None:
-        self.wants_start = wants_start
-        self.starts: list[Record] = []
-        self.ends: list[Record] = []
-        self.notes: list[dict[str, Any]] = []
-        self.closings: list[Ending] = []
-
-    def start(self, record: Record) -> None:
-        self.starts.append(record)
-
-    def end(self, record: Record) -> None:
-        self.ends.append(record)
-
-    def note(self, note: dict[str, Any]) -> None:
-        self.notes.append(note)
-
-    def close(self, ending: Ending) -> None:
-        self.closings.append(ending)
-
-
 def seqs(records: list[Record]) -> list[int]:
     return [r[SEQ] for r in records]
 
@@ -70,7 +47,7 @@ def seqs(records: list[Record]) -> list[int]:
 
 
 def test_a_user_sink_gets_every_end_and_is_closed_once(clock: FakeClock) -> None:
-    sink = Recording()
+    sink = RecordingSink()
     t = gentrace.Tracer(sinks=[sink], clock=clock)
     assert list(t.trace(numbers)(2)) == [0, 1]
     assert seqs(sink.ends) == [e.seq for e in t.events] == [1, 2, 3, 4]
@@ -90,7 +67,7 @@ def test_a_user_sink_gets_every_end_and_is_closed_once(clock: FakeClock) -> None
 
 
 def test_start_only_for_a_sink_that_wants_it(clock: FakeClock) -> None:
-    plain, starter = Recording(), Recording(wants_start=True)
+    plain, starter = RecordingSink(), RecordingSink(wants_start=True)
     t = gentrace.Tracer(sinks=[plain, starter], clock=clock)
     gen = t.trace(numbers)(1)
     assert next(gen) == 0
@@ -102,7 +79,7 @@ def test_start_only_for_a_sink_that_wants_it(clock: FakeClock) -> None:
 
 
 def test_the_ending_says_what_is_unfinished(clock: FakeClock) -> None:
-    sink = Recording()
+    sink = RecordingSink()
     with gentrace.Tracer(sinks=[sink], clock=clock) as t:
         gen = t.trace(numbers)(3)
         next(gen)
@@ -130,7 +107,7 @@ def test_sinks_are_fed_after_the_outputs_of_out(clock: FakeClock) -> None:
 
 
 def test_max_events_is_noted_to_user_sinks(clock: FakeClock) -> None:
-    sink = Recording()
+    sink = RecordingSink()
     t = gentrace.Tracer(sinks=[sink], max_events=2, clock=clock)
     assert list(t.trace(numbers)(3)) == [0, 1, 2]
     t.close()
@@ -171,7 +148,7 @@ def test_add_sink_feeds_from_the_next_operation_and_closes_with_the_tracer(clock
     t = gentrace.Tracer(clock=clock)
     gen = t.trace(numbers)(2)
     next(gen)
-    sink, starter = Recording(), Recording(wants_start=True)
+    sink, starter = RecordingSink(), RecordingSink(wants_start=True)
     t.add_sink(sink)
     t.add_sink(starter)
     assert list(gen) == [1]
