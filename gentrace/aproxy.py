@@ -348,6 +348,10 @@ class AsyncGeneratorProxy(AsyncGenerator[Any, Any]):
         return self._agen.ag_await
 
     @property
+    def ag_suspended(self) -> bool:
+        return self._agen.ag_suspended  # type: ignore[attr-defined,no-any-return]  # 3.12+
+
+    @property
     def __name__(self) -> str:
         return self._agen.__name__
 
@@ -649,7 +653,10 @@ _OWN_CODES: frozenset[CodeType] = frozenset(
 
 
 def _fresh(frame: FrameType) -> bool:
-    # A frame that has not reached its first RESUME has not started (3.11 has no ag_suspended).
+    # A frame that has not reached its first RESUME has not started (3.11 has no ag_suspended);
+    # 3.10 has no RESUME: there, a frame that never ran is at instruction -1.
+    if sys.version_info < (3, 11):
+        return frame.f_lasti < 0
     for instruction in dis.get_instructions(frame.f_code):
         if instruction.opname == "RESUME":
             return frame.f_lasti < instruction.offset

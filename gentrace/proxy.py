@@ -162,10 +162,10 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             _strip_own_frame(exc, GeneratorProxy.throw.__code__)
             raise
 
-    def close(self) -> None:
-        """Close the generator, as `generator.close` does."""
+    def close(self) -> Any:
+        """Close the generator, as `generator.close` does (which returns its return value on 3.13+)."""
         try:
-            self._step_slow(CLOSE, None, self._gen.close, ())
+            return self._step_slow(CLOSE, None, self._gen.close, ())
         except BaseException as exc:
             _strip_own_frame(exc, GeneratorProxy.close.__code__)
             raise
