@@ -1,9 +1,10 @@
 """`gentrace repl`: an interactive console whose every generator step is annotated.
 
 Each input is instrumented with the same AST rewrite as `gentrace run`, so generator functions
-defined at the prompt are traced; after each input the console writes, on stderr and before
-Python's echo of the result, one comment per step that input caused. A session can be saved as
-a doctest (`save_doctest`) that replays against the current code.
+defined at the prompt are traced; each step writes one comment on stderr as it ends, so a note
+comes before what the input prints after that step (and before Python's echo of the result),
+also while a long statement runs. A session can be saved as a doctest (`transcript`) that
+replays against the current code.
 """
 
 from __future__ import annotations
@@ -32,11 +33,26 @@ from gentrace.instrument import (
     run_script,
 )
 from gentrace.proxy import GeneratorProxy
-from gentrace.records import COLLECT, CREATE, CREATED_STATES, DEPTH, INST, NAME, OP, Record, Sink, is_finished
+from gentrace.records import (
+    CODE,
+    COLLECT,
+    CREATE,
+    CREATED_STATES,
+    DEPTH,
+    INST,
+    NAME,
+    OP,
+    SEQ,
+    THREAD,
+    Record,
+    Sink,
+    is_finished,
+)
 from gentrace.renderers import (
     INDENT,
     TextOptions,
     end_line,
+    expression,
     one_line,
     single_line,
     start_line,
@@ -67,40 +83,6 @@ class Text(str):
         return str(self)
 
 
-# -- where the steps of an input go -------------------------------------------------------------
-
-
-class StepCollector(Sink):
-    """A sink that keeps the records of the current input until the console shows them.
-
-    While a SCRIPT runs, it passes the steps on to the REPL-style log instead (as `run` shows them).
-    """
-
-    wants_start = True
-
-    def __init__(self, log: TextSink | None) -> None:
-        self.log = log
-        self.pending: list[Record] = []
-        self._lock = threading.Lock()
-
-    def start(self, record: Record) -> None:
-        if self.log is not None:
-            self.log.start(record)
-
-    def end(self, record: Record) -> None:
-        if self.log is not None:
-            self.log.end(record)
-            return
-        with self._lock:
-            self.pending.append(record)
-
-    def take(self) -> list[Record]:
-        """The records collected since the last call."""
-        with self._lock:
-            taken, self.pending = self.pending, []
-        return taken
-
-
 # -- rendering ----------------------------------------------------------------------------------
 
 
@@ -117,6 +99,10 @@ class Sources:
             item = pending.pop()
             self._lines[item] = lines
             pending.extend(c for c in item.co_consts if isinstance(c, types.CodeType))
+
+    def has(self, code: types.CodeType) -> bool:
+        """Whether `code` comes from a console input."""
+        return code in self._lines
 
     def lines(self, filename: str | None, code: types.CodeType | None) -> list[str]:
         """All lines of the file or input that `code` comes from."""
@@ -136,6 +122,91 @@ class Sources:
 def annotation_line(record: Record, options: TextOptions) -> str:
     """A step as the console shows it: ``next(averager#1) → 10.0 · GEN_SUSPENDED · line 17: ...``."""
     return f"{INDENT * record[DEPTH]}{one_line(record, options=options)}"
+
+
+# -- where the steps go -------------------------------------------------------------------------
+
+
+class StepNotes(Sink):
+    """A sink that writes each step's note on stderr the moment the step ends.
+
+    stdout is flushed first, so a note comes after what was printed before the step and before
+    what is printed after it, even when both streams are pipes read together. A step that prints
+    while it runs is announced first (``# next(talk#1) ...``, by `before_output`), so its output
+    sits under a line naming it, as under ``gentrace run``'s ``>>>`` lines. The notes of the
+    current input are also kept (`kept`) for ``--save``. While a SCRIPT runs, the steps go to the
+    REPL-style log instead (`log`), as `gentrace run` shows them.
+    """
+
+    wants_start = True
+
+    def __init__(
+        self, log: TextSink | None, styles: Styles, sources: Sources, show_path: Callable[[str], str]
+    ) -> None:
+        self.log = log
+        self.kept: list[str] | None = None
+        self._styles = styles
+        self._sources = sources
+        self._show_path = show_path
+        self._options = TextOptions(max_repr=80, source=self._file_line, show_path=show_path)
+        # Re-entrant: a `collect` recorded from a finalizer may arrive while a note is written.
+        self._lock = threading.RLock()
+        self._running: dict[str, list[list[Any]]] = {}  # per thread: [record, announced] of steps running
+
+    def _file_line(self, filename: str, lineno: int) -> str:
+        return self._sources.line(filename, None, lineno)
+
+    def _options_for(self, code: types.CodeType | None) -> TextOptions:
+        if code is None or not self._sources.has(code):
+            return self._options
+        sources = self._sources  # a function defined at the prompt: its lines are the input's
+
+        def line(filename: str, lineno: int) -> str:
+            return sources.line(filename, code, lineno)
+
+        return TextOptions(max_repr=80, source=line, show_path=self._show_path)
+
+    def start(self, record: Record) -> None:
+        if self.log is not None:
+            self.log.start(record)
+            return
+        with self._lock:
+            self._running.setdefault(record[THREAD], []).append([record, False])
+
+    def before_output(self) -> None:
+        """Announce the steps running on this thread that have not said so yet: something prints."""
+        steps = self._running.get(threading.current_thread().name)
+        if not steps or steps[-1][1]:
+            return
+        s = self._styles
+        with self._lock:
+            for step in steps:
+                if not step[1]:
+                    step[1] = True
+                    record = step[0]
+                    expr = expression(record, self._options.max_repr)
+                    sys.stderr.write(f"{s.comment}# {INDENT * record[DEPTH]}{expr} ...{s.reset}\n")
+            sys.stderr.flush()
+
+    def end(self, record: Record) -> None:
+        if self.log is not None:
+            self.log.end(record)
+            return
+        with self._lock:
+            steps = self._running.get(record[THREAD], [])
+            for i in range(len(steps) - 1, -1, -1):
+                if steps[i][0][SEQ] == record[SEQ]:
+                    del steps[i]
+                    break
+        line = annotation_line(record, self._options_for(record[INST][CODE]))
+        s = self._styles
+        with self._lock:
+            if self.kept is not None:
+                self.kept.append(line)
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                sys.stdout.flush()
+            sys.stderr.write(f"{s.comment}# {line}{s.reset}\n")
+            sys.stderr.flush()
 
 
 # -- the helpers --------------------------------------------------------------------------------
@@ -232,13 +303,17 @@ class Helpers:
 
 
 class Tee:
-    """A stdout that also keeps what is written while the console listens."""
+    """A stdout that also keeps what is written while the console listens, and calls `before`
+    (the notes' `before_output`) before it writes."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], before: Callable[[], None] | None = None) -> None:
         self.stream = stream
         self.kept: list[str] | None = None
+        self.before = before
 
     def write(self, text: str) -> int:
+        if text and self.before is not None:
+            self.before()
         if self.kept is not None:
             self.kept.append(text)
         return self.stream.write(text)
@@ -253,62 +328,14 @@ class Tee:
 class Console(code.InteractiveConsole):
     """An interactive console whose inputs are instrumented and whose steps are annotated."""
 
-    def __init__(
-        self,
-        namespace: dict[str, Any],
-        tracer: Tracer,
-        collector: StepCollector,
-        styles: Styles,
-        sources: Sources,
-        show_path: Callable[[str], str],
-    ) -> None:
+    def __init__(self, namespace: dict[str, Any], notes: StepNotes, sources: Sources) -> None:
         super().__init__(namespace, filename="<stdin>")
-        self.tracer = tracer
-        self.collector = collector
-        self.styles = styles
+        self.notes = notes
         self.sources = sources
-        self.options = TextOptions(max_repr=80, source=self._source_of, show_path=show_path)
         self.entries: list[Entry] = []
         self._entry: Entry | None = None
         self._tee: Tee | None = None
-        self._displayhook = sys.displayhook
         self.interactive = sys.stdin.isatty()
-
-    def _source_of(self, filename: str, lineno: int) -> str:
-        return self.sources.line(filename, None, lineno)
-
-    # -- annotations ----------------------------------------------------------------------------
-
-    def flush_notes(self) -> None:
-        """Write the annotations of the steps taken since the last flush, on stderr."""
-        records = self.collector.take()
-        if not records:
-            return
-        with contextlib.suppress(AttributeError, ValueError, OSError):
-            sys.stdout.flush()
-        s = self.styles
-        lines = []
-        for record in records:
-            info = record[INST]
-            options = self.options
-            if info[2] is not None and info[2] in self.sources._lines:
-                options = TextOptions(
-                    max_repr=80, source=self._input_line(info[2]), show_path=self.options.show_path
-                )
-            line = annotation_line(record, options)
-            lines.append(line)
-            if self._entry is not None:
-                self._entry.notes.append(line)
-        sys.stderr.write("".join(f"{s.comment}# {line}{s.reset}\n" for line in lines))
-        sys.stderr.flush()
-
-    def _input_line(self, compiled: types.CodeType) -> Callable[[str, int], str]:
-        return lambda filename, lineno: self.sources.line(filename, compiled, lineno)
-
-    def displayhook(self, value: Any) -> None:
-        """Show the pending annotations, then echo the value as Python does."""
-        self.flush_notes()
-        self._displayhook(value)
 
     # -- compiling and running ------------------------------------------------------------------
 
@@ -327,30 +354,42 @@ class Console(code.InteractiveConsole):
             self.showsyntaxerror(filename)
             return False
         self.sources.add(compiled, source)
-        self._entry = Entry(source)
+        entry = self._entry = Entry(source)
+        self.entries.append(entry)
+        self.notes.kept = entry.notes
         if self._tee is not None:
             self._tee.kept = []
         try:
             self.runcode(compiled)
+        except BaseException as exc:  # SystemExit, or a Ctrl-C that came while one was shown
+            entry.stopped_by = type(exc).__name__
+            raise
         finally:
-            self.flush_notes()
-            if self._tee is not None and self._tee.kept is not None:
-                if self._entry.exception is None:
-                    self._entry.output = "".join(self._tee.kept)
-                self._tee.kept = None
-            self.entries.append(self._entry)
+            self.notes.kept = None
             self._entry = None
+            if self._tee is not None and self._tee.kept is not None:
+                if entry.exception is None:
+                    entry.output = "".join(self._tee.kept)
+                self._tee.kept = None
+            _flush_stdout()  # what this input printed, before the next prompt or error on stderr
         return False
 
+    def showsyntaxerror(self, filename: str | None = None, **kwargs: Any) -> None:
+        _flush_stdout()
+        super().showsyntaxerror(filename, **kwargs)
+
     def showtraceback(self) -> None:
-        self.flush_notes()
+        _flush_stdout()
         exc = sys.exc_info()[1]
         if exc is None:
             return
         clean_exception(exc)
         sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, exc.__traceback__
         if self._entry is not None:
-            self._entry.exception = exception_text(exc)
+            if isinstance(exc, KeyboardInterrupt):
+                self._entry.stopped_by = "KeyboardInterrupt"  # where it stopped is chance
+            else:
+                self._entry.exception = exception_text(exc)
         self.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
 
     def raw_input(self, prompt: str = "") -> str:
@@ -365,21 +404,23 @@ class Console(code.InteractiveConsole):
         return line.rstrip("\n")
 
     def session(self, banner: str) -> None:
-        """Run the console until EOF; `sys.displayhook` and stdout are the console's meanwhile."""
+        """Run the console until EOF; stdout is the console's meanwhile (to keep what is printed)."""
         original_stdout = sys.stdout
-        self._tee = Tee(original_stdout)
-        self._displayhook = sys.displayhook
+        self._tee = Tee(original_stdout, self.notes.before_output)
         sys.stdout = self._tee
-        sys.displayhook = self.displayhook
         try:
             self.interact(banner=banner, exitmsg="")
         finally:
-            sys.displayhook = self._displayhook
             if sys.stdout is self._tee:
                 sys.stdout = original_stdout
 
 
 # -- the command --------------------------------------------------------------------------------
+
+
+def _flush_stdout() -> None:
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        sys.stdout.flush()
 
 
 def _report(exc: BaseException) -> None:
@@ -401,11 +442,11 @@ def main(
     tracer = Tracer(out=list(outs), color=color, keep=None)
     recorder = tracer._recorder
     log = TextSink(_stderr, origin_ns=recorder.origin, color=color, sync_stdout=True) if script else None
-    collector = StepCollector(log)
-    tracer.add_sink(collector)
-    set_default(tracer)
     show_path = path_shower(os.getcwd())
     sources = Sources()
+    notes = StepNotes(log, stderr_styles, sources, show_path)
+    tracer.add_sink(notes)
+    set_default(tracer)
     helpers = Helpers(tracer, sources, show_path)
 
     root = os.path.dirname(os.path.abspath(script)) if script is not None else os.getcwd()
@@ -422,13 +463,17 @@ def main(
         except BaseException as exc:  # python -i shows it, SystemExit included, and carries on
             sys.stdout.flush()
             _report(exc)
-            replay.exception = exception_text(exc)
+            if isinstance(exc, KeyboardInterrupt):  # a replay would run on where this one stopped
+                replay.stopped_by = type(exc).__name__
+            else:
+                replay.exception = exception_text(exc)
         finally:
             if sys.stdout is tee:
                 sys.stdout = tee.stream
         replay.output = "".join(tee.kept)
         entries.append(replay)
         namespace = sys.modules["__main__"].__dict__
+        replay.names = frozenset(name for name in namespace if not name.startswith("__"))
     else:
         module = types.ModuleType("__main__")
         module.__dict__["__builtins__"] = __builtins__
@@ -436,14 +481,14 @@ def main(
         if sys.path and sys.path[0] != "":
             sys.path.insert(0, "")
         namespace = module.__dict__
-    collector.log = None
+    notes.log = None
     namespace.update(helpers.namespace())
     namespace[DECORATOR] = auto_trace
 
     if sys.stdin.isatty():
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (line editing and history for input())
-    console = Console(namespace, tracer, collector, stderr_styles, sources, show_path)
+    console = Console(namespace, notes, sources)
     console.entries = entries
     status = 0
     try:

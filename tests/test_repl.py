@@ -282,17 +282,19 @@ def test_a_missing_script_is_a_usage_error(project: Path) -> None:
 # -- a real terminal ----------------------------------------------------------------------------
 
 
-def spawn(project: Path, *args: str, **env: str) -> pexpect.spawn:
+def spawn(project: Path, *args: str, prompt: bool = True, **env: str) -> pexpect.spawn:
     child = pexpect.spawn(
         sys.executable,
         ["-m", "gentrace", "repl", *args],
         cwd=str(project),
         env={**_env(TERM="dumb"), **env},
         encoding="utf-8",
+        codec_errors="replace",  # Ctrl-C discards the terminal's pending output, maybe mid-character
         timeout=TIMEOUT,
         dimensions=(24, 200),
     )
-    child.expect_exact(PROMPT)
+    if prompt:
+        child.expect_exact(PROMPT)
     return child
 
 
@@ -373,4 +375,184 @@ def test_saved_session_with_a_script_replays_the_script_first(project: Path) -> 
         env=_env(),
         timeout=TIMEOUT * 3,
     )
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+
+
+# -- notes in order, and a --save that replays --------------------------------------------------
+
+TALK = """\
+def talk():
+    for word in ["hi", "yo"]:
+        print("said", word)
+        yield word
+"""
+
+
+def _in_order(text: str, *parts: str) -> None:
+    """Each part occurs in `text`, after the one before."""
+    at = 0
+    for part in parts:
+        found = text.find(part, at)
+        assert found >= 0, f"{part!r} not after position {at} in:\n{text}"
+        at = found + len(part)
+
+
+def test_piped_notes_come_between_the_prints_of_a_for_loop(project: Path) -> None:
+    (project / "talking.py").write_text(TALK)
+    proc = subprocess.run(
+        [*GENTRACE, "repl"],
+        input="from talking import talk\nfor word in talk(): print('got', word)\n\n",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # both streams into one pipe: their order is the order written
+        text=True,
+        cwd=project,
+        env=_env(),
+        timeout=TIMEOUT * 3,
+    )
+    _in_order(
+        proc.stdout,
+        "# talk#1 created",
+        "# next(talk#1) ...\n",  # the step announces itself before what it prints
+        "said hi\n",
+        "# next(talk#1) → 'hi' ",
+        "got hi\n",
+        "# next(talk#1) ...\n",
+        "said yo\n",
+        "# next(talk#1) → 'yo' ",
+        "got yo\n",
+        "# next(talk#1) → StopIteration",
+        ">>> ",
+    )
+
+
+def test_terminal_note_comes_before_what_the_loop_prints_after_the_step(project: Path) -> None:
+    child = spawn(project)
+    child.sendline(TALK)
+    child.expect_exact(PROMPT)
+    child.sendline("for word in talk(): print('got', word)")
+    child.expect_exact("... ")
+    child.sendline("")
+    child.expect_exact(PROMPT)
+    shown = child.before or ""
+    _in_order(
+        shown,
+        "# next(talk#1) ...",
+        "said hi",
+        "# next(talk#1) → 'hi' ",
+        "got hi",
+        "# next(talk#1) ...",
+        "said yo",
+        "# next(talk#1) → 'yo' ",
+        "got yo",
+        "# next(talk#1) → StopIteration",
+    )
+    assert finish(child) == 0
+
+
+def test_terminal_shows_the_note_of_a_step_while_the_statement_still_runs(project: Path) -> None:
+    fifo = project / "words.fifo"
+    os.mkfifo(fifo)
+    # Opened read-write (Linux), a FIFO opens without waiting for a reader; closing it is the EOF.
+    writer = os.open(fifo, os.O_RDWR)
+    child = spawn(project)
+    try:
+        child.sendline(
+            "def words(path):\n    with open(path) as f:\n        for line in f:\n"
+            "            yield line.strip()\n"
+        )
+        child.expect_exact(PROMPT)
+        child.sendline("for word in words('words.fifo'): print('read', word)")
+        child.expect_exact("... ")
+        child.sendline("")
+        os.write(writer, b"first\n")
+        # The generator now waits for the next line: the statement cannot end before we close.
+        child.expect_exact("# next(words#1) → 'first' ")
+        child.expect_exact("read first")
+        os.write(writer, b"second\n")
+        child.expect_exact("# next(words#1) → 'second' ")
+        child.expect_exact("read second")
+    finally:
+        os.close(writer)
+    child.expect_exact("# next(words#1) → StopIteration")
+    child.expect_exact(PROMPT)
+    assert finish(child) == 0
+
+
+def doctest_replay(project: Path, name: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-B", "-m", "doctest", name],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=_env(),
+        timeout=TIMEOUT * 3,
+    )
+
+
+def test_saved_session_after_ctrl_c_in_a_long_loop_replays(project: Path) -> None:
+    child = spawn(project, "--save", "session.md")
+    child.sendline("def ticks():\n    n = 0\n    while True:\n        yield n\n        n += 1\n")
+    child.expect_exact(PROMPT)
+    child.sendline("total = 0; t = ticks()")
+    child.expect_exact(PROMPT)
+    child.sendline("for n in t:\n    total += n\n")
+    child.expect_exact("# next(ticks#1) → 1 ")  # the loop runs (its notes show it)
+    child.sendintr()
+    child.expect_exact("KeyboardInterrupt")
+    child.expect_exact(PROMPT)
+    child.sendline("next(t) > 0")  # what t gives now is the interrupted loop's doing
+    child.expect_exact(PROMPT)
+    child.sendline("print('after', 6 * 7)")
+    child.expect_exact("after 42")
+    child.expect_exact(PROMPT)
+    assert finish(child) == 0
+
+    saved = (project / "session.md").read_text()
+    assert "\n# not replayed: stopped by KeyboardInterrupt\n# >>> for n in t:\n" in saved
+    assert "\n>>> for n in t:" not in saved
+    examples = [line for line in saved.splitlines() if not line.startswith("#")]
+    assert not [line for line in examples if "KeyboardInterrupt" in line]
+    assert ">>> next(t) > 0  # doctest: +SKIP\n" in saved
+    assert ">>> print('after', 6 * 7)\nafter 42\n" in saved
+    assert "exit()" not in saved
+    replay = doctest_replay(project, "session.md")
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+
+
+def test_saved_session_ended_by_exit_replays(project: Path) -> None:
+    child = spawn(project, "--save", "session.md")
+    child.sendline("import mod; g = mod.gen(); next(g)")
+    child.expect_exact("next(gen#1) → 1")
+    child.expect_exact(PROMPT)
+    child.sendline("exit()")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+    saved = (project / "session.md").read_text()
+    assert saved.startswith("```pycon\n>>> import mod; g = mod.gen(); next(g)\n")
+    assert "exit()" not in saved
+    replay = doctest_replay(project, "session.md")
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+
+
+def test_saved_session_after_ctrl_c_in_the_script_skips_what_uses_its_names(project: Path) -> None:
+    (project / "spins.py").write_text("count = 0\nprint('spin' + 'ning')\nwhile True:\n    count += 1\n")
+    child = spawn(project, "--save", "session.md", "spins.py", prompt=False)
+    child.expect_exact("spinning")
+    child.sendintr()
+    child.expect_exact("KeyboardInterrupt")
+    child.expect_exact(PROMPT)  # the console opens on what the script left, as python -i does
+    child.sendline("count >= 0")
+    child.expect_exact("True")
+    child.expect_exact(PROMPT)
+    child.sendline("2 + 2")
+    child.expect_exact(PROMPT)
+    assert finish(child) == 0
+
+    saved = (project / "session.md").read_text()
+    assert saved.startswith("```pycon\n\n# not replayed: stopped by KeyboardInterrupt\n# >>> with open(")
+    assert ">>> count >= 0  # doctest: +SKIP\nTrue\n" in saved
+    assert ">>> 2 + 2\n4\n" in saved
+    replay = doctest_replay(project, "session.md")
     assert replay.returncode == 0, replay.stdout + replay.stderr
