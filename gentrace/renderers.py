@@ -3,13 +3,19 @@
 No I/O, no clock, no environment: everything a rendering depends on is an argument, which is what
 makes the golden files possible. A record read back from a trace (`gentrace show`) renders through
 the same functions: its reprs are `ReprText` and its exceptions `ExcText`.
+
+The layout: a result's comment starts at the comment column, counted in the columns a terminal
+shows (a wide character takes two, a combining mark none). In a file or a pipe that column is 40 and
+reprs are cut at `max_repr`; on a terminal (`TextOptions.width`) the column follows its width
+(`comment_column`) and, unless a `max_repr` was asked for (`TextOptions.fit`), each repr is cut to
+the room its line leaves, so that lines wrap as little as the width allows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from gentrace.names import call_name
 from gentrace.records import (
@@ -54,6 +60,7 @@ from gentrace.reprs import (
     ExcText,
     ReprText,
     cut,
+    display_width,
     escape_controls,
     exc_line,
     safe_repr,
@@ -63,89 +70,112 @@ from gentrace.reprs import (
 from gentrace.styles import PLAIN, Styles
 
 INDENT: Final = "    "
-COMMENT_COLUMN: Final = 40
+COMMENT_COLUMN: Final = 40  # in a file or a pipe; a terminal's follows its width
+MIN_FIT: Final = 10  # columns a repr keeps when its line has less room: shorter says too little
 
 MEMO_SIZE: Final = 4096  # entries in each memo of a renderer; cleared when full
 
 SourceLookup = Callable[[str, int], str]
 
 
-def call_args(arg: Any, limit: int | None) -> str:
+def comment_column(width: int | None) -> int:
+    """The column where a result's comment starts: 2/5 of a terminal's `width`, between 16 and 80.
+
+    ``comment_column(80) == 32``; a file or a pipe (`width` None) keeps `COMMENT_COLUMN`, 40.
+    """
+    if width is None:
+        return COMMENT_COLUMN
+    return min(max(width * 2 // 5, 16), 80)
+
+
+def call_args(arg: Any, limit: int | None, *, columns: bool = False) -> str:
     """The argument list of a create's call, ``(args, kwargs)``, as source text."""
     if isinstance(arg, str):
         return escape_controls(arg)
     if not isinstance(arg, tuple) or len(arg) != 2:
         return ""
     args, kwargs = arg
-    parts = [_arg_text(a, limit) for a in args]
-    parts.extend(f"{k}={_arg_text(v, limit)}" for k, v in kwargs.items())
-    return cut(", ".join(parts), limit)
+    parts = [_arg_text(a, limit, columns) for a in args]
+    parts.extend(f"{k}={_arg_text(v, limit, columns)}" for k, v in kwargs.items())
+    return cut(", ".join(parts), limit, columns=columns)
 
 
-def _arg_text(arg: Any, limit: int | None) -> str:
+def _arg_text(arg: Any, limit: int | None, columns: bool) -> str:
     # A traced generator passed on (a pipeline's stages) is written by its name: `scaled(readings#1, 1)`.
     if isinstance(getattr(type(arg), "gentrace_name", None), property):
         return escape_controls(arg.gentrace_name)
-    return safe_repr(arg, limit)
+    return safe_repr(arg, limit, columns=columns)
 
 
-def expression(record: Record, limit: int | None) -> str:
-    """The Python expression that performed the operation: ``averager#1.send(10)``."""
+def expression(record: Record, limit: int | None, *, columns: bool = False) -> str:
+    """The Python expression that performed the operation: ``averager#1.send(10)``.
+
+    Its reprs are cut to `limit` characters, or with `columns` to `limit` columns of a terminal.
+    """
     info: Info = record[INST]
     op = record[OP]
     name = info[NAME]
     if op == NEXT:
         return f"next({name})"
     if op in ASYNC_OPS:
-        return _await_expression(record, name, limit)
+        return _await_expression(record, name, limit, columns)
     if op == SEND:
-        return f"{name}.send({safe_repr(record[ARG], limit)})"
+        return f"{name}.send({safe_repr(record[ARG], limit, columns=columns)})"
     if op == CLOSE:
         return f"{name}.close()"
     if op == CREATE:
         arg = record[ARG]
         if arg is None:
             return f"{name} = gentrace.wrap(...)"
-        return f"{name} = {call_name(info[FUNC])}({call_args(arg, limit)})"
+        return f"{name} = {call_name(info[FUNC])}({call_args(arg, limit, columns=columns)})"
     if op == COLLECT:
         return f"del {name}  # collected"
-    return f"{name}.throw({_thrown(record[ARG], limit)})"
+    return f"{name}.throw({_thrown(record[ARG], limit, columns)})"
 
 
-def _await_expression(record: Record, name: str, limit: int | None) -> str:
+def _await_expression(record: Record, name: str, limit: int | None, columns: bool) -> str:
     op = record[OP]
     if op == ANEXT:
         return f"await anext({name})"
     if op == ASEND:
-        return f"await {name}.asend({safe_repr(record[ARG], limit)})"
+        return f"await {name}.asend({safe_repr(record[ARG], limit, columns=columns)})"
     if op == ACLOSE:
         return f"await {name}.aclose()"
-    return f"await {name}.athrow({_thrown(record[ARG], limit)})"
+    return f"await {name}.athrow({_thrown(record[ARG], limit, columns)})"
 
 
-def _thrown(arg: Any, limit: int | None) -> str:
+def _thrown(arg: Any, limit: int | None, columns: bool) -> str:
     """What was thrown in, as written in the call: a class by its name, an instance by its repr."""
     if isinstance(arg, type):
         return short_type_name(type_name(arg))
     if isinstance(arg, ExcText) and arg.is_class:
         return short_type_name(arg.type)
-    return safe_repr(arg, limit)
+    return safe_repr(arg, limit, columns=columns)
 
 
-def result(record: Record, limit: int | None) -> str:
-    """The result as the REPL would print it (a None result is shown, unlike the REPL)."""
+_STOP: Final = "StopIteration: "
+
+
+def result(record: Record, limit: int | None, *, fitted: bool = False) -> str:
+    """The result as the REPL would print it (a None result is shown, unlike the REPL).
+
+    Its repr is cut to `limit` characters; `fitted`, the whole result to `limit` columns (a
+    repr after ``StopIteration: `` keeps MIN_FIT columns however small `limit` is).
+    """
     outcome = record[OUTCOME]
     if outcome == YIELD:
-        return safe_repr(record[VALUE], limit)
+        return safe_repr(record[VALUE], limit, columns=fitted)
     if outcome == RETURN:
         value = record[VALUE]
         if record[OP] in ASYNC_OPS:
             return "StopAsyncIteration"
         if value is None or (type(value) is ReprText and value == "None"):
             return "StopIteration"
-        return f"StopIteration: {safe_repr(value, limit)}"
+        if fitted and limit is not None:
+            return f"{_STOP}{safe_repr(value, max(limit - len(_STOP), MIN_FIT), columns=True)}"
+        return f"{_STOP}{safe_repr(value, limit)}"
     if outcome == RAISE:
-        return exc_line(record[VALUE], limit)
+        return exc_line(record[VALUE], limit, columns=fitted)
     return ""
 
 
@@ -155,7 +185,12 @@ def _state_change(before: str | None, after: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TextOptions:
-    """Everything the REPL-style text depends on, settled when a sink is made."""
+    """Everything the REPL-style text depends on, settled when a sink is made.
+
+    `width` is a terminal's columns (None for a file or a pipe): the comment column follows it.
+    With `fit` (a terminal, and no `max_repr` asked for), each repr on a line is cut to the room the
+    line leaves, and the source line in a comment to the width; `max_repr` still cuts the rest.
+    """
 
     styles: Styles = PLAIN
     max_repr: int | None = 80
@@ -164,6 +199,12 @@ class TextOptions:
     source: SourceLookup | None = None
     show_path: Callable[[str], str] = str
     locals: Mapping[str, str] | None = field(default=None)
+    width: int | None = None
+    fit: bool = False
+
+    def __post_init__(self) -> None:
+        if self.fit and self.width is None:
+            raise ValueError("TextOptions(fit=True) needs the terminal's width")
 
     def with_locals(self, loc: Mapping[str, str]) -> TextOptions:
         """These options, showing the local variables `loc` (one record's)."""
@@ -175,87 +216,132 @@ class TextOptions:
             source=self.source,
             show_path=self.show_path,
             locals=loc,
+            width=self.width,
+            fit=self.fit,
         )
 
 
-def _where(record: Record, options: TextOptions, changed: bool) -> str:
+def _result_room(indent: str, options: TextOptions) -> int:
+    """The columns a fitted result has before the two spaces that precede its comment."""
+    return max(comment_column(options.width) - len(indent) - 2, MIN_FIT)
+
+
+def _expression_limit(record: Record, options: TextOptions, used: int) -> int | None:
+    """How far the reprs of an expression are cut, on a line of which `used` columns are taken.
+
+    `max_repr`; fitted, the columns the line leaves after the rest of the expression.
+    """
+    if not options.fit:
+        return options.max_repr
+    rest = display_width(expression(record, 0, columns=True))  # the expression without its reprs
+    return max(cast(int, options.width) - used - rest, MIN_FIT)
+
+
+def _where(record: Record, options: TextOptions, changed: bool) -> tuple[str, str]:
+    """Where the instance is paused (`` · line 7``), and the source of that line (escaped)."""
     info: Info = record[INST]
     if record[AFTER] in CLOSED_STATES or record[AFTER] in CREATED_STATES:
-        return ""
+        return "", ""
     lineno = lineno_at(info, record[LASTI])
     if lineno is None:
-        return ""
+        return "", ""
     text = f" · paused at line {lineno}" if changed else f" · line {lineno}"
     if options.source is not None and info[FILENAME]:
         line = options.source(info[FILENAME], lineno)
         if line:
-            text += f": {escape_controls(line)}"
-    return text
+            return text, escape_controls(line)
+    return text, ""
 
 
 def annotation(record: Record, options: TextOptions) -> str:
-    """What the comment after a result says: the outcome, the state change, where it is paused."""
+    """What the comment after a result says: the outcome, the state change, where it is paused.
+
+    Fitted to a terminal, the one part that may be long (the value returned, or the source of the
+    line where the instance paused) is cut to what the width leaves of the comment.
+    """
     op = record[OP]
     outcome = record[OUTCOME]
     before, after = record[BEFORE], record[AFTER]
     info: Info = record[INST]
+    # The comment is `head`, the part a width may cut (`value`'s repr or the source `line`), `tail`.
+    value: Any = None
+    line = tail = ""
     if op == CREATE:
         lineno = lineno_at(info, record[LASTI])
         site = f"{options.show_path(info[FILENAME])}:{lineno} · " if info[FILENAME] and lineno else ""
-        text = f"{site}{after}"
+        head = f"{site}{after}"
     elif op == COLLECT:
-        text = f"collected without close() · {_state_change(before, after)}"
+        head = f"collected without close() · {_state_change(before, after)}"
     else:
-        text = _state_change(before, after)
-        if outcome == RETURN:
+        head = _state_change(before, after)
+        where, line = _where(record, options, before != after)
+        if outcome == RETURN and record[VALUE] is not None:
             value = record[VALUE]
-            shown = "" if value is None else f" {safe_repr(value, options.max_repr)}"
-            text = f"returned{shown} · {text}"
-        elif outcome == RAISE:
-            text = f"raised · {text}"
-        text += _where(record, options, before != after)
+            head, tail = "returned ", f" · {head}{where}{': ' + line if line else ''}"
+            line = ""
+        else:
+            if outcome == RETURN:
+                head = f"returned · {head}"
+            elif outcome == RAISE:
+                head = f"raised · {head}"
+            head += f"{where}: " if line else where
     thread = record[THREAD]
     if thread != MAIN_THREAD:
-        text += f" · thread {escape_controls(thread)}"
+        tail += f" · thread {escape_controls(thread)}"
     if record[TASK] is not None:
-        text += f" · task {escape_controls(record[TASK])}"
+        tail += f" · task {escape_controls(record[TASK])}"
     if options.timings and op not in (CREATE, COLLECT):
-        text += f" · {record[DURATION] / 1000:.1f} µs"
-    return text
+        tail += f" · {record[DURATION] / 1000:.1f} µs"
+    if not options.fit:
+        return f"{head}{'' if value is None else safe_repr(value, options.max_repr)}{line}{tail}"
+    if value is None and not line:
+        return head + tail
+    # A result line's comment starts at the comment column, or two spaces after a deeper indent.
+    start = max(comment_column(options.width), len(INDENT) * record[DEPTH] + 2)
+    room = max(cast(int, options.width) - start - 2 - display_width(head) - display_width(tail), MIN_FIT)
+    part = cut(line, room, columns=True) if value is None else safe_repr(value, room, columns=True)
+    return f"{head}{part}{tail}"
 
 
 def start_line(record: Record, options: TextOptions) -> str:
     """The ``>>> `` line written when an operation starts."""
     s = options.styles
     indent = INDENT * record[DEPTH]
-    return f"{indent}{s.prompt}>>>{s.reset} {s.expr}{expression(record, options.max_repr)}{s.reset}"
+    limit = _expression_limit(record, options, len(indent) + 4)
+    shown = expression(record, limit, columns=options.fit)
+    return f"{indent}{s.prompt}>>>{s.reset} {s.expr}{shown}{s.reset}"
 
 
 def repeat_line(record: Record, options: TextOptions) -> str:
     """The ``... `` line that repeats an operation whose result comes after other lines."""
     s = options.styles
     indent = INDENT * record[DEPTH]
-    return f"{indent}{s.prompt}...{s.reset} {s.expr}{expression(record, options.max_repr)}{s.reset}"
+    limit = _expression_limit(record, options, len(indent) + 4)
+    shown = expression(record, limit, columns=options.fit)
+    return f"{indent}{s.prompt}...{s.reset} {s.expr}{shown}{s.reset}"
 
 
-def padded(indent: str, shown: str, style: str, comment: str, s: Styles) -> str:
-    """A result line: the result, then the (already styled) comment from the comment column on."""
-    pad = max(COMMENT_COLUMN - len(indent) - len(shown), 2)
+def padded(indent: str, shown: str, style: str, comment: str, s: Styles, column: int = COMMENT_COLUMN) -> str:
+    """A result line: the result, then the (already styled) comment from the comment `column` on.
+
+    Columns are counted as a terminal shows them (`display_width`), at least two spaces apart.
+    """
+    pad = max(column - len(indent) - display_width(shown), 2)
     body = f"{style}{shown}{s.reset}" if shown else ""
     return f"{indent}{body}{' ' * pad}{comment}"
-
-
-def _with_comment(indent: str, shown: str, style: str, comment: str, s: Styles) -> str:
-    return padded(indent, shown, style, f"{s.comment}# {comment}{s.reset}", s)
 
 
 def end_line(record: Record, options: TextOptions) -> str:
     """The result line written when an operation ends, with its annotation."""
     s = options.styles
     indent = INDENT * record[DEPTH]
-    shown = result(record, options.max_repr)
+    if options.fit:
+        shown = result(record, _result_room(indent, options), fitted=True)
+    else:
+        shown = result(record, options.max_repr)
     style = s.error if record[OUTCOME] == RAISE else s.value
-    line = _with_comment(indent, shown, style, annotation(record, options), s)
+    comment = f"{s.comment}# {annotation(record, options)}{s.reset}"
+    line = padded(indent, shown, style, comment, s, comment_column(options.width))
     if options.locals is not None:
         pairs = ", ".join(f"{k}={v}" for k, v in options.locals.items())
         line += f"\n{indent}{s.comment}# locals: {pairs or '(none)'}{s.reset}"
@@ -267,10 +353,11 @@ def single_line(record: Record, options: TextOptions) -> str:
     s = options.styles
     indent = INDENT * record[DEPTH]
     if record[OP] == CREATE:
-        return (
-            f"{indent}{s.prompt}>>>{s.reset} {s.expr}{expression(record, options.max_repr)}{s.reset}"
-            f"  {s.comment}# {annotation(record, options)}{s.reset}"
-        )
+        comment = annotation(record, options)
+        # Fitted, the call's arguments leave room for the comment: `>>> `, then `  # ` and it.
+        limit = _expression_limit(record, options, len(indent) + 8 + display_width(comment))
+        shown = expression(record, limit, columns=options.fit)
+        return f"{indent}{s.prompt}>>>{s.reset} {s.expr}{shown}{s.reset}  {s.comment}# {comment}{s.reset}"
     return f"{indent}{s.comment}# {record[INST][NAME]} {annotation(record, options)}{s.reset}"
 
 
@@ -280,14 +367,14 @@ _FIXED_STARTS: Final = frozenset({NEXT, ANEXT, CLOSE, ACLOSE})
 _SEND_CALLS: Final = {SEND: "{}.send(", ASEND: "await {}.asend("}
 
 
-def _shown(value: Any, limit: int | None) -> str:
-    """`safe_repr(value, limit)`, quicker for a number (not a huge int), a bool or None."""
+def _shown(value: Any, limit: int | None, columns: bool) -> str:
+    """`safe_repr(value, limit, columns=columns)`, quicker for a number (not a huge int), a bool or None."""
     cls = type(value)
     if cls in PLAIN_TYPES and (cls is not int or -SMALL_INT < value < SMALL_INT):
-        text = repr(value)  # printable, and too short to cut but for a tiny limit
+        text = repr(value)  # printable ASCII, and too short to cut but for a tiny limit
         if limit is None or len(text) <= limit:
             return text
-    return safe_repr(value, limit)
+    return safe_repr(value, limit, columns=columns)
 
 
 class TextSteps:
@@ -296,26 +383,26 @@ class TextSteps:
     A next, send or close (or its async form) starts with a ``>>> `` line that differs from the
     instance's last one at that depth at most by the value sent; a yield ends with a result line
     whose comment depends only on the instance, its states, where it paused and who ran it, not on
-    the value. Those parts are built once (bounded by MEMO_SIZE); every line is the one
-    `start_line` and `end_line` make all the same.
+    the value. Those parts are built once (bounded by MEMO_SIZE), with how far the value is cut
+    there; every line is the one `start_line` and `end_line` make all the same.
     """
 
-    __slots__ = ("_ends", "_fixed", "_limit", "_options", "_sends")
+    __slots__ = ("_columns", "_ends", "_fixed", "_options", "_sends")
 
     def __init__(self, options: TextOptions) -> None:
         self._options = options
-        self._limit = options.max_repr
+        self._columns = options.fit
         self._fixed: dict[tuple[str, str, int], str] = {}
-        self._sends: dict[tuple[str, str, int], tuple[str, str]] = {}
-        self._ends: dict[tuple[Any, ...], tuple[str, str, int, str]] = {}
+        self._sends: dict[tuple[str, str, int], tuple[str, str, int | None]] = {}
+        self._ends: dict[tuple[Any, ...], tuple[str, str, int, str, int | None]] = {}
 
     def start(self, record: Record) -> str:
         """`start_line` and its newline."""
         op = record[OP]
         if op in _SEND_CALLS:
             key = (record[INST][NAME], op, record[DEPTH])
-            head, tail = self._sends.get(key) or self._send_parts(key)
-            return f"{head}{_shown(record[ARG], self._limit)}{tail}"
+            head, tail, limit = self._sends.get(key) or self._send_parts(record, key)
+            return f"{head}{_shown(record[ARG], limit, self._columns)}{tail}"
         if op in _FIXED_STARTS:
             key = (record[INST][NAME], op, record[DEPTH])
             line = self._fixed.get(key)
@@ -326,14 +413,16 @@ class TextSteps:
             return line
         return start_line(record, self._options) + "\n"
 
-    def _send_parts(self, key: tuple[str, str, int]) -> tuple[str, str]:
-        # The line before the value sent, and after it.
+    def _send_parts(self, record: Record, key: tuple[str, str, int]) -> tuple[str, str, int | None]:
+        # The line before the value sent, after it, and how far the value is cut.
         if len(self._sends) >= MEMO_SIZE:
             self._sends.clear()
         name, op, depth = key
         s = self._options.styles
-        head = f"{INDENT * depth}{s.prompt}>>>{s.reset} {s.expr}{_SEND_CALLS[op].format(name)}"
-        parts = self._sends[key] = (head, f"){s.reset}\n")
+        indent = INDENT * depth
+        head = f"{indent}{s.prompt}>>>{s.reset} {s.expr}{_SEND_CALLS[op].format(name)}"
+        limit = _expression_limit(record, self._options, len(indent) + 4)
+        parts = self._sends[key] = (head, f"){s.reset}\n", limit)
         return parts
 
     def yielded(self, record: Record) -> str:
@@ -343,22 +432,29 @@ class TextSteps:
         """
         _, info, _, _, _, value, before, after, depth, thread, task, _, _, lasti, _ = record
         key = (info[NAME], before, after, lasti, thread, task, depth)
-        lead, reset, width, comment = self._ends.get(key) or self._end_parts(record, key)
-        shown = _shown(value, self._limit)
-        if not shown:  # `padded` styles no empty value
-            return end_line(record, self._options) + "\n"
-        return f"{lead}{(shown + reset).ljust(width)}{comment}"
+        lead, reset, width, comment, limit = self._ends.get(key) or self._end_parts(record, key)
+        shown = _shown(value, limit, self._columns)
+        if shown.isascii():
+            if not shown:  # `padded` styles no empty value
+                return end_line(record, self._options) + "\n"
+            return f"{lead}{(shown + reset).ljust(width)}{comment}"
+        # A wide character takes two columns, a combining mark none: pad by what a terminal shows.
+        pad = " " * (width - len(reset) - display_width(shown))
+        return f"{lead}{shown}{reset}{pad}{comment}"
 
-    def _end_parts(self, record: Record, key: tuple[Any, ...]) -> tuple[str, str, int, str]:
+    def _end_parts(self, record: Record, key: tuple[Any, ...]) -> tuple[str, str, int, str, int | None]:
         # Before the value, after it, the width the value and its reset are padded to (as `padded`
-        # does: the comment at COMMENT_COLUMN, at least two spaces after the value), and the rest.
+        # does: the comment at the comment column, at least two spaces after the value), the rest,
+        # and how far the value is cut.
         if len(self._ends) >= MEMO_SIZE:
             self._ends.clear()
-        s = self._options.styles
+        options = self._options
+        s = options.styles
         indent = INDENT * record[DEPTH]
-        comment = f"  {s.comment}# {annotation(record, self._options)}{s.reset}\n"
-        width = COMMENT_COLUMN - len(indent) - 2 + len(s.reset)
-        parts = self._ends[key] = (indent + s.value, s.reset, width, comment)
+        comment = f"  {s.comment}# {annotation(record, options)}{s.reset}\n"
+        width = comment_column(options.width) - len(indent) - 2 + len(s.reset)
+        limit = _result_room(indent, options) if options.fit else options.max_repr
+        parts = self._ends[key] = (indent + s.value, s.reset, width, comment, limit)
         return parts
 
 

@@ -2,12 +2,16 @@
 
 `safe_repr` never raises (a failing ``__repr__`` gives a fallback naming the type), never takes
 long on a huge container, and never lets a control character through: C0, DEL, C1 and the bidi
-controls are shown escaped, so a repr cannot move the cursor or reorder a terminal line.
+controls are shown escaped, so a repr cannot move the cursor or reorder a terminal line. A cut
+repr ends where one of its characters ends: never inside an escape (``\\x0b``, ``\\u200b``,
+``\\n``), nor between a letter and its combining marks.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
+import unicodedata
 from typing import Any, Final
 
 ELLIPSIS: Final = "..."
@@ -42,13 +46,71 @@ def _escape_char(ch: str) -> str:
     return f"\\U{code:08x}"
 
 
-def cut(text: str, limit: int | None) -> str:
-    """`text` shortened to at most `limit` characters, marked with an ellipsis when cut."""
-    if limit is None or len(text) <= limit:
+# What a cut keeps whole: an escape as a repr writes it (a backslash always starts one there), or one
+# character. The longest, ``\U0001f600``, is ten characters.
+_TOKEN: Final = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)|.", re.DOTALL)
+_LONGEST_TOKEN: Final = 10
+# Characters drawn on the one before them: combining marks, and the emoji skin-tone modifiers.
+_EXTENDING: Final = frozenset({"Mn", "Me", "Mc"})
+_SKIN_TONES: Final = range(0x1F3FB, 0x1F400)
+
+
+def char_width(ch: str) -> int:
+    """The columns a terminal gives one printable character: 2 if wide, 0 if combining, else 1."""
+    if unicodedata.category(ch) in ("Mn", "Me"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """The columns `text` (printable) takes on a terminal: East Asian wide characters count 2."""
+    if text.isascii():
+        return len(text)
+    return sum(map(char_width, text))
+
+
+def _extends(token: str) -> bool:
+    # A token that is drawn on the character before it: no cut may come between them.
+    return (
+        len(token) == 1
+        and not token.isascii()
+        and (unicodedata.category(token) in _EXTENDING or ord(token) in _SKIN_TONES)
+    )
+
+
+def _boundary(text: str, room: int, columns: bool) -> int:
+    """The longest prefix of `text` within `room` (characters or columns) that ends a character."""
+    window = text[: room + 1]
+    if window.isascii() and "\\" not in window[max(room - _LONGEST_TOKEN + 1, 0) : room]:
+        return room  # no escape can straddle the cut, and no combining mark follows it
+    best = used = 0
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if not _extends(token):
+            best = match.start()
+        used += display_width(token) if columns else len(token)
+        if used > room:
+            return best
+    return len(text)
+
+
+def cut(text: str, limit: int | None, *, columns: bool = False) -> str:
+    """`text` shortened to at most `limit` characters, marked with an ellipsis when cut.
+
+    The cut falls between two characters of the repr, never inside an escape or before a combining
+    mark: ``cut(repr(b"\\x00\\x01\\x02"), 13) == "b'\\x00\\x01..."``. With `columns`, `limit` counts
+    the columns a terminal shows (`display_width`) instead.
+    """
+    if limit is None:
+        return text
+    if columns and not text.isascii():
+        if display_width(text) <= limit:
+            return text
+    elif len(text) <= limit:
         return text
     if limit <= len(ELLIPSIS):
-        return text[:limit]
-    return text[: limit - len(ELLIPSIS)] + ELLIPSIS
+        return text[: _boundary(text, max(limit, 0), columns)]
+    return text[: _boundary(text, limit - len(ELLIPSIS), columns)] + ELLIPSIS
 
 
 def _raw_repr(obj: Any, limit: int | None) -> str:
@@ -67,8 +129,8 @@ def _raw_repr(obj: Any, limit: int | None) -> str:
     return repr(obj)
 
 
-def safe_repr(obj: Any, limit: int | None = None) -> str:
-    """The repr of `obj`, escaped and cut to `limit` characters; never raises."""
+def safe_repr(obj: Any, limit: int | None = None, *, columns: bool = False) -> str:
+    """The repr of `obj`, escaped and cut to `limit` characters (or `columns`); never raises."""
     if type(obj) is ReprText:
         text = str(obj)
     else:
@@ -80,7 +142,7 @@ def safe_repr(obj: Any, limit: int | None = None) -> str:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             text = f"<{type_name(type(obj))} object (repr failed: {type(exc).__name__})>"
-    return cut(escape_controls(text), limit)
+    return cut(escape_controls(text), limit, columns=columns)
 
 
 def safe_str(obj: Any, limit: int | None = None) -> str:
@@ -141,9 +203,9 @@ def exc_info(obj: Any) -> dict[str, str | None]:
     return {"type": type_name(type(obj)), "message": safe_str(obj) or None}
 
 
-def exc_line(obj: Any, limit: int | None) -> str:
+def exc_line(obj: Any, limit: int | None, *, columns: bool = False) -> str:
     """An exception as a traceback's last line shows it: ``ValueError: bad``."""
     info = exc_info(obj)
     name = short_type_name(info["type"] or "?")
     message = info["message"]
-    return cut(f"{name}: {message}" if message else name, limit)
+    return cut(f"{name}: {message}" if message else name, limit, columns=columns)

@@ -14,6 +14,7 @@ import itertools
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -45,6 +46,16 @@ from gentrace.textlog import LogWriter, shows_locals
 FILE_BUFFER = 1 << 16
 TERMINAL_MAX_REPR = 80
 FILE_MAX_REPR = 1000
+
+
+def terminal_columns(stream: IO[str]) -> int:
+    """The columns of the terminal `stream` writes to: ``COLUMNS`` if set, else the terminal's own."""
+    if not os.environ.get("COLUMNS"):
+        try:
+            return os.get_terminal_size(stream.fileno()).columns or shutil.get_terminal_size().columns
+        except (AttributeError, ValueError, OSError):  # not a real terminal: a stand-in that says it is
+            pass
+    return shutil.get_terminal_size().columns  # COLUMNS, else stdout's terminal, else 80
 
 
 def open_log(path: str) -> IO[str]:
@@ -105,6 +116,7 @@ class TextSink(Sink):
             self._max_repr if self._max_repr is not None else (TERMINAL_MAX_REPR if tty else FILE_MAX_REPR)
         )
         styles = PLAIN if self._file else styles_for(stream, self._color)
+        # A terminal's width is settled here, once per stream: the layout follows it.
         self._options = TextOptions(
             styles=styles,
             max_repr=limit,
@@ -112,6 +124,8 @@ class TextSink(Sink):
             timings=self._timings,
             source=source_line,
             show_path=path_shower(os.getcwd()),
+            width=terminal_columns(stream) if tty else None,
+            fit=tty and self._max_repr is None,
         )
         self._flush = tty
         self._stream = stream

@@ -431,9 +431,10 @@ def test_a_disabled_logger_costs_no_record(clock: Any, caplog: pytest.LogCapture
 # -- repr limits ----------------------------------------------------------------------------------
 
 
-def test_max_repr_defaults_80_on_a_terminal_1000_in_files_and_json(
-    tmp_path: Path, clock: Any, caplog: pytest.LogCaptureFixture
+def test_max_repr_defaults_to_the_terminal_width_1000_in_files_and_json(
+    tmp_path: Path, clock: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # the result fits before the comment, at column 32
     logger = logging.getLogger("gentrace.test.limits")
     terminal = FakeTerminal()
     long = "x" * 5000
@@ -447,7 +448,7 @@ def test_max_repr_defaults_80_on_a_terminal_1000_in_files_and_json(
     def shown(text: str) -> str:
         return next(line for line in text.splitlines() if line.startswith("'xxx")).split("  #")[0]
 
-    assert shown(terminal.getvalue()) == "'" + "x" * 76 + "..."
+    assert shown(terminal.getvalue()) == "'" + "x" * 26 + "..."
     assert len(shown((tmp_path / "run.log").read_text())) == 1000
     value = json.loads((tmp_path / "run.jsonl").read_text().splitlines()[1])["value"]
     assert value == "'" + "x" * 996 + "..."

@@ -4,7 +4,8 @@
 line — from parts it remembers per instance and place, and `TextSink` takes a yield's line from it
 when the yield ends right after its ``>>> `` line. Here both are checked against the general
 functions (`start_line`, `end_line`, `repeat_line`, `single_line`) over many varied records and
-sequences of them, byte for byte. The golden files (test_renderers.py) pin the general form itself.
+sequences of them, byte for byte, in a file's layout and fitted to terminals of several widths.
+The golden files (test_renderers.py) pin the general form itself.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -77,7 +79,7 @@ from gentrace.renderers import (
     single_line,
     start_line,
 )
-from gentrace.sinks import FILE_MAX_REPR, TextSink, frame_locals
+from gentrace.sinks import FILE_MAX_REPR, TERMINAL_MAX_REPR, TextSink, frame_locals
 from gentrace.sources import path_shower, source_line
 from gentrace.styles import COLORFUL, PLAIN
 
@@ -100,6 +102,10 @@ VALUES: list[Any] = [
     "\x00\t\n\x1b[2J\x7f\x85\u200f\u202e\u2028",
     "naïve ☃ 😀",
     "x" * 60,
+    "中文字符" * 12,  # wide: two columns each
+    "e\u0301" * 30,  # a combining mark: none
+    "👍🏽" * 20,  # an emoji and its skin tone
+    b"\x00\x0b\\" * 20,  # escapes a cut must keep whole
     ValueError("bad"),
     ValueError,
     KeyError(),
@@ -113,10 +119,14 @@ THREADS = ["MainThread", "worker-1", "t\x1b[31m\u202e"]
 TASKS = [None, "Task-1", "tâche\x00"]
 LIMITS = [None, 0, 2, 5, 12, 80, 1000]
 DEPTHS = [0, 1, 2, 11]  # 11 levels indent past the comment column
+# A file's or a pipe's layout, then terminals: (width, fit), fitted unless a max_repr was asked for.
+LAYOUTS: list[tuple[int | None, bool]] = [(None, False), (60, False), (20, True), (80, True)]
 
 
-def options_for(styles: Any, limit: int | None, timings: bool = False) -> TextOptions:
-    """What a `TextSink` settles on for a stream that is not a terminal."""
+def options_for(
+    styles: Any, limit: int | None, timings: bool = False, width: int | None = None, fit: bool = False
+) -> TextOptions:
+    """What a `TextSink` settles on: for a stream that is not a terminal unless given a `width`."""
     return TextOptions(
         styles=styles,
         max_repr=limit,
@@ -124,6 +134,8 @@ def options_for(styles: Any, limit: int | None, timings: bool = False) -> TextOp
         timings=timings,
         source=source_line,
         show_path=path_shower(os.getcwd()),
+        width=width,
+        fit=fit,
     )
 
 
@@ -160,10 +172,11 @@ def varied_records() -> Iterator[Record]:
             )
 
 
-def test_every_kind_of_record_renders_as_the_general_path_does() -> None:
+@pytest.mark.parametrize(("width", "fit"), LAYOUTS)
+def test_every_kind_of_record_renders_as_the_general_path_does(width: int | None, fit: bool) -> None:
     records = list(varied_records())
     for styles, limit in itertools.product((PLAIN, COLORFUL), LIMITS):
-        options = options_for(styles, limit)
+        options = options_for(styles, limit, width=width, fit=fit)
         steps = TextSteps(options)  # one for all: its remembered parts are reused
         for rec in records:
             if rec[OP] == CREATE or rec[OP] == COLLECT:  # one line each, never from `TextSteps`
@@ -210,12 +223,13 @@ OTHER_VALUES: dict[int, Any] = {
 }
 
 
+@pytest.mark.parametrize(("width", "fit"), [(None, False), (50, True)])
 @pytest.mark.parametrize("op", [NEXT, SEND, THROW, CLOSE, ANEXT, ASEND, ATHROW, ACLOSE])
 @pytest.mark.parametrize("field", list(OTHER_VALUES))
-def test_a_line_follows_every_field_it_shows(op: str, field: int) -> None:
+def test_a_line_follows_every_field_it_shows(op: str, field: int, width: int | None, fit: bool) -> None:
     # A step like the last in all but one field: a part remembered under a key that leaves that
-    # field out would show the last step's.
-    options = options_for(COLORFUL, 80)
+    # field out would show the last step's (fitted, how far its value is cut too).
+    options = options_for(COLORFUL, 80, width=width, fit=fit)
     steps = TextSteps(options)
     first = step(1, op, 7)
     then = tuple(OTHER_VALUES[field] if i == field else v for i, v in enumerate(step(2, op, 7)))
@@ -288,10 +302,20 @@ def general_log(events: list[tuple[str, Record]], options: TextOptions, locals_:
     return "".join(out)
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def sink_log(
-    events: list[tuple[str, Record]], color: bool, limit: int | None, timings: bool, locals_: bool
+    events: list[tuple[str, Record]],
+    color: bool,
+    limit: int | None,
+    timings: bool,
+    locals_: bool,
+    width: int | None = None,
 ) -> str:
-    stream = io.StringIO()
+    stream = io.StringIO() if width is None else Terminal()
     sink = TextSink(
         stream,
         origin_ns=ORIGIN,
@@ -300,18 +324,31 @@ def sink_log(
         timings=timings,
         locals=frame_of if locals_ else None,
     )
-    for kind, rec in events:
-        (sink.start if kind == "start" else sink.end)(rec)
+    columns = {} if width is None else {"COLUMNS": str(width)}
+    with mock.patch.dict(os.environ, columns):  # read once, at the first line
+        for kind, rec in events:
+            (sink.start if kind == "start" else sink.end)(rec)
     return stream.getvalue()
 
 
 def check(
-    events: list[tuple[str, Record]], color: bool, limit: int | None, timings: bool, locals_: bool
+    events: list[tuple[str, Record]],
+    color: bool,
+    limit: int | None,
+    timings: bool,
+    locals_: bool,
+    width: int | None = None,
 ) -> None:
-    # A sink given no max_repr cuts reprs at its default for a stream that is not a terminal.
-    shown_limit = FILE_MAX_REPR if limit is None else limit
-    options = options_for(COLORFUL if color else PLAIN, shown_limit, timings)
-    assert sink_log(events, color, limit, timings, locals_) == general_log(events, options, locals_)
+    # A sink given no max_repr cuts reprs at its default for a stream that is not a terminal; on a
+    # terminal, it fits them to the width.
+    if width is None:
+        options = options_for(
+            COLORFUL if color else PLAIN, FILE_MAX_REPR if limit is None else limit, timings
+        )
+    else:
+        shown_limit = TERMINAL_MAX_REPR if limit is None else limit
+        options = options_for(COLORFUL if color else PLAIN, shown_limit, timings, width, fit=limit is None)
+    assert sink_log(events, color, limit, timings, locals_, width) == general_log(events, options, locals_)
 
 
 def test_steps_nested_and_interleaved_log_as_the_general_path_does() -> None:
@@ -338,18 +375,16 @@ def test_steps_nested_and_interleaved_log_as_the_general_path_does() -> None:
         ("end", step(12, value=ValueError("x"), outcome=RAISE, after=GEN_CLOSED)),
         ("end", step(13, COLLECT, None, outcome=CLOSED, before=GEN_SUSPENDED, after=GEN_CLOSED)),
     ]
-    for color, limit, timings, locals_ in itertools.product(
-        (False, True), (None, 5, 80), (False, True), (False, True)
+    for color, limit, timings, locals_, width in itertools.product(
+        (False, True), (None, 5, 80), (False, True), (False, True), (None, 30, 100)
     ):
-        check(events, color, limit, timings, locals_)
+        check(events, color, limit, timings, locals_, width)
 
 
-def test_a_new_stream_gets_its_own_parts() -> None:
-    # A callable target is looked up at each write: colour on a terminal, none in what follows.
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
+def test_a_new_stream_gets_its_own_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A callable target is looked up at each write: colour and the terminal's width on a terminal,
+    # neither in what follows.
+    monkeypatch.setenv("COLUMNS", "30")
     streams = [Terminal(), io.StringIO()]
     current = [streams[0]]
     sink = TextSink(lambda: current[0], origin_ns=ORIGIN)
@@ -359,6 +394,11 @@ def test_a_new_stream_gets_its_own_parts() -> None:
             sink.start(step(n, SEND))
             sink.end(step(n, SEND))
     assert "\x1b[" in streams[0].getvalue()
+    assert streams[0].getvalue() == general_log(
+        [(kind, step(n, SEND)) for n in (1, 2) for kind in ("start", "end")],
+        options_for(COLORFUL, TERMINAL_MAX_REPR, width=30, fit=True),
+        False,
+    )
     assert streams[1].getvalue() == general_log(
         [(kind, step(n, SEND)) for n in (1, 2) for kind in ("start", "end")], options_for(PLAIN, 1000), False
     )
@@ -371,9 +411,9 @@ fields = st.fixed_dictionaries(
         "seq": st.integers(1, 3),
         "info": st.sampled_from(INFOS),
         "op": st.sampled_from([NEXT, NEXT, SEND, SEND, *OPS]),
-        "arg": st.sampled_from(VALUES) | st.integers() | st.floats() | st.text(),
+        "arg": st.sampled_from(VALUES) | st.integers() | st.floats() | st.text() | st.binary(),
         "outcome": st.sampled_from([YIELD, YIELD, *OUTCOMES]),
-        "value": st.sampled_from(VALUES) | st.integers() | st.floats() | st.text(),
+        "value": st.sampled_from(VALUES) | st.integers() | st.floats() | st.text() | st.binary(),
         "states": st.sampled_from(STATE_PAIRS),
         "depth": st.sampled_from(DEPTHS),
         "thread": st.sampled_from(THREADS) | st.text(max_size=3),
@@ -393,9 +433,15 @@ fields = st.fixed_dictionaries(
     st.sampled_from(LIMITS),
     st.booleans(),
     st.booleans(),
+    st.sampled_from([None, None, 1, 24, 60, 80, 200]),
 )
 def test_random_sequences_log_as_the_general_path_does(
-    draws: list[dict[str, Any]], color: bool, limit: int | None, timings: bool, locals_: bool
+    draws: list[dict[str, Any]],
+    color: bool,
+    limit: int | None,
+    timings: bool,
+    locals_: bool,
+    width: int | None,
 ) -> None:
     events = []
     for f in draws:
@@ -418,4 +464,4 @@ def test_random_sequences_log_as_the_general_path_does(
             f["seq"],
         )
         events.append((f["kind"], rec))
-    check(events, color, limit, timings, locals_)
+    check(events, color, limit, timings, locals_, width)
