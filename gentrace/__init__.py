@@ -8,16 +8,36 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from gentrace.events import Event
 from gentrace.proxy import GeneratorProxy
 from gentrace.tracer import Tracer
 from gentrace.tracing import current_tracer, set_default, trace
 
-try:
-    __version__ = version("gentrace")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
-
 __all__ = ["Event", "GeneratorProxy", "Tracer", "__version__", "current_tracer", "set_default", "trace"]
+
+
+def _version() -> str:
+    """The installed distribution's version, looked up once (importlib.metadata is slow to import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("gentrace")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        found = "0+unknown"
+    globals()["__version__"] = found
+    return found
+
+
+if TYPE_CHECKING:
+    __version__: str
+else:
+
+    def __getattr__(name: str) -> str:
+        # `__version__` is computed when first read (PEP 562), so that importing gentrace (every
+        # `gentrace run`) does not pay for importlib.metadata. Hidden from type checkers, which
+        # would otherwise give every unknown attribute of the module this function's type.
+        if name == "__version__":
+            return _version()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import signal
@@ -11,7 +12,7 @@ from typing import Any, NoReturn
 
 import click
 
-from gentrace import __version__
+import gentrace
 from gentrace.instrument import (
     InstrumentingFinder,
     NoSuchModule,
@@ -37,8 +38,23 @@ class UserError(click.ClickException):
     exit_code = EXIT_USAGE
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    # Read only now: gentrace looks its version up when asked (importlib.metadata is slow to import).
+    click.echo(f"gentrace, version {gentrace.__version__}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="gentrace")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 def main() -> None:
     """See what Python generators actually do: every next, send, throw and close, as a REPL log."""
 
@@ -104,13 +120,14 @@ def _module_end(args: list[str], valued: set[str]) -> int | None:
     multiple=True,
     metavar="PATTERN",
     help="Trace only generator functions whose name matches this glob (qualname, bare name, or "
-    "module:qualname). Repeatable.",
+    "module:qualname). Repeatable; a pattern that matched none is reported at exit.",
 )
 @click.option(
     "--include",
     multiple=True,
     metavar="GLOB",
-    help="Also instrument modules whose name matches GLOB (even outside the program's tree). Repeatable.",
+    help="Also instrument modules whose name matches GLOB (even outside the program's tree). "
+    "Repeatable; a GLOB that matched no module the program imported is reported at exit.",
 )
 @click.option("--max-repr", type=click.IntRange(min=1), metavar="N", help="Cut reprs to N characters.")
 @click.option(
@@ -155,14 +172,14 @@ def run(
     code = None
     if module is None:
         script = program[0]
+        finder = InstrumentingFinder([os.path.dirname(os.path.realpath(script))], include=include, only=only)
         try:
-            code = compile_script(script, only)
+            code = compile_script(script, only, finder.selected)
         except OSError as exc:
             raise UserError(f"can't open file {script!r}: {exc.strerror or exc}") from None
         except (SyntaxError, ValueError) as exc:
             sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
             sys.exit(EXIT_FAILURE)
-        roots = [os.path.dirname(os.path.realpath(script))]
     else:
         sys.path[0] = os.getcwd()
         # Only the top-level name is looked up now: finding a submodule imports its packages,
@@ -173,7 +190,7 @@ def run(
             raise UserError(f"no module named {module!r} ({exc})") from None
         if found is None:
             raise UserError(f"no module named {module!r}")
-        roots = [module_root(module)]
+        finder = InstrumentingFinder([module_root(module)], include=include, only=only)
 
     targets: list[Any] = list(outs)
     if not quiet:
@@ -198,7 +215,12 @@ def run(
         raise UserError(f"can't open --out file {exc.filename!r}: {exc.strerror or exc}") from None
 
     set_default(tracer)
-    install(InstrumentingFinder(roots, include=include, only=only))
+    untraced = finder.imported_already(sys.modules)
+    install(finder)
+    # The tracer is closed at exit (after the program's other threads and its own atexit handlers
+    # are done) by this handler, which then says which options selected nothing; the one every
+    # tracer with outputs registers was registered first, so it runs after and finds it closed.
+    atexit.register(_at_exit, tracer, finder, untraced, int(code is not None))
     signal.signal(signal.SIGTERM, _terminate)
     try:
         if code is not None:
@@ -207,6 +229,7 @@ def run(
             assert module is not None
             run_module(module, args)
     except NoSuchModule as exc:
+        atexit.unregister(_at_exit)  # nothing ran: nothing to say about what it selected
         raise UserError(str(exc)) from None
     except SystemExit:
         raise
@@ -216,9 +239,49 @@ def run(
     except BaseException as exc:
         _report(exc)
         sys.exit(EXIT_FAILURE)
-    # The tracer is closed at exit (after the program's other threads are done), by the atexit
-    # handler every tracer with outputs registers.
     sys.exit(0)
+
+
+def _at_exit(
+    tracer: Tracer, finder: InstrumentingFinder, untraced: dict[str, list[str]], scripts: int
+) -> None:
+    """Close the tracer, then say which ``--include`` and ``--only`` options selected nothing."""
+    tracer.close()  # the log's closing lines, --summary and --timeline come first
+    lines = _unselected(finder, untraced, scripts)
+    if lines:
+        try:
+            sys.stderr.write("".join(f"gentrace: {line}\n" for line in lines))
+            sys.stderr.flush()
+        except (OSError, ValueError):  # the program closed stderr: nowhere to say it
+            pass
+
+
+_NAMED = 5  # modules named in a warning; the rest are counted
+
+
+def _unselected(finder: InstrumentingFinder, untraced: dict[str, list[str]], scripts: int) -> list[str]:
+    """The options that selected nothing, so that an empty log is not taken for generators that never
+    ran: `untraced` holds the modules each ``--include`` glob named that were imported before the
+    run, `scripts` counts the modules instrumented besides those the finder found (the script)."""
+    lines = []
+    for glob in dict.fromkeys(finder.include):
+        if glob in untraced:
+            names = untraced[glob]
+            more = f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
+            lines.append(
+                f"--include {glob!r} matched {', '.join(names[:_NAMED])}{more}, imported before "
+                "tracing started: not traced"
+            )
+        elif glob not in finder.included:
+            lines.append(f"--include {glob!r} matched no module the program imported from source")
+    modules = len(finder.instrumented) + scripts
+    for pattern in dict.fromkeys(finder.only):
+        if pattern not in finder.selected:
+            lines.append(
+                f"--only {pattern!r} matched no generator function or async def in the {modules} "
+                f"module{'' if modules == 1 else 's'} instrumented"
+            )
+    return lines
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -286,7 +349,11 @@ def repl(color: bool | None, outs: tuple[str, ...], save: str | None, script: st
 )
 @click.option("--grep", metavar="TEXT", help="Show only events whose expression, result or note has TEXT.")
 @click.option("--max-repr", type=click.IntRange(min=1), metavar="N", help="Cut reprs to N characters.")
-@click.option("--strict", is_flag=True, help="Exit 1 at the first bad line instead of skipping it.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 at the first bad line instead of skipping it, and if a filter matched no event.",
+)
 @click.option("--summary", is_flag=True, help="Show one line per instance and the anomalies, not the log.")
 @click.option("--timeline", is_flag=True, help="Show a swimlane chart, one lane per instance, not the log.")
 @click.option(
@@ -301,7 +368,8 @@ def repl(color: bool | None, outs: tuple[str, ...], save: str | None, script: st
 @click.option(
     "--html",
     metavar="FILE",
-    help="Write a self-contained page to FILE that replays the trace step by step, instead of the log.",
+    help="Write a self-contained page to FILE (- for stdout) that replays the trace step by step, "
+    "instead of the log.",
 )
 def show(
     trace: str,

@@ -21,7 +21,7 @@ import site
 import sys
 import sysconfig
 import types
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from gentrace.names import matches_only
@@ -74,11 +74,24 @@ def _has_own_yield(node: ast.FunctionDef) -> bool:
 
 
 class _Instrumenter(ast.NodeTransformer):
-    def __init__(self, module: str, only: Sequence[str]) -> None:
+    def __init__(self, module: str, only: Sequence[str], selected: set[str] | None = None) -> None:
         self.module = module
         self.only = only
+        self.selected = selected
         self.scope: list[str] = []
         self.count = 0
+
+    def _selects(self, qualname: str) -> bool:
+        """Whether the ``--only`` patterns select this function; notes in `selected` which did."""
+        if not matches_only(self.only, qualname, self.module):
+            return False
+        if self.selected is not None:
+            # Each pattern is tried alone until it has selected a function: once all have, this
+            # costs a set lookup per pattern, at import.
+            for pattern in self.only:
+                if pattern not in self.selected and matches_only((pattern,), qualname, self.module):
+                    self.selected.add(pattern)
+        return True
 
     def visit_ClassDef(self, node: ast.ClassDef) -> ast.ClassDef:
         self.scope.append(node.name)
@@ -91,7 +104,7 @@ class _Instrumenter(ast.NodeTransformer):
         self.scope.extend([node.name, "<locals>"])
         self.generic_visit(node)
         del self.scope[-2:]
-        if _has_own_yield(node) and matches_only(self.only, qualname, self.module):
+        if _has_own_yield(node) and self._selects(qualname):
             decorator = ast.copy_location(ast.Name(id=DECORATOR, ctx=ast.Load()), node)
             node.decorator_list.append(decorator)
             self.count += 1
@@ -103,7 +116,7 @@ class _Instrumenter(ast.NodeTransformer):
         self.scope.extend([node.name, "<locals>"])
         self.generic_visit(node)
         del self.scope[-2:]
-        if matches_only(self.only, qualname, self.module):
+        if self._selects(qualname):
             decorator = ast.copy_location(ast.Name(id=DECORATOR, ctx=ast.Load()), node)
             node.decorator_list.append(decorator)
             self.count += 1
@@ -111,12 +124,19 @@ class _Instrumenter(ast.NodeTransformer):
 
 
 def instrument_source(
-    source: str | bytes, filename: str, module: str, only: Sequence[str] = ()
+    source: str | bytes,
+    filename: str,
+    module: str,
+    only: Sequence[str] = (),
+    selected: set[str] | None = None,
 ) -> types.CodeType:
-    """Compile `source` with every selected generator function traced (may raise SyntaxError)."""
+    """Compile `source` with every selected generator function traced (may raise SyntaxError).
+
+    `selected`, if given, gets each of the `only` patterns that selected a function here.
+    """
     # compile() rather than ast.parse(): a SyntaxError then carries no frame of the ast module.
     tree = compile(source, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-    instrumenter = _Instrumenter(module, only)
+    instrumenter = _Instrumenter(module, only, selected)
     tree = instrumenter.visit(tree)
     if instrumenter.count:
         _bind_decorator(tree)
@@ -184,11 +204,12 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
     """Loads a module's source with its generator functions traced; never writes bytecode."""
 
     only: Sequence[str] = ()
+    selected: set[str] | None = None
 
     def get_code(self, fullname: str) -> types.CodeType:
         path = self.get_filename(fullname)
         source = self.get_data(path)
-        return instrument_source(source, path, fullname, self.only)
+        return instrument_source(source, path, fullname, self.only, self.selected)
 
     def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
         pass  # instrumented bytecode must never land in __pycache__ for plain runs to load
@@ -198,7 +219,10 @@ class InstrumentingFinder(importlib.abc.MetaPathFinder):
     """Finds the program's own modules (under `roots`) and those named by `include`.
 
     `exclude` holds file-name globs never instrumented (the pytest plugin leaves test files and
-    ``conftest.py`` to pytest's assertion rewriter).
+    ``conftest.py`` to pytest's assertion rewriter). What the options selected is noted as modules
+    are found, for the warnings at the end of a run: `instrumented` (the modules' names),
+    `included` (the `include` globs that matched one) and `selected` (the `only` patterns that
+    selected a function, also in a script compiled with ``compile_script(..., finder.selected)``).
     """
 
     def __init__(
@@ -213,6 +237,9 @@ class InstrumentingFinder(importlib.abc.MetaPathFinder):
         self.only = list(only)
         self.exclude = list(exclude)
         self.excluded = _excluded_roots()
+        self.instrumented: set[str] = set()
+        self.included: set[str] = set()
+        self.selected: set[str] = set()
 
     def wants(self, fullname: str, origin: str) -> bool:
         """Whether the module `fullname`, loaded from `origin`, is instrumented."""
@@ -248,8 +275,28 @@ class InstrumentingFinder(importlib.abc.MetaPathFinder):
             return None
         loader = InstrumentingLoader(fullname, spec.origin)
         loader.only = self.only
+        loader.selected = self.selected
         spec.loader = loader
+        self.instrumented.add(fullname)
+        self.included.update(glob for glob in self.include if fnmatch.fnmatchcase(fullname, glob))
         return spec
+
+    def imported_already(self, modules: Mapping[str, Any]) -> dict[str, list[str]]:
+        """The source modules among `modules` (``sys.modules``) that an `include` glob names, by glob.
+
+        Imported before the finder was installed, they stay untraced.
+        """
+        found: dict[str, list[str]] = {}
+        for name, module in sorted(modules.items()):
+            if name == "__main__" or name == "gentrace" or name.startswith("gentrace."):
+                continue  # the launcher's, and gentrace's own: never instrumented
+            origin = getattr(module, "__file__", None)
+            if not (isinstance(origin, str) and origin.endswith(".py")):
+                continue  # built in, or not from source: never instrumented either
+            for glob in self.include:
+                if fnmatch.fnmatchcase(name, glob):
+                    found.setdefault(glob, []).append(name)
+        return found
 
 
 def install(finder: InstrumentingFinder) -> None:
@@ -267,11 +314,14 @@ def uninstall(finder: InstrumentingFinder) -> None:
 # -- running a program as __main__ --------------------------------------------------------------
 
 
-def compile_script(path: str, only: Sequence[str] = ()) -> types.CodeType:
-    """The instrumented code of a script (raises OSError, SyntaxError, ValueError)."""
+def compile_script(path: str, only: Sequence[str] = (), selected: set[str] | None = None) -> types.CodeType:
+    """The instrumented code of a script (raises OSError, SyntaxError, ValueError).
+
+    `selected`, if given, gets each of the `only` patterns that selected a function in it.
+    """
     with open(path, "rb") as f:
         source = f.read()
-    return instrument_source(source, os.path.abspath(path), "__main__", only)
+    return instrument_source(source, os.path.abspath(path), "__main__", only, selected)
 
 
 def run_script(code: types.CodeType, path: str, argv: Sequence[str]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from gentrace.names import matches_only
@@ -42,29 +42,68 @@ from gentrace.renderers import (
 from gentrace.textlog import LogWriter
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Filters:
-    """Which events to show: `only` globs on the function, `gens` globs on the instance, `grep`."""
+    """Which events to show: `only` globs on the function, `gens` globs on the instance, `grep`.
+
+    Each filter is also watched on its own, for `unmatched()`: one that matched no event in the
+    whole trace deserves a warning, lest its empty log be taken for generators that never ran.
+    """
 
     only: Sequence[str] = ()
     gens: Sequence[str] = ()
     grep: str | None = None
+    # What has matched nothing so far. A filter is tried on an event the others left out only
+    # until it has matched one: then it costs what it cost before.
+    _only_left: list[str] = field(init=False, repr=False, compare=False)
+    _gens_left: list[str] = field(init=False, repr=False, compare=False)
+    _grep_left: bool = field(init=False, repr=False, compare=False)
+    _kept: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._only_left = list(dict.fromkeys(self.only))
+        self._gens_left = list(dict.fromkeys(self.gens))
+        self._grep_left = self.grep is not None
 
     def keep(self, record: Record, limit: int | None) -> bool:
         """Whether the event passes every filter given."""
         info = record[INST]
+        kept = True
         if self.only:
             module, _, qualname = info[FUNC].rpartition(":")
-            if not matches_only(self.only, qualname, module):
-                return False
-        if self.gens and not any(fnmatch.fnmatchcase(info[NAME], pattern) for pattern in self.gens):
-            return False
-        if self.grep is not None:
+            kept = matches_only(self.only, qualname, module)
+            if kept and self._only_left:
+                self._only_left = [p for p in self._only_left if not matches_only((p,), qualname, module)]
+        if self.gens and (kept or self._gens_left):
+            name = info[NAME]
+            if self._gens_left:
+                self._gens_left = [p for p in self._gens_left if not fnmatch.fnmatchcase(name, p)]
+            kept = kept and any(fnmatch.fnmatchcase(name, pattern) for pattern in self.gens)
+        if self.grep is not None and (kept or self._grep_left):
             options = TextOptions(max_repr=None)
             text = f"{expression(record, None)}\n{result(record, None)}\n{annotation(record, options)}"
-            if self.grep not in text:
-                return False
-        return True
+            if self.grep in text:
+                self._grep_left = False
+            else:
+                kept = False
+        if kept:
+            self._kept = True
+        return kept
+
+    def unmatched(self) -> list[str]:
+        """The filters that matched no event so far, each on its own, as given: ``--gen 'x#9'``.
+
+        When each matched some event but none passed them all, the filters given, as one item.
+        """
+        left = [f"--only {p!r}" for p in self._only_left] + [f"--gen {p!r}" for p in self._gens_left]
+        if self._grep_left:
+            left.append(f"--grep {self.grep!r}")
+        if left or self._kept:
+            return left
+        given = [f"--only {p!r}" for p in self.only] + [f"--gen {p!r}" for p in self.gens]
+        if self.grep is not None:
+            given.append(f"--grep {self.grep!r}")
+        return [" and ".join(given) + " together"] if given else []
 
 
 def _late(record: Record, options: TextOptions) -> str:

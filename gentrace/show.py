@@ -15,16 +15,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from gentrace.chrome import write_chrome
+from gentrace.chrome import is_chrome_trace, write_chrome
 from gentrace.logview import Filters, render_log
-from gentrace.reader import TraceError, TraceEvent, TraceReader, clean
+from gentrace.reader import START, Gap, TraceError, TraceEvent, TraceReader, clean
 from gentrace.records import (
     Record,
 )
 from gentrace.renderers import (
     TextOptions,
 )
-from gentrace.sinks import FILE_MAX_REPR, TERMINAL_MAX_REPR, open_log
+from gentrace.sinks import FILE_MAX_REPR, TERMINAL_MAX_REPR, open_log, terminal_columns
 from gentrace.sources import path_shower, source_line, source_lookup
 from gentrace.styles import PLAIN, is_terminal, styles_for
 from gentrace.summary import Summary
@@ -32,7 +32,7 @@ from gentrace.timeline import timeline
 
 
 class MissingTrace(Exception):
-    """The trace file cannot be opened (a usage error: exit 2)."""
+    """The trace file cannot be opened, or is a Chrome trace (a usage error: exit 2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +57,19 @@ _BATCH = 1 << 16
 
 
 def _open(trace: str) -> IO[bytes]:
-    if trace == "-":
-        return sys.stdin.buffer
+    stream = sys.stdin.buffer if trace == "-" else _open_file(trace)
+    if is_chrome_trace(stream):  # a run's -o trace.json, given where its .jsonl belongs
+        if trace != "-":
+            stream.close()
+        name = "<stdin>" if trace == "-" else clean(trace)
+        raise MissingTrace(
+            f"{name}: this is a Chrome trace (open it in https://ui.perfetto.dev); "
+            "gentrace show reads the JSON Lines of gentrace run -o trace.jsonl"
+        )
+    return stream
+
+
+def _open_file(trace: str) -> IO[bytes]:
     try:
         return open(trace, "rb")
     except OSError as exc:
@@ -98,8 +109,14 @@ def _show(trace: str, opts: ShowOptions, echo: Echo) -> int:
     styles = PLAIN if opts.out is not None else styles_for(stream, opts.color)
     limit = opts.max_repr if opts.max_repr is not None else (TERMINAL_MAX_REPR if tty else FILE_MAX_REPR)
     show_path = path_shower(os.getcwd())
+    width = terminal_columns(stream) if tty and opts.out is None else None  # the log follows a terminal
     options = TextOptions(
-        styles=styles, max_repr=limit, source=source_lookup(source_line), show_path=show_path
+        styles=styles,
+        max_repr=limit,
+        source=source_lookup(source_line),
+        show_path=show_path,
+        width=width,
+        fit=width is not None and opts.max_repr is None,
     )
     filters = (
         Filters(opts.only, opts.gens, opts.grep) if opts.only or opts.gens or opts.grep is not None else None
@@ -141,7 +158,12 @@ def _show(trace: str, opts: ShowOptions, echo: Echo) -> int:
                     f"can't open --out file {clean(opts.out)!r}: {exc.strerror or exc}"
                 ) from None
         if opts.to == "chrome":
-            write_chrome(records(reader), write)
+            steps = (
+                (item[0] == START, item[1].record)
+                for item in reader.in_log_order()
+                if not isinstance(item, Gap) and (filters is None or filters.keep(item[1].record, limit))
+            )
+            write_chrome(steps, write, opts.max_repr)
         elif opts.summary or opts.timeline:
             if opts.summary:
                 summary = Summary(show_path=show_path)
@@ -181,11 +203,32 @@ def _show(trace: str, opts: ShowOptions, echo: Echo) -> int:
     if reader.events == 0:
         echo(f"{reader.name}: no events in the trace\n", True)
         return 1
-    return 0
+    return _unmatched(filters, reader.name, opts, echo)
+
+
+def _unmatched(filters: Filters | None, name: str, opts: ShowOptions, echo: Echo) -> int:
+    """Warn of each filter that matched no event in the trace (a failure under --strict)."""
+    left = filters.unmatched() if filters is not None else []
+    for given in left:
+        echo(f"{name}: {given} matched no event\n", True)
+    return 1 if left and opts.strict else 0
+
+
+class _StdoutPage:
+    """``--html -``: the page goes to stdout, whole once it is built, or not at all."""
+
+    def __init__(self, echo: Echo) -> None:
+        self._echo = echo
+
+    def write(self, text: str) -> None:
+        self._echo(text, False)
+
+    def discard(self) -> None:
+        """Nothing was written."""
 
 
 def _show_html(trace: str, path: str, opts: ShowOptions, echo: Echo) -> int:
-    """Write the page replaying the trace to `path`: whole, or not at all."""
+    """Write the page replaying the trace to `path` (- for stdout): whole, or not at all."""
     from gentrace.page import PageFile  # only when asked for
     from gentrace.replay import TooManyEvents, build_page
 
@@ -199,9 +242,10 @@ def _show_html(trace: str, path: str, opts: ShowOptions, echo: Echo) -> int:
         Filters(opts.only, opts.gens, opts.grep) if opts.only or opts.gens or opts.grep is not None else None
     )
     reader = TraceReader(_open(trace), name=name, strict=opts.strict)
+    page: PageFile | _StdoutPage
     try:
         try:
-            page = PageFile(path)
+            page = _StdoutPage(echo) if path == "-" else PageFile(path)
         except OSError as exc:
             raise MissingTrace(f"can't open --html file {clean(path)!r}: {exc.strerror or exc}") from None
         try:
@@ -236,4 +280,4 @@ def _show_html(trace: str, path: str, opts: ShowOptions, echo: Echo) -> int:
     problems = reader.problems()
     if problems is not None:
         echo(problems + "\n", True)
-    return 0
+    return _unmatched(filters, reader.name, opts, echo)

@@ -21,6 +21,7 @@ import sysconfig
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -169,6 +170,9 @@ def started(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[st
         cli, "run_script", lambda code, path, argv: calls.update(script=path, argv=list(argv))
     )
     monkeypatch.setattr(cli, "run_module", lambda name, argv: calls.update(module=name, argv=list(argv)))
+    monkeypatch.setattr(
+        cli, "atexit", SimpleNamespace(register=lambda *args: None, unregister=lambda f: None)
+    )
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.chdir(tmp_path)
     write(tmp_path, {"prog.py": "print('never run')\n", "gentrace_test_mod.py": "print('never run')\n"})
@@ -972,11 +976,11 @@ def test_on_a_terminal_colour_is_the_default_and_reprs_are_cut(
     tmp_path: Path, env: dict[str, str], coloured: bool
 ) -> None:
     write(tmp_path, {"long.py": 'def long():\n    yield "x" * 200\n\n\nprint(len(next(long())))\n'})
-    status, text = on_terminal([GENTRACE, "run", "long.py"], tmp_path, environ(**env))
+    status, text = on_terminal([GENTRACE, "run", "long.py"], tmp_path, environ(COLUMNS="200", **env))
     assert status == 0
     assert (ANSI in text) is coloured
     assert "next(long#1)" in text
-    assert "'" + "x" * 70 in text and "x" * 100 not in text  # cut to fit a terminal
+    assert "'" + "x" * 70 in text and "x" * 100 not in text  # cut to fit a terminal (comments at 80)
 
 
 # -- order ------------------------------------------------------------------------------------------
@@ -1285,3 +1289,174 @@ def test_after_kill_9_the_jsonl_file_is_valid_but_for_a_cut_last_line(tmp_path: 
     events = [json.loads(line) for line in lines]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert "note" not in events[-1]  # no end note: it was killed
+
+
+# -- options that select nothing say so -----------------------------------------------------------
+
+SELECTING = {
+    "app.py": """\
+import sys
+
+import helper
+
+
+def numbers():
+    yield 1
+    yield 2
+
+
+async def later():
+    return 3
+
+
+def plain():
+    return 4
+
+
+paused = numbers()
+next(paused)  # left suspended: the log closes with a line about it
+print(list(numbers()), list(helper.letters()))
+sys.exit(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+""",
+    "helper.py": "def letters():\n    yield 'a'\n",
+}
+
+
+def warnings_of(stderr: str) -> list[str]:
+    """gentrace's warnings at the end of a run: they must come last, after the log."""
+    lines = stderr.splitlines()
+    found = [line for line in lines if line.startswith("gentrace: ")]
+    assert lines[len(lines) - len(found) :] == found, stderr
+    return found
+
+
+def only_warning(pattern: str, modules: int) -> str:
+    return (
+        f"gentrace: --only {pattern!r} matched no generator function or async def in the {modules} "
+        "modules instrumented"
+    )
+
+
+@pytest.mark.parametrize(
+    ("patterns", "unmatched"),
+    [
+        (["numbers"], []),
+        (["letters"], []),  # in a module the script imports
+        (["later"], []),  # an async def
+        (["helper:*"], []),
+        (["nosuchfunc"], ["nosuchfunc"]),
+        (["plain"], ["plain"]),  # a function, but not a generator function
+        (["numbers", "nope*", "later", "app:*"], ["nope*", "app:*"]),  # the script is __main__
+    ],
+)
+def test_an_only_pattern_that_selects_no_generator_function_says_so_at_exit(
+    tmp_path: Path, patterns: list[str], unmatched: list[str]
+) -> None:
+    write(tmp_path, SELECTING)
+    traced = gentrace(*[a for p in patterns for a in ("--only", p)], "app.py", cwd=tmp_path)
+    untraced = python("app.py", cwd=tmp_path)
+    assert (traced.returncode, traced.stdout) == (untraced.returncode, untraced.stdout)
+    assert warnings_of(traced.stderr) == [only_warning(pattern, 2) for pattern in unmatched]
+
+
+def test_the_warnings_come_after_the_logs_closing_lines_and_keep_the_exit_status(tmp_path: Path) -> None:
+    write(tmp_path, SELECTING)
+    traced = gentrace("--only", "numbers", "--only", "nosuchfunc", "--summary", "app.py", "3", cwd=tmp_path)
+    assert traced.returncode == 3
+    lines = traced.stderr.splitlines()
+    assert lines[-1] == only_warning("nosuchfunc", 2)
+    assert "# still suspended at exit: numbers#1, paused at app.py:7" in lines
+    assert any(line.startswith("# anomalies") for line in lines[:-1])  # --summary comes before too
+
+
+def test_an_only_pattern_is_looked_for_in_the_modules_instrumented_and_no_others(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {"pkg/__init__.py": "", "pkg/__main__.py": SELECTING["app.py"], "helper.py": SELECTING["helper.py"]},
+    )
+    outside = gentrace("--only", "letters", "-m", "pkg", cwd=tmp_path)
+    assert outside.returncode == 0, outside.stderr
+    assert warnings_of(outside.stderr) == [only_warning("letters", 2)]  # helper is outside pkg's tree
+    included = gentrace("--only", "letters", "--include", "helper", "-m", "pkg", cwd=tmp_path)
+    assert included.returncode == 0, included.stderr
+    assert instances(included.stderr) == {"letters"}
+    assert warnings_of(included.stderr) == []
+
+
+@pytest.mark.parametrize(
+    ("globs", "warnings"),
+    [
+        (["diff*"], []),
+        (["difflib", "nosuch*"], ["--include 'nosuch*' matched no module the program imported from source"]),
+        (
+            ["diff*", "csv"],
+            ["--include 'csv' matched no module the program imported from source"],
+        ),  # never imported
+        (["json", "difflib"], ["--include 'json' matched json, imported before tracing started: not traced"]),
+        (
+            ["json*", "diff*"],
+            [
+                "--include 'json*' matched json, json.decoder, json.encoder, json.scanner, imported "
+                "before tracing started: not traced"
+            ],
+        ),
+    ],
+)
+def test_an_include_glob_that_instruments_no_module_says_so_at_exit(
+    tmp_path: Path, globs: list[str], warnings: list[str]
+) -> None:
+    write(
+        tmp_path,
+        {"diff.py": 'import difflib, json\nprint(list(difflib.unified_diff(["a"], ["b"], lineterm="")))\n'},
+    )
+    traced = gentrace(*[a for g in globs for a in ("--include", g)], "diff.py", cwd=tmp_path)
+    assert traced.returncode == 0, traced.stderr
+    assert traced.stdout == python("diff.py", cwd=tmp_path).stdout
+    assert ">>> unified_diff#1 = unified_diff(['a'], ['b'], lineterm='')" in traced.stderr
+    assert warnings_of(traced.stderr) == [f"gentrace: {warning}" for warning in warnings]
+
+
+def test_a_long_list_of_modules_imported_before_tracing_is_cut(tmp_path: Path) -> None:
+    write(tmp_path, {"hello.py": "print('hello')\n"})
+    traced = gentrace("-q", "--include", "*", "hello.py", cwd=tmp_path)
+    assert (traced.returncode, traced.stdout) == (0, "hello\n")
+    [warning] = warnings_of(traced.stderr)
+    match = re.fullmatch(
+        r"gentrace: --include '\*' matched (.*) and (\d+) more, imported before tracing started: not traced",
+        warning,
+    )
+    assert match is not None, warning
+    named, more = match.groups()
+    assert len(named.split(", ")) == 5 and int(more) > 10
+
+
+def test_nothing_is_said_of_what_was_selected_when_the_module_cannot_be_run(tmp_path: Path) -> None:
+    write(tmp_path, {"pkg/__init__.py": ""})
+    proc = gentrace("--only", "nosuchfunc", "--include", "nosuch", "-m", "pkg.missing", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr == "Error: No module named pkg.missing\n"
+
+
+# -- start-up ------------------------------------------------------------------------------------
+
+
+def test_importing_gentrace_and_its_cli_does_not_import_importlib_metadata() -> None:
+    # Only --version needs the distribution's version, and importlib.metadata is slow to import.
+    code = "import sys, gentrace, gentrace.cli; print('importlib.metadata' in sys.modules)"
+    assert python("-c", code).stdout == "False\n"
+    code = "import sys, gentrace; gentrace.__version__; print('importlib.metadata' in sys.modules)"
+    assert python("-c", code).stdout == "True\n"  # the check above would see it
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_version_is_the_installed_distributions(launcher: str) -> None:
+    import importlib.metadata
+
+    proc = subprocess.run(
+        [*LAUNCHERS[launcher], "--version"], capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        0,
+        f"gentrace, version {importlib.metadata.version('gentrace')}\n",
+        "",
+    )

@@ -135,3 +135,70 @@ def test_a_real_subprocess_pipes_the_log(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.decode().startswith(">>> averager#1 = averager()  # samples/averager.py:12")
+
+
+# -- filters that match nothing say so ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("filters", "unmatched"),
+    [
+        (["--gen", "averager#1"], []),
+        (["--gen", "averager#9"], ["--gen 'averager#9'"]),
+        (["--only", "accumulate"], []),
+        (["--only", "nosuchfunc"], ["--only 'nosuchfunc'"]),
+        (["--only", "averager.py:*"], ["--only 'averager.py:*'"]),  # a module, not a file
+        (["--grep", "15.0"], []),
+        (["--grep", "no such text"], ["--grep 'no such text'"]),
+        (
+            [
+                "--gen",
+                "accumulate#*",
+                "--gen",
+                "nope#*",
+                "--only",
+                "x",
+                "--only",
+                "acc*",
+                "--grep",
+                "send(14)",
+            ],
+            ["--only 'x'", "--gen 'nope#*'"],
+        ),
+        (["--only", "accumulate", "--grep", "send(14)"], []),
+        # Each matches some event on its own, but no event passes both.
+        (
+            ["--only", "averager", "--gen", "accumulate#*"],
+            ["--only 'averager' and --gen 'accumulate#*' together"],
+        ),
+        (["--only", "averager", "--grep", "send(14)"], ["--only 'averager' and --grep 'send(14)' together"]),
+    ],
+)
+def test_a_filter_that_matches_no_event_says_so_and_fails_under_strict(
+    tmp_path: Path, filters: list[str], unmatched: list[str]
+) -> None:
+    trace = str(record_sample("averager", tmp_path / "t.jsonl"))
+    code, out, err = show(trace, *filters)
+    assert (code, err) == (0, "".join(f"{trace}: {given} matched no event\n" for given in unmatched))
+    strict = show(trace, *filters, "--strict")
+    assert strict == (1 if unmatched else 0, out, err)
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [["--summary"], ["--timeline"], ["--summary", "--timeline"], ["--to", "chrome"], ["--html", "t.html"]],
+)
+def test_every_kind_of_output_says_when_a_filter_matched_nothing(tmp_path: Path, mode: list[str]) -> None:
+    trace = str(record_sample("averager", tmp_path / "t.jsonl"))
+    mode = [str(tmp_path / arg) if arg.endswith(".html") else arg for arg in mode]
+    assert show(trace, *mode, "--gen", "averager#*")[::2] == (0, "")
+    assert show(trace, *mode, "--gen", "nope#*", "--strict")[::2] == (
+        1,
+        f"{trace}: --gen 'nope#*' matched no event\n",
+    )
+
+
+def test_stdin_names_itself_when_a_filter_matched_nothing(tmp_path: Path) -> None:
+    trace = record_sample("averager", tmp_path / "t.jsonl")
+    code, _out, err = show("-", "--grep", "nope", input=trace.read_text())
+    assert (code, err) == (0, "<stdin>: --grep 'nope' matched no event\n")
