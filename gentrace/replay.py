@@ -20,7 +20,13 @@ The page's DOM, for people and for the browser tests:
   inside its own last ones (``yield from``); ``svg#arrows`` draws them. The card of the current
   event's instance is ``.current``. A card stays for the step where its instance closes, then goes.
 - ``#lanes``: one ``div.lane[data-gen=NAME]`` per instance (at most `MAX_LANES`), a label and a
-  canvas with a cell per event; ``#cursor`` marks the current event. A click on a lane jumps there.
+  canvas. By default the lanes are drawn by time, as ``gentrace show --timeline`` draws them (the
+  spans of `timeline.Lanes`: created, running, awaiting, suspended, and a mark where it ended),
+  ``#lanes[data-axis=time]``, and ``#cursor`` stands at the current event's start time; with
+  ``input#by-step`` (a checkbox) checked they are drawn by event index instead, a cell per event,
+  ``#lanes[data-axis=step]``, and the cursor is on the current event's cell. ``#axis`` says what the
+  lanes span: ``.from`` (``0``, or ``event 1``) and ``.to`` (``40 µs``, or ``event N``). A click on a
+  lane jumps to the event at that time (the last one started by then), or at that index.
 - ``html[data-ready]`` once the script has run, ``html[data-error]`` if a script error happened;
   ``html.empty`` and ``#empty`` (``No events to show.``) when the filters left no event.
 
@@ -50,8 +56,10 @@ from gentrace.records import (
     CLOSE,
     CLOSED_STATES,
     COLLECT,
+    CORO_SUSPENDED,
     CREATE,
     CREATED_STATES,
+    DURATION,
     FILENAME,
     INST,
     LASTI,
@@ -64,11 +72,13 @@ from gentrace.records import (
     RUNNING_STATES,
     SEND,
     SEQ,
+    START,
     THROW,
     VALUE,
     YIELD,
     Ending,
     Record,
+    is_finished,
     lineno_at,
     running_state,
     runs_code,
@@ -77,6 +87,16 @@ from gentrace.renderers import TextOptions
 from gentrace.reprs import escape_controls, exc_line, is_exception, safe_repr
 from gentrace.sinks import FILE_MAX_REPR, FrameLookup, SpoolSink
 from gentrace.sources import path_shower, source_line, source_lookup
+from gentrace.timeline import (
+    LANE_AWAITING,
+    LANE_CREATED,
+    LANE_ENDED,
+    LANE_RUNNING,
+    LANE_SUSPENDED,
+    Lanes,
+    Span,
+    format_duration,
+)
 
 MAX_EVENTS: Final = 200_000
 """The most events one page replays; a longer trace is refused (`TooManyEvents`)."""
@@ -86,9 +106,6 @@ WINDOW: Final = 500
 
 MAX_LANES: Final = 500
 """Instances given a timeline lane (the first to appear); the page says how many more there were."""
-
-# The kinds of cell in a timeline lane.
-LANE_CREATED, LANE_RUNNING, LANE_SUSPENDED, LANE_ENDED = range(4)
 
 _NOTHING_SENT: Final = "sent in: nothing yet"
 _NOTHING_YIELDED: Final = "yielded out: nothing yet"
@@ -123,7 +140,12 @@ class Replay:
     An event's step holds its own lines of the log and everything written before the next
     event's own lines: the results held back for nested steps come at the first step they are
     known, and the cards change there too. An operation still running (its nested steps follow)
-    shows its instance ``*_RUNNING`` until then.
+    shows its instance ``*_RUNNING`` until then. A card says what the trace says so far: its
+    instance has finished exactly when its last record up to the step left it closed, and an
+    operation on an instance already finished changes nothing.
+
+    The timeline comes twice: by time, the spans `timeline.Lanes` makes of the events (as the
+    terminal chart draws them), and by step, a run of cells of one kind per stretch of events.
     """
 
     def __init__(self, options: TextOptions, filters: Filters | None = None, limit: int = MAX_EVENTS) -> None:
@@ -133,15 +155,20 @@ class Replay:
         self._index: dict[str, int] = {}
         self._names: list[str] = []
         self._cards: list[_Card] = []
-        self._steps: list[list[Any]] = []  # [gen, seq, lines, card changes]
+        self._steps: list[list[Any]] = []  # [gen, seq, lines, card changes, start time]
         self._pending: list[str] = []  # lines before the first event
         self._subject: Record | None = None
         self._opened = False
-        self._open: dict[int, int] = {}  # instance -> its operations in progress
-        self._lanes: list[list[int]] = []  # per instance: from, to, kind, from, to, kind, ...
+        self._settled = False  # the last step was settled once (a gap in the trace settles it again)
+        self._open: dict[int, int] = {}  # instance -> its operations in progress that run its code
+        self._step_lanes: list[list[int]] = []  # per instance: from, to, kind, from, to, kind, ...
         self._kind: list[int | None] = []
         self._since: list[int] = []
         self._recheck: set[int] = set()  # instances whose lane cell may change without a card change
+        self._spans = Lanes()
+        self._time_lanes: list[list[int]] = []  # per instance: start, end, kind, ... (ns)
+        self._origin: int | None = None
+        self._end = 0
 
     def feed(self, item: LogItem) -> None:
         """Take the next item; raises `TooManyEvents` past the limit."""
@@ -159,17 +186,23 @@ class Replay:
             raise TooManyEvents(self._limit)
         record = item[1].record
         gen = self._gen(record)
-        self._steps.append([gen, record[SEQ], self._pending + step.lines, []])
+        start = record[START]
+        self._steps.append([gen, record[SEQ], self._pending + step.lines, [], start])
         self._pending = []
         self._subject = record
         self._opened = step.opened
-        if record[OP] not in (CREATE, COLLECT):
+        self._settled = False
+        alive = not is_finished(record[BEFORE])
+        if record[OP] not in (CREATE, COLLECT) and alive:
             card = self._cards[gen]
             card.sent = self._sent(record)
             outer = -1 if step.outer is None else self._gen(step.outer)
             card.parent = -1 if outer == gen else outer
-        if step.opened:
+        if step.opened and alive and runs_code(record):
             self._open[gen] = self._open.get(gen, 0) + 1
+        self._origin = start if self._origin is None else min(self._origin, start)
+        self._end = max(self._end, start + record[DURATION])
+        self._draw(self._spans.feed(record))
 
     def finish(self, *, ended: bool = True, cut_after: int | None = None) -> dict[str, Any]:
         """The page's data, once the items are done (`ended`, `cut_after`: the trace's notes)."""
@@ -178,14 +211,26 @@ class Replay:
             self._steps[-1][2].extend(step.before)
             self._settle(step.finished)
         last = len(self._steps) - 1
-        for gen, lane in enumerate(self._lanes):
+        for gen, lane in enumerate(self._step_lanes):
             kind = self._kind[gen]
             if kind is not None:
                 lane += (self._since[gen], last, kind)
+        self._draw(self._spans.close(self._end))
+        origin = self._origin if self._origin is not None else 0
+        for each in self._steps:
+            each[4] -= origin
+        for lane in self._time_lanes:
+            for i in range(0, len(lane), 3):
+                lane[i] -= origin
+                lane[i + 1] -= origin
+        span = max(self._end - origin, 0)
         return {
             "gens": self._names,
             "steps": self._steps,
-            "lanes": self._lanes,
+            "time_lanes": self._time_lanes,
+            "step_lanes": self._step_lanes,
+            "span": span,
+            "span_label": format_duration(span),
             "closed": sorted(CLOSED_STATES),
             "running": sorted(RUNNING_STATES),
             "window": WINDOW,
@@ -199,10 +244,17 @@ class Replay:
             self._names.append(name)
             self._cards.append(_Card())
             if gen < MAX_LANES:
-                self._lanes.append([])
+                self._step_lanes.append([])
                 self._kind.append(None)
                 self._since.append(0)
+                self._time_lanes.append([])
         return gen
+
+    def _draw(self, spans: list[Span]) -> None:
+        for name, kind, start, end in spans:
+            gen = self._index[name]
+            if gen < MAX_LANES:
+                self._time_lanes[gen] += (start, end, kind)
 
     def _sent(self, record: Record) -> str:
         op = record[OP]
@@ -253,22 +305,32 @@ class Replay:
         return gen
 
     def _settle(self, finished: list[Record]) -> None:
-        """Complete the last step: the cards it changed, its lanes' cells."""
+        """Complete the last step: the cards it changed, its lanes' cells.
+
+        A gap in the trace settles the step before it again, with the results that came after the
+        gap: what only the step's own event changes (its card running, its run of cells) is done
+        the first time only.
+        """
         subject = self._subject
         assert subject is not None
         k = len(self._steps) - 1
+        first = not self._settled
+        self._settled = True
+        alive = not is_finished(subject[BEFORE])
         running = set(self._open)
         changed: dict[int, None] = {}
-        if not self._opened:
+        if first and not self._opened:
             changed[self._finished(subject)] = None
         for record in finished:
+            if is_finished(record[BEFORE]):
+                continue  # an operation on an instance already finished: nothing changed
             gen = self._finished(record)
             changed[gen] = None
-            if self._open[gen] == 1:
-                del self._open[gen]
-            else:
+            if runs_code(record):
                 self._open[gen] -= 1
-        if self._opened and not any(record is subject for record in finished):
+                if not self._open[gen]:
+                    del self._open[gen]
+        if first and self._opened and alive and not any(record is subject for record in finished):
             gen = self._gen(subject)
             self._cards[gen].state = running_state(subject[BEFORE])
             changed[gen] = None
@@ -276,15 +338,20 @@ class Replay:
         for gen in changed:
             card = self._cards[gen]
             updates.append([gen, card.state, card.line, card.sent, card.yielded, card.ended, card.parent])
-        started = self._gen(subject) if runs_code(subject) else None
+        started = self._gen(subject) if first and alive and runs_code(subject) else None
         if started is not None:
             running.add(started)
-        self._mark_lanes(k, running, changed, started)
+        self._mark_lanes(k, running, changed, started, first)
 
-    def _mark_lanes(self, k: int, running: set[int], changed: dict[int, None], started: int | None) -> None:
-        """The lanes' cells at step `k`; an operation that starts there starts a new run of cells."""
+    def _mark_lanes(
+        self, k: int, running: set[int], changed: dict[int, None], started: int | None, first: bool
+    ) -> None:
+        """The lanes' cells at step `k`; an operation that starts there starts a new run of cells.
+
+        Settling step `k` again changes only the cells of the instances it concerns.
+        """
         recheck = set()
-        for gen in running | changed.keys() | self._recheck:
+        for gen in running | changed.keys() | (self._recheck if first else set()):
             if gen >= MAX_LANES:
                 continue
             state = self._cards[gen].state
@@ -295,19 +362,21 @@ class Replay:
                 kind = LANE_ENDED if gen in changed else None
             elif state in CREATED_STATES:
                 kind = LANE_CREATED
+            elif state == CORO_SUSPENDED:
+                kind = LANE_AWAITING  # a coroutine is suspended only in an await
             else:
                 kind = LANE_SUSPENDED
             if kind == LANE_RUNNING or kind == LANE_ENDED:
                 recheck.add(gen)
             if kind == LANE_RUNNING and gen in changed and state in CLOSED_STATES:
-                self._lanes[gen] += (k, k, LANE_ENDED)  # drawn over the running cell it ends
+                self._step_lanes[gen] += (k, k, LANE_ENDED)  # drawn over the running cell it ends
             if kind != self._kind[gen] or gen == started:
                 previous = self._kind[gen]
-                if previous is not None:
-                    self._lanes[gen] += (self._since[gen], k - 1, previous)
+                if previous is not None and self._since[gen] < k:
+                    self._step_lanes[gen] += (self._since[gen], k - 1, previous)
                 self._kind[gen] = kind
                 self._since[gen] = k
-        self._recheck = recheck
+        self._recheck = recheck if first else self._recheck | recheck
 
 
 def build_page(

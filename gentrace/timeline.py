@@ -1,7 +1,15 @@
-"""A terminal swimlane chart of a trace: one lane per instance, time across, no colour needed.
+"""What each instance's lane shows over time, and the terminal's swimlane chart of it.
 
-Two passes over the records (the time span and the lanes first, then the marks), so memory is
-one row of characters per instance whatever the trace's length.
+`Lanes` reads records in seq order and says, per instance, from when to when it was created and
+not started, running, suspended at a ``yield``, awaiting, and when it ended. Awaiting is where the
+records say an instance is suspended in an ``await``: a coroutine between a step that left it
+``CORO_SUSPENDED`` and its next step, and the part of an async generator's operation (an
+``anext()`` that awaits a sleep) during which a coroutine whose step it runs inside was so
+suspended (its task waiting in the event loop). The chart here and the replay page's timeline
+(`replay`) both draw these spans, so they agree.
+
+`timeline` makes two passes over the records (the time span and the lanes first, then the
+marks), so memory is one row of characters per instance whatever the trace's length.
 
 >>> print("\\n".join(timeline(lambda: iter(records), width=80)))
 """
@@ -14,6 +22,9 @@ from typing import Final
 
 from gentrace.records import (
     AFTER,
+    ASYNC_OPS,
+    BEFORE,
+    CORO_SUSPENDED,
     CREATE,
     CREATED_STATES,
     DURATION,
@@ -22,17 +33,156 @@ from gentrace.records import (
     OP,
     START,
     SUSPENDED_STATES,
+    THREAD,
     Record,
     is_finished,
     runs_code,
 )
 
-RUNNING: Final = "#"
-SUSPENDED: Final = "-"
-NOT_STARTED: Final = "."
-ENDED: Final = "|"
-LEGEND: Final = f"{RUNNING} running  {SUSPENDED} suspended  {NOT_STARTED} created, not started  {ENDED} ended"
+# What a lane shows: the kinds of span (the page's data uses the numbers too).
+LANE_CREATED, LANE_RUNNING, LANE_SUSPENDED, LANE_ENDED, LANE_AWAITING = range(5)
+
+SYMBOLS: Final = {
+    LANE_CREATED: ".",
+    LANE_RUNNING: "#",
+    LANE_SUSPENDED: "-",
+    LANE_ENDED: "|",
+    LANE_AWAITING: "~",
+}
+LEGEND: Final = ("# running", "~ awaiting", "- suspended", ". created, not started", "| ended")
+"""The chart's legend, item by item (wrapped to the width)."""
+
 MAX_LABEL: Final = 30
+MIN_COLUMNS: Final = 10
+MIN_WIDTH: Final = 24
+"""A chart narrower than this is drawn this wide."""
+
+Span = tuple[str, int, int, int]
+"""(instance, kind, start_ns, end_ns): the instance's lane shows `kind` from start to end."""
+
+
+class _AsyncOp:
+    """An async generator's operation whose running span waits until its awaiting gaps are known."""
+
+    __slots__ = ("drivers", "end", "finishes", "gaps", "name", "start")
+
+    def __init__(self, record: Record, finishes: bool, drivers: frozenset[str]) -> None:
+        self.name: str = record[INST][NAME]
+        self.start: int = record[START]
+        self.end: int = record[START] + record[DURATION]
+        self.finishes = finishes
+        self.drivers = drivers  # the instances whose operations it ran inside
+        self.gaps: list[tuple[int, int]] = []
+
+
+class Lanes:
+    """Turns records, fed in seq order, into the spans each instance's lane shows.
+
+    An instance's spans do not overlap (an end is an instant, after its last running span), except
+    that the span between two operations starts where the first ends and ends where the second
+    starts. A running span may take no time; draw it anyway, it is an operation.
+
+    >>> lanes = Lanes()
+    >>> spans = [span for record in records for span in lanes.feed(record)] + lanes.close(end)
+    """
+
+    def __init__(self) -> None:
+        self._state: dict[str, tuple[int | None, int]] = {}  # kind shown since when; None: ended
+        self._parked: dict[str, tuple[int, str]] = {}  # coroutine -> suspended since, on thread
+        self._pending: dict[str, list[_AsyncOp]] = {}  # per thread
+        self._running: dict[str, list[tuple[str, int]]] = {}  # per thread: operations, until when
+
+    def feed(self, record: Record) -> list[Span]:
+        """The spans known once `record` (the next in seq order) is read."""
+        out: list[Span] = []
+        name = record[INST][NAME]
+        start = record[START]
+        end = start + record[DURATION]
+        thread = record[THREAD]
+        if thread in self._pending:
+            self._flush(thread, start, out)
+        # The operations running on the thread when this one starts: it runs inside them.
+        around = [(outer, until) for outer, until in self._running.get(thread, ()) if until >= start]
+        self._running[thread] = around
+        if record[OP] == CREATE:
+            self._state[name] = (LANE_CREATED, start)
+            return out
+        shown = self._state.get(name)
+        if shown is not None and shown[0] is not None:
+            out.append((name, shown[0], shown[1], max(start, shown[1])))
+        parked = self._parked.pop(name, None)
+        if parked is not None:
+            self._awaited(name, parked, start)
+        was_over = is_finished(record[BEFORE])
+        ends = is_finished(record[AFTER]) and not was_over
+        if runs_code(record) and not was_over:
+            if record[OP] in ASYNC_OPS:
+                drivers = frozenset(outer for outer, _ in around)
+                self._pending.setdefault(thread, []).append(_AsyncOp(record, ends, drivers))
+                ends = False  # said when its spans are
+            else:
+                out.append((name, LANE_RUNNING, start, end))
+            around.append((name, end))
+        if ends:
+            out.append((name, LANE_ENDED, end, end))
+        after = record[AFTER]
+        kind: int | None
+        if is_finished(after):
+            kind = None
+        elif after in CREATED_STATES:
+            kind = LANE_CREATED
+        elif after == CORO_SUSPENDED:
+            kind = LANE_AWAITING
+            self._parked[name] = (end, thread)
+        elif after in SUSPENDED_STATES:
+            kind = LANE_SUSPENDED
+        else:  # still running: an operation refused while another runs
+            kind = shown[0] if shown is not None else None
+        if not was_over:
+            self._state[name] = (kind, end)
+        return out
+
+    def close(self, end: int) -> list[Span]:
+        """The remaining spans, the trace having ended at `end`."""
+        out: list[Span] = []
+        for thread in list(self._pending):
+            self._flush(thread, None, out)
+        for name, (kind, since) in self._state.items():
+            if kind is not None:
+                out.append((name, kind, since, max(end, since)))
+        return out
+
+    def _awaited(self, coroutine: str, parked: tuple[int, str], resumed: int) -> None:
+        # The coroutine was suspended in an await from `since` to `resumed`: so was every async
+        # generator operation that runs inside its steps, in progress all along.
+        since, thread = parked
+        for op in self._pending.get(thread, ()):
+            if coroutine in op.drivers and op.start <= since and resumed <= op.end:
+                op.gaps.append((since, resumed))
+
+    def _flush(self, thread: str, now: int | None, out: list[Span]) -> None:
+        # Operations of the thread that ended before `now` (None: all): no gap can come for them.
+        ops = self._pending[thread]
+        keep = []
+        for op in ops:
+            if now is not None and op.end >= now:
+                keep.append(op)
+                continue
+            at = op.start
+            for since, resumed in sorted(op.gaps):
+                if resumed <= at:
+                    continue
+                since = max(since, at)
+                out.append((op.name, LANE_RUNNING, at, since))
+                out.append((op.name, LANE_AWAITING, since, resumed))
+                at = resumed
+            out.append((op.name, LANE_RUNNING, at, op.end))
+            if op.finishes:
+                out.append((op.name, LANE_ENDED, op.end, op.end))
+        if keep:
+            self._pending[thread] = keep
+        else:
+            del self._pending[thread]
 
 
 def terminal_width() -> int:
@@ -40,7 +190,10 @@ def terminal_width() -> int:
     return shutil.get_terminal_size((80, 24)).columns
 
 
-def _fmt_time(ns: int) -> str:
+def format_duration(ns: int) -> str:
+    """A duration for people, to three figures: ``40 µs``, ``1.5 s``."""
+    if ns >= 100_000_000_000:
+        return f"{ns / 1e9:.0f} s"
     if ns >= 1_000_000_000:
         return f"{ns / 1e9:.3g} s"
     if ns >= 1_000_000:
@@ -51,7 +204,8 @@ def _fmt_time(ns: int) -> str:
 
 
 def timeline(records: Callable[[], Iterable[Record]], width: int | None = None) -> list[str]:
-    """The chart's lines; `records` is called twice and must give the same records in seq order."""
+    """The chart's lines, none wider than `width` (default: the terminal's); `records` is called
+    twice and must give the same records in seq order."""
     start: int | None = None
     end = 0
     names: dict[str, None] = {}
@@ -62,54 +216,62 @@ def timeline(records: Callable[[], Iterable[Record]], width: int | None = None) 
         names.setdefault(record[INST][NAME], None)
     if start is None:
         return ["# timeline: no events"]
-    total = width if width is not None else terminal_width()
-    label = min(max(len(name) for name in names), MAX_LABEL)
-    cols = max(total - label - 2, 10)
+    total = max(width if width is not None else terminal_width(), MIN_WIDTH)
+    label = min(max(len(name) for name in names), MAX_LABEL, total - 2 - MIN_COLUMNS)
+    cols = total - label - 2
     span = max(end - start, 1)
 
     def col(t: int) -> int:
-        return min((t - start) * (cols - 1) // span, cols - 1)
+        return max(0, min((t - start) * (cols - 1) // span, cols - 1))
 
     lanes = {name: [" "] * cols for name in names}
-    filled = dict.fromkeys(names, -1)  # the last column marked in each lane
-    state: dict[str, str] = {}
+    last = dict.fromkeys(names, -1)  # the last column an operation or an end took, per lane
+
+    def draw(spans: list[Span]) -> None:
+        for name, kind, begin, until in spans:
+            lane = lanes[name]
+            first, final = col(begin), col(until)
+            if kind == LANE_RUNNING:
+                lane[first : final + 1] = "#" * (final - first + 1)
+                last[name] = max(last[name], final)
+            elif kind == LANE_ENDED:
+                # In the column after its last operation; past the chart's end, in its last column.
+                at = min(max(last[name], first) + 1, cols - 1)
+                lane[at] = SYMBOLS[LANE_ENDED]
+                last[name] = at
+            else:  # between operations: never over one
+                symbol = SYMBOLS[kind]
+                for c in range(first, final + 1):
+                    if lane[c] == " ":
+                        lane[c] = symbol
+
+    shown = Lanes()
     for record in records():
-        name = record[INST][NAME]
-        lane = lanes[name]
-        first = col(record[START])
-        fill = {"": " ", NOT_STARTED: NOT_STARTED, SUSPENDED: SUSPENDED, ENDED: " "}[state.get(name, "")]
-        for c in range(filled[name] + 1, first):
-            lane[c] = fill
-        if runs_code(record):
-            last = col(record[START] + record[DURATION])
-            for c in range(first, last + 1):
-                lane[c] = RUNNING
-            filled[name] = max(filled[name], last)
-        else:
-            if lane[first] != RUNNING:
-                lane[first] = NOT_STARTED if record[OP] == CREATE else ENDED
-            filled[name] = max(filled[name], first)
-        after = record[AFTER]
-        if is_finished(after):
-            if record[OP] != CREATE and lane[filled[name]] != ENDED:
-                nxt = min(filled[name] + 1, cols - 1)
-                if lane[nxt] == " ":
-                    lane[nxt] = ENDED
-                    filled[name] = nxt
-            state[name] = ENDED
-        elif after in CREATED_STATES:
-            state[name] = NOT_STARTED
-        elif after in SUSPENDED_STATES:
-            state[name] = SUSPENDED
-    for name, lane in lanes.items():
-        fill = {"": " ", NOT_STARTED: NOT_STARTED, SUSPENDED: SUSPENDED, ENDED: " "}[state.get(name, "")]
-        for c in range(filled[name] + 1, cols):
-            lane[c] = fill
+        draw(shown.feed(record))
+    draw(shown.close(end))
     out = [f"{_cut(name, label):<{label}}  {''.join(lane).rstrip()}" for name, lane in lanes.items()]
-    left, right = "0", _fmt_time(end - start)
+    left, right = "0", format_duration(end - start)
     out.append(f"{'':<{label}}  {left}{right:>{cols - len(left)}}")
-    out.append(f"{'':<{label}}  {LEGEND}")
+    out += _legend(label + 2, total)
     return out
+
+
+def _legend(indent: int, width: int) -> list[str]:
+    """The legend in lines of at most `width`: under the lanes if two lines hold it there."""
+    lines = _wrapped(width - indent)
+    if len(lines) > 2:
+        indent, lines = 0, _wrapped(width)
+    return [" " * indent + line for line in lines]
+
+
+def _wrapped(room: int) -> list[str]:
+    lines: list[str] = []
+    for item in LEGEND:
+        if lines and len(lines[-1]) + 2 + len(item) <= room:
+            lines[-1] += "  " + item
+        else:
+            lines.append(item)
+    return lines
 
 
 def _cut(name: str, width: int) -> str:

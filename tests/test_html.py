@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import support
 from click.testing import CliRunner
 from trace_samples import ROOT, record_sample, trace_event
 
@@ -27,7 +29,8 @@ import gentrace
 from gentrace import replay
 from gentrace.cli import main
 from gentrace.logview import Filters, render_log
-from gentrace.reader import TraceReader
+from gentrace.reader import END, START, Gap, TraceReader
+from gentrace.records import AFTER, INST, NAME, OP, is_finished
 from gentrace.renderers import TextOptions
 from gentrace.replay import TooManyEvents, build_page, html_sink
 from gentrace.sources import path_shower, source_line, source_lookup
@@ -191,9 +194,9 @@ def test_a_collected_instance_ends_there(tmp_path: Path) -> None:
     ]
 
 
-def test_lanes_mark_running_suspended_and_created_cells(tmp_path: Path) -> None:
+def test_lanes_by_step_mark_running_suspended_and_created_cells(tmp_path: Path) -> None:
     data = data_of(page_of(record_sample("fib", tmp_path / "t.jsonl")))
-    lanes = data["lanes"]
+    lanes = data["step_lanes"]
     assert len(lanes) == len(data["gens"]) == 3
     fib1 = [tuple(lanes[0][i : i + 3]) for i in range(0, len(lanes[0]), 3)]
     created, running, suspended = replay.LANE_CREATED, replay.LANE_RUNNING, replay.LANE_SUSPENDED
@@ -206,6 +209,243 @@ def test_lanes_mark_running_suspended_and_created_cells(tmp_path: Path) -> None:
         (last, last, running),  # a collect runs the generator's finally blocks
         (last, last, replay.LANE_ENDED),
     ]
+
+
+def spans(lane: list[int]) -> list[tuple[int, int, int]]:
+    """A lane's data as (from, to, kind) triples."""
+    return [(lane[i], lane[i + 1], lane[i + 2]) for i in range(0, len(lane), 3)]
+
+
+def test_lanes_by_time_are_the_records_times(tmp_path: Path) -> None:
+    data = data_of(page_of(record_sample("fib", tmp_path / "t.jsonl")))
+    events = sorted(
+        (json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines() if '"seq"' in line),
+        key=lambda e: e["seq"],
+    )
+    ns = [round(e["time"] * 1e9) for e in events]
+    origin = min(ns)
+    assert [step[4] for step in data["steps"]] == [t - origin for t in ns]  # each event's start
+    took = {e["seq"]: round((e["time"] + e["duration"]) * 1e9) - origin for e in events}
+    assert data["span"] == max(took.values()) and data["span_label"] == f"{data['span'] / 1000:.3g} µs"
+    fib1 = [e for e in events if e["gen"] == "fib#1"]
+    lane = spans(data["time_lanes"][data["gens"].index("fib#1")])
+    created, running, suspended, ended = (
+        replay.LANE_CREATED,
+        replay.LANE_RUNNING,
+        replay.LANE_SUSPENDED,
+        replay.LANE_ENDED,
+    )
+    # Created, then each operation running for as long as it took, suspended in between, and
+    # collected at the end (its finally blocks run), where it ends.
+    expected = [(ns[0] - origin, ns[fib1[1]["seq"] - 1] - origin, created)]
+    for before, now in itertools.pairwise(fib1[1:]):
+        expected.append((ns[before["seq"] - 1] - origin, took[before["seq"]], running))
+        expected.append((took[before["seq"]], ns[now["seq"] - 1] - origin, suspended))
+    last = fib1[-1]["seq"]
+    expected += [(ns[last - 1] - origin, took[last], running), (took[last], took[last], ended)]
+    assert lane == expected
+
+
+class Tick:
+    """What a sleep gives the event loop: the coroutine awaiting it is suspended until resumed."""
+
+    def __await__(self) -> Iterator[str]:
+        yield "tick"
+
+
+@gentrace.trace
+async def numbers():  # type: ignore[no-untyped-def]
+    for n in range(3):
+        await Tick()  # awaiting, inside an anext(), twice
+        await Tick()
+        yield n  # suspended at a yield
+
+
+@gentrace.trace
+async def consume():  # type: ignore[no-untyped-def]
+    total = 0
+    async for n in numbers():
+        await Tick()
+        total += n
+    return total
+
+
+def trace_awaits(path: Path) -> Path:
+    """`consume` run by a loop that waits 20 µs (of a fake clock) before each resumption."""
+    clock = support.FakeClock()
+    tracer = gentrace.Tracer(out=str(path), clock=clock)
+    with tracer:
+        coro = consume()
+        while True:
+            try:
+                coro.send(None)
+            except StopIteration:
+                break
+            clock.now += 20_000
+    tracer.close()
+    return path
+
+
+def test_lanes_by_time_show_where_coroutines_await(tmp_path: Path) -> None:
+    data = data_of(page_of(trace_awaits(tmp_path / "t.jsonl")))
+    created, running, suspended, ended, awaiting = (
+        replay.LANE_CREATED,
+        replay.LANE_RUNNING,
+        replay.LANE_SUSPENDED,
+        replay.LANE_ENDED,
+        replay.LANE_AWAITING,
+    )
+    consume_lane = spans(data["time_lanes"][data["gens"].index("consume#1")])
+    numbers_lane = spans(data["time_lanes"][data["gens"].index("numbers#1")])
+    # The coroutine awaits between its ten steps; it is never suspended at a yield.
+    assert [kind for _, _, kind in consume_lane] == [created, *[running, awaiting] * 9, running, ended]
+    # The async generator awaits twice inside each anext() (while the coroutine does), then is
+    # suspended at its yield; its last anext() returns.
+    assert [kind for _, _, kind in numbers_lane] == [
+        created,
+        *[running, awaiting, running, awaiting, running, suspended] * 3,
+        running,
+        ended,
+    ]
+    waits = [(start, end) for start, end, kind in consume_lane if kind == awaiting]
+    for start, end, kind in numbers_lane:
+        if kind == awaiting:
+            assert (start, end) in waits
+    for lane in (consume_lane, numbers_lane):  # one after the other
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(lane))
+
+
+def test_coroutines_taking_turns_await_while_the_other_runs(tmp_path: Path) -> None:
+    trace = tmp_path / "t.jsonl"
+    clock = support.FakeClock()
+    tracer = gentrace.Tracer(out=str(trace), clock=clock)
+    with tracer:
+        tasks = [consume(), consume()]
+        while tasks:  # round robin, waiting 20 µs after each round
+            for task in list(tasks):
+                try:
+                    task.send(None)
+                except StopIteration:
+                    tasks.remove(task)
+            clock.now += 20_000
+    tracer.close()
+    data = data_of(page_of(trace))
+
+    def lane(key: str, name: str) -> list[tuple[int, int, int]]:
+        return spans(data[key][data["gens"].index(name)])
+
+    running, suspended, awaiting = replay.LANE_RUNNING, replay.LANE_SUSPENDED, replay.LANE_AWAITING
+    for name in ("consume#1", "consume#2"):
+        kinds = {kind for _, _, kind in lane("step_lanes", name)}  # by step: while the other one runs
+        assert awaiting in kinds and suspended not in kinds
+    for n in ("1", "2"):
+        driver = lane("time_lanes", f"consume#{n}")
+        runs = [(start, end) for start, end, kind in driver if kind == running]
+        waits = [(start, end) for start, end, kind in driver if kind == awaiting]
+        # An async generator runs only inside its coroutine's steps, and awaits when that one does.
+        for start, end, kind in lane("time_lanes", f"numbers#{n}"):
+            if kind == running:
+                assert any(a <= start and end <= b for a, b in runs), (n, start, end)
+            elif kind == awaiting:
+                assert (start, end) in waits, (n, start, end)
+
+
+def finished_so_far(trace: Path) -> list[dict[str, bool]]:
+    """Per event of the page (and of `gentrace show`'s log), whether each instance has finished:
+    whether its last record so far (its result written by then) left it closed."""
+    found: list[dict[str, bool]] = []
+    now: dict[str, bool] = {}
+    with open(trace, "rb") as stream:
+        for item in TraceReader(stream).in_log_order():
+            if isinstance(item, Gap):
+                continue
+            kind, event = item
+            record = event.record
+            instant = record[OP] in ("create", "collect")
+            if kind == END:
+                now[record[INST][NAME]] = is_finished(record[AFTER])
+            if kind == START or instant:
+                found.append(dict(now))
+            else:
+                found[-1] = dict(now)
+    return found
+
+
+def cards_at(data: dict[str, Any], step: int) -> dict[str, str]:
+    """The cards the page shows at `step`: each instance's state, from its last change up to it;
+    a finished one only at the step where it finished."""
+    shown = {}
+    for name in data["gens"]:
+        update = last_update(data, name, step)
+        if update is not None and (update[1] not in data["closed"] or update[0] == step):
+            shown[name] = update[1]
+    return shown
+
+
+def damaged(trace: Path, seq: int, to: Path) -> Path:
+    """The trace with the line of event `seq` broken (as a disk error or a cut copy leaves one)."""
+    lines = trace.read_text().splitlines()
+    to.write_text("".join(('{"seq": ' if f'"seq":{seq},' in line else line) + "\n" for line in lines))
+    return to
+
+
+@pytest.mark.parametrize("sample", ["delegation", "fib", "averager", "exception_demo"])
+def test_cards_agree_with_the_trace_at_every_step(sample: str, tmp_path: Path) -> None:
+    trace = record_sample(sample, tmp_path / "t.jsonl")
+    events = len([line for line in trace.read_text().splitlines() if '"seq"' in line])
+    for broken in [None, *range(1, events + 1)]:
+        read = trace if broken is None else damaged(trace, broken, tmp_path / f"d{broken}.jsonl")
+        data = data_of(page_of(read))
+        truth = finished_so_far(read)
+        assert len(truth) == len(data["steps"])
+        for step, finished in enumerate(truth):
+            for name, state in cards_at(data, step).items():
+                assert (state in data["closed"]) == finished.get(name, False), (broken, step, name, state)
+
+
+def test_a_broken_line_changes_no_other_instance(tmp_path: Path) -> None:
+    trace = record_sample("averager", tmp_path / "t.jsonl")
+    whole = data_of(page_of(trace))
+    data = data_of(page_of(damaged(trace, 7, tmp_path / "d.jsonl")))  # accumulate#1's creation
+    # averager#1 was closed before the gap: its cards and lanes are those of the whole trace.
+    for key in ("step_lanes", "time_lanes"):
+        assert data[key][0] == whole[key][0]
+    assert [cards_at(data, k).get("averager#1") for k in range(7)] == [
+        cards_at(whole, k).get("averager#1") for k in range(7)
+    ]
+
+
+@gentrace.trace
+def one() -> Iterator[int]:
+    yield 1
+
+
+def test_operations_on_a_finished_instance_change_nothing(tmp_path: Path) -> None:
+    trace = tmp_path / "t.jsonl"
+    tracer = gentrace.Tracer(out=str(trace), clock=support.FakeClock())
+    with tracer:
+        g = one()
+        assert list(g) == [1]
+        assert next(g, None) is None
+        g.close()
+        h = one()
+        h.close()
+        assert next(h, None) is None
+    tracer.close()
+    data = data_of(page_of(trace))
+    truth = finished_so_far(trace)
+    for step, finished in enumerate(truth):
+        for name, state in cards_at(data, step).items():
+            assert (state in data["closed"]) == finished[name], (step, name, state)
+    # one#1 returns at step 2; one#2 is closed unstarted at step 6: then their cards go.
+    assert [k for k in range(len(truth)) if "one#1" in cards_at(data, k)] == [0, 1, 2]
+    assert [k for k in range(len(truth)) if "one#2" in cards_at(data, k)] == [5, 6]
+    running, ended = replay.LANE_RUNNING, replay.LANE_ENDED
+    for lane in data["time_lanes"]:
+        kinds = [kind for _, _, kind in spans(lane)]
+        assert kinds.count(ended) == 1 and kinds[-1] == ended
+    assert max(k for k, _, kind in spans(data["step_lanes"][0]) if kind == running) == 2
+    assert running not in {kind for _, _, kind in spans(data["step_lanes"][1])}
 
 
 def test_filters_apply(tmp_path: Path) -> None:
@@ -502,7 +742,26 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     made["empty"].write_text(page_of(root / "d.jsonl", filters=Filters(gens=["nothing"])), encoding="utf-8")
     made["crafted"] = root / "crafted.html"
     made["crafted"].write_text(page_of(crafted(root / "crafted.jsonl")), encoding="utf-8")
+    made["timed"] = root / "timed.html"
+    made["timed"].write_text(page_of(timed(root / "timed.jsonl")), encoding="utf-8")
+    # averager: everything finishes; one of its lines broken, as a disk error or a cut copy leaves it.
+    trace = record_sample("averager", root / "a.jsonl")
+    for name, read in (("averager", trace), ("averager-damaged", damaged(trace, 7, root / "ad.jsonl"))):
+        made[name] = root / f"{name}.html"
+        code, _, _ = show(str(read), "--html", str(made[name]))
+        assert code == 0
+    made["averager-truth"] = root / "ad.jsonl"
     return made
+
+
+def timed(path: Path) -> Path:
+    """g#1 made at 0 ms, run from 1 to 2 ms, suspended, run from 9 ms until it returns at 10 ms."""
+    return write_trace(
+        path,
+        event(1, op="create", outcome="created", value=None, state_before=None, state_after="GEN_CREATED"),
+        event(2, state_before="GEN_CREATED", time=0.001, duration=0.001),
+        event(3, outcome="return", value=None, state_after="GEN_CLOSED", time=0.009, duration=0.001),
+    )
 
 
 class Page:
@@ -560,6 +819,42 @@ class Page:
     def errors(self) -> list[Any]:
         logs = self.driver.get_log("browser")
         return [entry for entry in logs if entry["level"] == "SEVERE"]
+
+    def card_kinds(self) -> dict[str, tuple[str, str]]:
+        """Each card's state and how it is drawn (``closed``, ``running`` or ``suspended``)."""
+        found = {}
+        for card in self.driver.find_elements(self.by.CSS_SELECTOR, "#cards .card"):
+            drawn = set(card.get_attribute("class").split()) & {"closed", "running", "suspended"}
+            state = card.find_element(self.by.CLASS_NAME, "state").get_attribute("textContent")
+            found[card.get_attribute("data-gen")] = (state, " ".join(sorted(drawn)))
+        return found
+
+    def canvas(self, gen: str) -> Any:
+        return self.driver.find_element(self.by.CSS_SELECTOR, f'.lane[data-gen="{gen}"] canvas')
+
+    def colour(self, gen: str, x: float, y: float) -> str:
+        """The colour drawn in `gen`'s lane at (x, y), fractions of its width and height."""
+        rgba = self.driver.execute_script(
+            "var c = arguments[0], ctx = c.getContext('2d');"
+            "return Array.from(ctx.getImageData(Math.floor(arguments[1] * c.width),"
+            " Math.floor(arguments[2] * c.height), 1, 1).data);",
+            self.canvas(gen),
+            x,
+            y,
+        )
+        return "" if rgba[3] == 0 else "#" + "".join(f"{v:02x}" for v in rgba[:3])
+
+    def cursor_at(self, gen: str) -> float:
+        """Where the timeline's cursor stands, as a fraction of the lanes' width."""
+        canvas, cursor = self.canvas(gen).rect, self.driver.find_element(self.by.ID, "cursor").rect
+        return float((cursor["x"] + cursor["width"] / 2 - canvas["x"]) / canvas["width"])
+
+    def click_lane(self, gen: str, x: float) -> None:
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        canvas = self.canvas(gen)
+        offset = int((x - 0.5) * canvas.rect["width"])  # from the canvas's centre
+        ActionChains(self.driver).move_to_element_with_offset(canvas, offset, 0).click().perform()
 
 
 def test_the_page_opens_at_the_first_event_and_the_keys_step(driver: Any, pages: dict[str, Path]) -> None:
@@ -644,6 +939,66 @@ def test_fib_cards_lanes_and_cursor(driver: Any, pages: dict[str, Path]) -> None
     assert cards["fib#1"]["state"] == "GEN_SUSPENDED" and cards["fib#1"]["yielded"] == "yielded out: 13"
     assert cards["squares#1"]["ended"] == "returned"
     assert page.current().endswith("# still suspended at exit: fib#1, paused at samples/fib.py:16")
+    assert page.errors() == []
+
+
+def test_cards_at_the_last_step_when_everything_finished(driver: Any, pages: dict[str, Path]) -> None:
+    for name in ("averager", "averager-damaged"):
+        page = Page(driver, pages[name])
+        page.press("END")
+        # averager#1 was closed before; accumulate#1 returns at this last step.
+        assert page.card_kinds() == {"accumulate#1": ("GEN_CLOSED", "closed")}, name
+        assert page.errors() == []
+
+
+def test_cards_agree_with_the_trace_at_every_step_in_the_page(driver: Any, pages: dict[str, Path]) -> None:
+    page = Page(driver, pages["averager-damaged"])
+    truth = finished_so_far(pages["averager-truth"])
+    for step, finished in enumerate(truth):
+        page.go(step)
+        for name, (state, drawn) in page.card_kinds().items():
+            if finished.get(name, False):
+                assert (state, drawn) == ("GEN_CLOSED", "closed"), (step, name)
+            else:
+                assert drawn in ("running", "suspended") and state != "GEN_CLOSED", (step, name)
+
+
+RUNNING, SUSPENDED, CREATED, ENDED = "#2f6fda", "#8fa3bf", "#c9d3e0", "#b42318"  # the page's colours
+TOP, MIDDLE = 0.1, 0.5  # a running operation fills its lane's height; the rest is a line across the middle
+
+
+def test_lanes_by_time_and_by_step(driver: Any, pages: dict[str, Path]) -> None:
+    page = Page(driver, pages["timed"])
+    lanes, by_step = driver.find_element(page.by.ID, "lanes"), driver.find_element(page.by.ID, "by-step")
+    axis = [e.text for e in driver.find_elements(page.by.CSS_SELECTOR, "#axis span")]
+    # By time (at first): 10 ms across; run 1-2 ms, suspended until 9 ms, run again, ended.
+    assert lanes.get_attribute("data-axis") == "time" and not by_step.is_selected() and axis == ["0", "10 ms"]
+    assert page.colour("g#1", 0.05, MIDDLE) == CREATED
+    assert page.colour("g#1", 0.15, TOP) == RUNNING
+    assert page.colour("g#1", 0.5, MIDDLE) == SUSPENDED and page.colour("g#1", 0.5, TOP) == ""
+    assert page.colour("g#1", 0.95, TOP) == RUNNING and page.colour("g#1", 0.999, TOP) == ENDED
+    # The cursor at the current event's start.
+    assert page.cursor_at("g#1") == pytest.approx(0.0, abs=0.01)
+    page.go(1)
+    assert page.cursor_at("g#1") == pytest.approx(0.1, abs=0.01)
+    page.go(2)
+    assert page.cursor_at("g#1") == pytest.approx(0.9, abs=0.01)
+    # By step: three events, a cell each; the second and third ran.
+    by_step.click()
+    axis = [e.text for e in driver.find_elements(page.by.CSS_SELECTOR, "#axis span")]
+    assert lanes.get_attribute("data-axis") == "step" and axis == ["event 1", "event 3"]
+    assert page.colour("g#1", 0.15, MIDDLE) == CREATED
+    assert page.colour("g#1", 0.5, TOP) == RUNNING and page.colour("g#1", 0.8, TOP) == RUNNING
+    assert page.value == 2 and page.cursor_at("g#1") == pytest.approx(2.5 / 3, abs=0.01)
+    page.go(1)
+    assert page.cursor_at("g#1") == pytest.approx(0.5, abs=0.01)
+    # A click on a lane goes to the event there: the third cell; by time, the event started by 7 ms.
+    page.click_lane("g#1", 0.7)
+    assert page.value == 2
+    by_step.click()
+    assert lanes.get_attribute("data-axis") == "time"
+    page.click_lane("g#1", 0.7)
+    assert page.value == 1 and page.cursor_at("g#1") == pytest.approx(0.1, abs=0.01)
     assert page.errors() == []
 
 

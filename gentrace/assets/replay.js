@@ -122,9 +122,23 @@
     });
   }
 
-  var laneEls = [];
-  var COLORS = ["#c9d3e0", "#2f6fda", "#8fa3bf", "#b42318"];
-  data.lanes.forEach(function (segments, g) {
+  // The timeline: by time (each instance's spans, from the trace's start) or, with #by-step, by
+  // event index (a cell per event). Kinds: created, running, suspended, ended, awaiting.
+  var laneEls = [], byStep = $("by-step"), axis = $("axis");
+  var COLORS = ["#c9d3e0", "#2f6fda", "#8fa3bf", "#b42318", "#9b6bd3"];
+  var RUNNING = 1, ENDED = 3;
+  var span = Math.max(data.span, 1);
+  var starts = [];  // each event's start, never decreasing (threads may record them a little out of order)
+  steps.forEach(function (step, k) { starts.push(k ? Math.max(starts[k - 1], step[4]) : step[4]); });
+  function atTime(t) {  // the last event started by time t
+    var lo = 0, hi = n - 1, found = 0;
+    while (lo <= hi) {
+      var mid = (lo + hi) >> 1;
+      if (starts[mid] <= t) { found = mid; lo = mid + 1; } else { hi = mid - 1; }
+    }
+    return found;
+  }
+  data.time_lanes.forEach(function (segments, g) {
     var lane = el("div", "lane"), label = el("div", "label"), canvas = el("canvas");
     lane.setAttribute("data-gen", gens[g]);
     label.textContent = gens[g];
@@ -132,17 +146,21 @@
     lane.appendChild(label);
     lane.appendChild(canvas);
     canvas.addEventListener("click", function (e) {
-      show(Math.floor(e.offsetX / Math.max(canvas.clientWidth, 1) * n));
+      var at = e.offsetX / Math.max(canvas.clientWidth, 1);
+      show(byStep.checked ? Math.floor(at * n) : atTime(at * span));
     });
     lanesBox.appendChild(lane);
-    laneEls.push({ lane: lane, canvas: canvas, segments: segments });
+    laneEls.push({ lane: lane, canvas: canvas, time: segments, step: data.step_lanes[g] });
   });
-  if (gens.length > data.lanes.length) {
-    $("more-lanes").textContent = (gens.length - data.lanes.length) + " more instances have no lane";
+  if (gens.length > data.time_lanes.length) {
+    $("more-lanes").textContent = (gens.length - data.time_lanes.length) + " more instances have no lane";
   }
 
   function drawLanes() {
-    var ratio = window.devicePixelRatio || 1;
+    var ratio = window.devicePixelRatio || 1, stepped = byStep.checked;
+    lanesBox.setAttribute("data-axis", stepped ? "step" : "time");
+    axis.querySelector(".from").textContent = stepped ? "event 1" : "0";
+    axis.querySelector(".to").textContent = stepped ? "event " + n : data.span_label;
     laneEls.forEach(function (l) {
       var w = l.canvas.clientWidth, h = l.canvas.clientHeight;
       l.canvas.width = Math.max(1, Math.round(w * ratio));
@@ -150,14 +168,19 @@
       var ctx = l.canvas.getContext("2d");
       ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
       ctx.clearRect(0, 0, w, h);
-      var s = l.segments;
-      [false, true].forEach(function (ends) {  // the end marks over the cells they end
+      var s = stepped ? l.step : l.time;
+      // Between operations first, then the operations over them, then the end marks.
+      [0, RUNNING, ENDED].forEach(function (pass) {
         for (var j = 0; j < s.length; j += 3) {
-          var x = s[j] * w / n, width = Math.max((s[j + 1] - s[j] + 1) * w / n, 1), kind = s[j + 2];
-          if ((kind === 3) !== ends) continue;
+          var kind = s[j + 2];
+          if ((kind === RUNNING || kind === ENDED ? kind : 0) !== pass) continue;
+          var x, width;
+          if (stepped) { x = s[j] * w / n; width = Math.max((s[j + 1] - s[j] + 1) * w / n, 1); }
+          else { x = s[j] * w / span; width = Math.max((s[j + 1] - s[j]) * w / span, 1); }
           ctx.fillStyle = COLORS[kind];
-          if (kind === 1) ctx.fillRect(x, 0, width > 4 ? width - 1 : width, h);  // a gap between operations
-          else if (kind === 3) ctx.fillRect(x + Math.max(width - 3, 0), 0, Math.min(width, 3), h);
+          if (kind === RUNNING) ctx.fillRect(x, 0, stepped && width > 4 ? width - 1 : width, h);
+          else if (kind === ENDED && stepped) ctx.fillRect(x + Math.max(width - 3, 0), 0, Math.min(width, 3), h);
+          else if (kind === ENDED) ctx.fillRect(Math.max(Math.min(x + 1, w - 3), 0), 0, 3, h);  // after its run
           else ctx.fillRect(x, h / 2 - 2, width, 4);
         }
       });
@@ -176,9 +199,9 @@
         lanesScroll.scrollTop = bottom - lanesScroll.clientHeight;
       }
     }
-    var canvas = laneEls[0].canvas;
-    var left = canvas.offsetLeft + (i + 0.5) * canvas.clientWidth / n;
-    cursor.style.left = (left - 1) + "px";
+    var canvas = laneEls[0].canvas, w = canvas.clientWidth;
+    var at = byStep.checked ? (i + 0.5) * w / n : steps[i][4] * w / span;
+    cursor.style.left = (canvas.offsetLeft + at - 1) + "px";
   }
 
   function show(i) {
@@ -208,6 +231,7 @@
   $("next").addEventListener("click", function () { show(current + 1); });
   $("last").addEventListener("click", function () { show(n - 1); });
   window.addEventListener("resize", function () { drawLanes(); show(current); });
+  byStep.addEventListener("change", function () { drawLanes(); moveCursor(current); });
 
   drawLanes();
   show(0);
