@@ -3,6 +3,7 @@ hypothesis profile."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +21,11 @@ settings.load_profile("gentrace")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # A suite started in the background of a non-interactive shell inherits SIGINT ignored, and so
+    # would every program it starts (python then never raises KeyboardInterrupt): the Ctrl-C tests
+    # need Ctrl-C as a terminal gives it. A handler here is the default again in each child.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # When a hypothesis test fails, hypothesis imports libcst to suggest a patch, and libcst warns
     # about mypy_extensions; under `-W error` that turned a plain failure into an INTERNALERROR.
     config.addinivalue_line(
