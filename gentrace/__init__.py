@@ -12,10 +12,20 @@ from typing import TYPE_CHECKING
 
 from gentrace.events import Event
 from gentrace.proxy import GeneratorProxy
+from gentrace.records import Sink
 from gentrace.tracer import Tracer
 from gentrace.tracing import current_tracer, set_default, trace
 
-__all__ = ["Event", "GeneratorProxy", "Tracer", "__version__", "current_tracer", "set_default", "trace"]
+__all__ = [
+    "Event",
+    "GeneratorProxy",
+    "Sink",
+    "Tracer",
+    "__version__",
+    "current_tracer",
+    "set_default",
+    "trace",
+]
 
 
 def _version() -> str:

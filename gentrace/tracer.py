@@ -87,7 +87,7 @@ class Tracer:
     >>> t = Tracer(out=[sys.stderr, "run.log"], max_repr=200, timings=True)
 
     `out` is a path, a stream, a `logging.Logger`, or a list of them. `sinks` are more outputs of
-    your own (`gentrace.records.Sink` objects), fed after those of `out`; `add_sink` adds one
+    your own (`gentrace.Sink` objects), fed after those of `out`; `add_sink` adds one
     later. `only` (glob patterns, as ``--only``) leaves generators whose function does not match
     untraced. `keep` bounds the events kept in memory (None: all). `max_events` stops recording
     after that many events. `color` forces colour on or off for streams (default: only on a
@@ -138,7 +138,7 @@ class Tracer:
         self.only = tuple(only)
         for sink in sinks:
             if not isinstance(sink, Sink):
-                raise TypeError(f"Tracer(sinks=...): {sink!r} is not a sink (subclass gentrace.records.Sink)")
+                raise TypeError(f"Tracer(sinks=...): {sink!r} is not a sink (subclass gentrace.Sink)")
         if clock is not None and not callable(clock):
             raise TypeError("Tracer(clock=...): expected a callable returning integer nanoseconds")
         self._clock = clock or time.perf_counter_ns
@@ -167,7 +167,7 @@ class Tracer:
     def add_sink(self, sink: Sink) -> None:
         """Feed `sink` too, from the next operation on; it is closed with the tracer."""
         if not isinstance(sink, Sink):
-            raise TypeError(f"add_sink(): {sink!r} is not a sink (subclass gentrace.records.Sink)")
+            raise TypeError(f"add_sink(): {sink!r} is not a sink (subclass gentrace.Sink)")
         self._recorder.add_sink(sink)
         with _open_lock:
             _open_tracers[id(self)] = self
