@@ -118,9 +118,7 @@ def test_max_events_is_noted_to_user_sinks(clock: FakeClock) -> None:
 
 @pytest.mark.parametrize("bad", [object(), "run.log", Sink.end])
 def test_a_sink_without_end_is_refused(bad: Any) -> None:
-    with pytest.raises(
-        TypeError, match=r"^Tracer\(sinks=...\): .* is not a sink \(subclass gentrace.Sink\)"
-    ):
+    with pytest.raises(TypeError, match=r"^Tracer\(sinks=...\): .* is not a sink \(subclass gentrace.Sink\)"):
         gentrace.Tracer(sinks=[bad])
 
 
@@ -163,9 +161,7 @@ def test_add_sink_feeds_from_the_next_operation_and_closes_with_the_tracer(clock
 
 def test_add_sink_refuses_a_non_sink(clock: FakeClock) -> None:
     t = gentrace.Tracer(clock=clock)
-    with pytest.raises(
-        TypeError, match=r"^add_sink\(\): .* is not a sink \(subclass gentrace.Sink\)"
-    ):
+    with pytest.raises(TypeError, match=r"^add_sink\(\): .* is not a sink \(subclass gentrace.Sink\)"):
         t.add_sink(object())  # type: ignore[arg-type]
     assert list(t.trace(numbers)(1)) == [0]
     t.close()
