@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import support
 from click.testing import CliRunner
-from trace_samples import ROOT, record_sample, trace_event
+from trace_samples import ROOT, consume, record_sample, trace_awaits, trace_event
 
 import gentrace
 from gentrace import replay
@@ -246,48 +246,8 @@ def test_lanes_by_time_are_the_records_times(tmp_path: Path) -> None:
     assert lane == expected
 
 
-class Tick:
-    """What a sleep gives the event loop: the coroutine awaiting it is suspended until resumed."""
-
-    def __await__(self) -> Iterator[str]:
-        yield "tick"
-
-
-@gentrace.trace
-async def numbers():  # type: ignore[no-untyped-def]
-    for n in range(3):
-        await Tick()  # awaiting, inside an anext(), twice
-        await Tick()
-        yield n  # suspended at a yield
-
-
-@gentrace.trace
-async def consume():  # type: ignore[no-untyped-def]
-    total = 0
-    async for n in numbers():
-        await Tick()
-        total += n
-    return total
-
-
-def trace_awaits(path: Path) -> Path:
-    """`consume` run by a loop that waits 20 µs (of a fake clock) before each resumption."""
-    clock = support.FakeClock()
-    tracer = gentrace.Tracer(out=str(path), clock=clock)
-    with tracer:
-        coro = consume()
-        while True:
-            try:
-                coro.send(None)
-            except StopIteration:
-                break
-            clock.now += 20_000
-    tracer.close()
-    return path
-
-
 def test_lanes_by_time_show_where_coroutines_await(tmp_path: Path) -> None:
-    data = data_of(page_of(trace_awaits(tmp_path / "t.jsonl")))
+    data = data_of(page_of(trace_awaits(tmp_path / "t.jsonl", ticks=2)))
     created, running, suspended, ended, awaiting = (
         replay.LANE_CREATED,
         replay.LANE_RUNNING,
@@ -320,7 +280,7 @@ def test_coroutines_taking_turns_await_while_the_other_runs(tmp_path: Path) -> N
     clock = support.FakeClock()
     tracer = gentrace.Tracer(out=str(trace), clock=clock)
     with tracer:
-        tasks = [consume(), consume()]
+        tasks = [consume(2), consume(2)]
         while tasks:  # round robin, waiting 20 µs after each round
             for task in list(tasks):
                 try:

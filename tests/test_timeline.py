@@ -13,11 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import support
 from click.testing import CliRunner
-from trace_samples import ROOT, check_golden, record_sample, trace_event
+from trace_samples import ROOT, check_golden, record_sample, trace_awaits, trace_event
 
-import gentrace
 from gentrace.cli import main
 from gentrace.reader import Gap, TraceReader
 from gentrace.records import Record
@@ -164,45 +162,6 @@ def test_run_timeline_fits_the_terminal_and_marks_the_ends(tmp_path: Path) -> No
 
 
 # -- awaiting -------------------------------------------------------------------------------------
-
-
-class Tick:
-    """What a sleep gives the event loop: the coroutine awaiting it is suspended until resumed."""
-
-    def __await__(self) -> Iterator[str]:
-        yield "tick"
-
-
-@gentrace.trace
-async def numbers():  # type: ignore[no-untyped-def]
-    for n in range(3):
-        await Tick()  # awaiting, inside an anext()
-        yield n  # suspended at a yield
-
-
-@gentrace.trace
-async def consume():  # type: ignore[no-untyped-def]
-    total = 0
-    async for n in numbers():
-        await Tick()
-        total += n
-    return total
-
-
-def trace_awaits(path: Path) -> Path:
-    """`consume` run by a loop that waits 20 µs (of a fake clock) before each resumption."""
-    clock = support.FakeClock()
-    tracer = gentrace.Tracer(out=str(path), clock=clock)
-    with tracer:
-        coro = consume()
-        while True:
-            try:
-                coro.send(None)
-            except StopIteration:
-                break
-            clock.now += 20_000
-    tracer.close()
-    return path
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,47 @@ EVENT_KEYS = {
     "lineno",
     "ended_after",
 }
+
+
+# -- a coroutine and an async generator that await: the timelines' "awaiting" -------------------
+
+
+class Tick:
+    """What a sleep gives the event loop: the coroutine awaiting it is suspended until resumed."""
+
+    def __await__(self) -> Iterator[str]:
+        yield "tick"
+
+
+@gentrace.trace
+async def numbers(ticks: int = 1):  # type: ignore[no-untyped-def]
+    for n in range(3):
+        for _ in range(ticks):
+            await Tick()  # awaiting, inside an anext()
+        yield n  # suspended at a yield
+
+
+@gentrace.trace
+async def consume(ticks: int = 1):  # type: ignore[no-untyped-def]
+    total = 0
+    async for n in numbers(ticks):
+        await Tick()
+        total += n
+    return total
+
+
+def trace_awaits(path: Path, ticks: int = 1) -> Path:
+    """`consume` run by a loop that waits 20 µs (of a fake clock) before each resumption; the
+    async generator awaits `ticks` times inside each anext()."""
+    clock = support.FakeClock()
+    tracer = gentrace.Tracer(out=str(path), clock=clock)
+    with tracer:
+        coro = consume(ticks)
+        while True:
+            try:
+                coro.send(None)
+            except StopIteration:
+                break
+            clock.now += 20_000
+    tracer.close()
+    return path
