@@ -25,7 +25,7 @@ from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from types import AsyncGeneratorType, CodeType, CoroutineType, FrameType, GeneratorType, TracebackType
 from typing import Any
 
-from gentrace.proxy import _forward_qualname
+from gentrace.proxy import hide_from_warnings, pass_for
 from gentrace.recorder import InstanceRef, Recorder, task_of, thread_state
 from gentrace.records import (
     ACLOSE,
@@ -157,19 +157,27 @@ class AsyncStep:
             raise
 
     def close(self) -> None:
-        """Close the awaitable; one closed half-way is recorded with outcome ``closed``."""
-        self._aw.close()
+        """Close the awaitable; one closed half-way is recorded with outcome ``closed``.
+
+        3.13+ (gh-117714) closes the generator too, and raises "coroutine ignored GeneratorExit"
+        when it awaits or yields in ``finally``: that is recorded as the operation's end.
+        """
+        try:
+            self._aw.close()
+        except BaseException as exc:
+            if self._seq > 0:
+                self._end(RAISE, exc, self._state_now())
+            _strip_own_frames(exc)
+            raise
         if self._seq > 0:
-            proxy = self._proxy
-            agen = proxy._agen
-            # 3.11 leaves the generator "running" when an awaitable is closed half-way: ask it.
-            if agen.ag_frame is None:
-                after = AGEN_CLOSED
-            elif agen.ag_running:
-                after = AGEN_RUNNING
-            else:
-                after = AGEN_SUSPENDED
-            self._end(CLOSED, None, after)
+            self._end(CLOSED, None, self._state_now())
+
+    def _state_now(self) -> str:
+        # 3.11 leaves the generator "running" when an awaitable is closed half-way: ask it.
+        agen = self._proxy._agen
+        if agen.ag_frame is None:
+            return AGEN_CLOSED
+        return AGEN_RUNNING if agen.ag_running else AGEN_SUSPENDED
 
     def _started(self, seq: int, before: str, depth: int, thread: str, task: str | None, start: int) -> None:
         # What the end of an operation that goes on past its first step needs.
@@ -234,12 +242,8 @@ class AsyncStep:
     def _state_after_raise(self) -> str:
         # Rare, and 3.11's flags (ag_closed set by a first aclose(), ag_running left set by an
         # awaitable closed half-way) make a table wrong here: ask the generator.
-        agen = self._proxy._agen
-        if agen.ag_frame is None:
-            return AGEN_CLOSED
-        if agen.ag_running:
-            return AGEN_RUNNING
-        return AGEN_CREATED if self._before == AGEN_CREATED else AGEN_SUSPENDED
+        state = self._state_now()
+        return AGEN_CREATED if state == AGEN_SUSPENDED and self._before == AGEN_CREATED else state
 
     def _step(self, call: Callable[..., Any], *args: Any) -> Any:
         if self._seq == 0:
@@ -329,31 +333,7 @@ class AsyncGeneratorProxy(AsyncGenerator[Any, Any]):
             return AsyncStep(self, ACLOSE, None, self._agen.aclose())
         return AsyncStep(self, ACLOSE, None, self._hook(self._agen.aclose))
 
-    # -- what an async generator also has ------------------------------------------------------
-
-    @property
-    def ag_frame(self) -> FrameType | None:
-        return self._agen.ag_frame
-
-    @property
-    def ag_code(self) -> CodeType:
-        return self._agen.ag_code
-
-    @property
-    def ag_running(self) -> bool:
-        return self._agen.ag_running
-
-    @property
-    def ag_await(self) -> Any:
-        return self._agen.ag_await
-
-    @property
-    def ag_suspended(self) -> bool:
-        return self._agen.ag_suspended  # type: ignore[attr-defined,no-any-return]  # 3.12+
-
-    @property
-    def __name__(self) -> str:
-        return self._agen.__name__
+    # -- what an async generator also has: ag_* and the rest, forwarded by `pass_for` below ------
 
     @property
     def gentrace_name(self) -> str:
@@ -395,7 +375,12 @@ def _finalizer(finalizer: _CollectHook, rec: Recorder, ref: InstanceRef) -> _Col
     return collect_then_finalize
 
 
-_forward_qualname(AsyncGeneratorProxy, "_agen")
+pass_for(
+    AsyncGeneratorProxy,
+    AsyncGeneratorType,
+    "_agen",
+    ("ag_frame", "ag_code", "ag_running", "ag_await", "ag_suspended"),
+)
 
 
 # -- coroutines ---------------------------------------------------------------------------------
@@ -405,9 +390,9 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
     """A traced coroutine: asyncio accepts it wherever it accepts a coroutine, and each step the
     loop (or an ``await``) takes is recorded: ``send`` (also ``__next__``), ``throw``, ``close``.
 
-    ``inspect.iscoroutine()`` is an exact type check and stays False; ``asyncio.iscoroutine()`` and
-    ``inspect.isawaitable()`` are True. A traced coroutine never awaited still gets Python's
-    "coroutine ... was never awaited" warning, from the real coroutine.
+    ``inspect.iscoroutine()``, ``asyncio.iscoroutine()`` and ``inspect.isawaitable()`` are True
+    (`pass_for`). A traced coroutine never awaited still gets Python's "coroutine ... was never
+    awaited" warning, from the real coroutine.
     """
 
     __slots__ = ("__weakref__", "_coro", "_frame", "_info", "_rec", "_ref")
@@ -559,35 +544,7 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
         # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
         self._rec.emit((seq, self._info, op, arg, outcome, value, before, after, depth, thread, task, start, end - start, lasti, self._rec.latest))  # fmt: skip
 
-    # -- what a coroutine also has -------------------------------------------------------------
-
-    @property
-    def cr_frame(self) -> FrameType | None:
-        return self._coro.cr_frame
-
-    @property
-    def cr_code(self) -> CodeType:
-        return self._coro.cr_code
-
-    @property
-    def cr_await(self) -> Any:
-        return self._coro.cr_await
-
-    @property
-    def cr_running(self) -> bool:
-        return self._coro.cr_running
-
-    @property
-    def cr_suspended(self) -> bool:
-        return self._coro.cr_suspended  # type: ignore[attr-defined,no-any-return]
-
-    @property
-    def cr_origin(self) -> Any:
-        return self._coro.cr_origin
-
-    @property
-    def __name__(self) -> str:
-        return self._coro.__name__
+    # -- what a coroutine also has: cr_* and the rest, forwarded by `pass_for` below -----------
 
     @property
     def gentrace_name(self) -> str:
@@ -598,7 +555,12 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
         return f"<traced coroutine {self._info[0]} of {self._coro!r}>"
 
 
-_forward_qualname(CoroutineProxy, "_coro")
+pass_for(
+    CoroutineProxy,
+    CoroutineType,
+    "_coro",
+    ("cr_frame", "cr_code", "cr_await", "cr_running", "cr_suspended", "cr_origin"),
+)
 
 
 _AWAKE: Any = object()
@@ -638,18 +600,19 @@ def _strip_own_frames(exc: BaseException) -> None:
     exc.__traceback__ = tb
 
 
-_OWN_CODES: frozenset[CodeType] = frozenset(
-    {
-        AsyncStep.__next__.__code__,
-        AsyncStep.send.__code__,
-        AsyncStep.throw.__code__,
-        AsyncStep._step.__code__,
-        CoroutineProxy.send.__code__,
-        CoroutineProxy.throw.__code__,
-        CoroutineProxy.close.__code__,
-        CoroutineProxy._step.__code__,
-    }
+_STEPS = (
+    AsyncStep.__next__,
+    AsyncStep.send,
+    AsyncStep.throw,
+    AsyncStep.close,
+    AsyncStep._step,
+    CoroutineProxy.send,
+    CoroutineProxy.throw,
+    CoroutineProxy.close,
+    CoroutineProxy._step,
 )
+hide_from_warnings(*_STEPS)
+_OWN_CODES: frozenset[CodeType] = frozenset(step.__code__ for step in _STEPS)
 
 
 def _fresh(frame: FrameType) -> bool:

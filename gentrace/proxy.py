@@ -12,8 +12,11 @@ their traceback, so a traceback reads as it would without gentrace.
 from __future__ import annotations
 
 import gc
+import linecache
+import operator
+import os
 from collections.abc import Generator
-from types import CodeType, FrameType, GeneratorType, TracebackType
+from types import CodeType, GeneratorType, TracebackType
 from typing import Any
 
 from gentrace.recorder import InstanceRef, Recorder, task_of, thread_state
@@ -252,31 +255,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
         rec.emit((seq, info, op, arg, RAISE, exc, before, after, depth, thread, task, start, end - start, lasti, rec.latest))  # fmt: skip
 
-    # -- what a generator also has --------------------------------------------------------------
-
-    @property
-    def gi_frame(self) -> FrameType | None:
-        return self._gen.gi_frame
-
-    @property
-    def gi_code(self) -> CodeType:
-        return self._gen.gi_code
-
-    @property
-    def gi_running(self) -> bool:
-        return self._gen.gi_running
-
-    @property
-    def gi_suspended(self) -> bool:
-        return self._gen.gi_suspended  # type: ignore[attr-defined,no-any-return]
-
-    @property
-    def gi_yieldfrom(self) -> Any:
-        return self._gen.gi_yieldfrom
-
-    @property
-    def __name__(self) -> str:
-        return self._gen.__name__
+    # -- what a generator also has: gi_* and the rest, forwarded by `pass_for` below ------------
 
     @property
     def gentrace_name(self) -> str:
@@ -287,14 +266,83 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         return f"<traced generator {self._info[0]} of {self._gen!r}>"
 
 
-def _forward_qualname(cls: type, attribute: str = "_gen") -> None:
-    # A class body cannot define `__qualname__` (type() insists it is a str and keeps it off the
-    # class dict), yet a generator has one. Put the property into the class dict directly, then
-    # make the type drop its attribute cache.
+def hide_from_warnings(*functions: Any) -> None:
+    """Make the step frames of `functions` invisible to a warning's ``stacklevel``, as untraced.
+
+    A warning with ``stacklevel=2`` raised in a generator names the line that called ``next()``
+    or ``send()``; traced, a step frame of the proxy stands between the two. `warnings` (its C
+    and Python versions, 3.10 to 3.14) skips frames whose file name holds "importlib" and
+    "_bootstrap", the import system's own frames: the step methods' code gets such a file name
+    (still under gentrace's folder, so `instrument.user_traceback` knows it), and `linecache`
+    serves this module's lines under it, so a printed stack still shows their source.
+    """
+    for func in functions:
+        code = func.__code__
+        hidden = os.path.join(
+            os.path.dirname(code.co_filename),
+            f"{os.path.basename(code.co_filename)} (a step: warnings skip it, as importlib._bootstrap)",
+        )
+        if hidden not in linecache.cache:
+            lines = linecache.getlines(code.co_filename)
+            linecache.cache[hidden] = (sum(map(len, lines)), None, lines, hidden)
+        func.__code__ = code.replace(co_filename=hidden)
+
+
+def _forwarding(name: str, attribute: str) -> property:
+    # Read, write and delete `name` on the real object, which answers each as it would untraced:
+    # its value, or its own error ("readonly attribute", "__name__ must be set to a string object").
+    def set_(self: Any, value: Any) -> None:
+        setattr(getattr(self, attribute), name, value)
+
+    def delete(self: Any) -> None:
+        delattr(getattr(self, attribute), name)
+
+    return property(operator.attrgetter(f"{attribute}.{name}"), set_, delete)
+
+
+def pass_for(cls: type, real: type, attribute: str, names: tuple[str, ...]) -> None:
+    """Make the proxy class `cls` answer what programs ask of a `real` object as the real one does.
+
+    - ``isinstance(proxy, real)``, ``inspect.isgenerator()`` and the like are True: `isinstance`
+      consults ``__class__`` when the type does not match (as for `unittest.mock`'s specs), so
+      ``proxy.__class__`` is `real`. Only ``type(proxy) is real`` and C-level checks can tell.
+    - The class is named as `real` (``generator``, ``coroutine``, ``async_generator``): the
+      messages of ``len()``, subscripting, calling, a missing attribute name it as Python does.
+    - `names` (``gi_frame``…), ``__name__`` and ``__qualname__`` are read, set and deleted on the
+      real object; ``copy``/``pickle`` fail with its error.
+
+    Properties go straight into the class's namespace: a class body cannot define ``__qualname__``
+    (type() insists it is a str and keeps it off the class dict) and setting ``__class__`` or
+    ``__name__`` on the class would change the class itself. Setting ``__reduce_ex__`` last, on
+    the class, makes the type drop its attribute cache.
+    """
     namespace = gc.get_referents(cls.__dict__)[0]
-    namespace["__qualname__"] = property(lambda self: getattr(self, attribute).__qualname__)
-    cls._gentrace_refresh = None  # type: ignore[attr-defined]
-    del cls._gentrace_refresh  # type: ignore[attr-defined]
+    for name in (*names, "__name__", "__qualname__"):
+        namespace[name] = _forwarding(name, attribute)
+    forward_class = _forwarding("__class__", attribute)
+    namespace["__class__"] = property(lambda self: real, forward_class.fset, forward_class.fdel)
+    cls.__name__ = real.__name__
+
+    def reduce_ex(self: Any, protocol: int) -> Any:
+        return getattr(self, attribute).__reduce_ex__(protocol)
+
+    def reduce(self: Any) -> Any:
+        return getattr(self, attribute).__reduce__()
+
+    cls.__reduce__ = reduce  # type: ignore[method-assign,assignment]
+    cls.__reduce_ex__ = reduce_ex  # type: ignore[method-assign,assignment]
 
 
-_forward_qualname(GeneratorProxy)
+pass_for(
+    GeneratorProxy,
+    GeneratorType,
+    "_gen",
+    ("gi_frame", "gi_code", "gi_running", "gi_suspended", "gi_yieldfrom"),
+)
+hide_from_warnings(
+    GeneratorProxy.__next__,
+    GeneratorProxy.send,
+    GeneratorProxy.throw,
+    GeneratorProxy.close,
+    GeneratorProxy._step_slow,
+)

@@ -222,7 +222,7 @@ def _describe(g: Any, tracer: Tracer) -> tuple[str, str, types.FrameType | None,
         return g, ref.state, getattr(gen, "gi_frame", None), ref
     if isinstance(g, GeneratorProxy):
         ref = g._ref
-        return str(ref.info[NAME]), ref.state, g.gi_frame, ref
+        return str(ref.info[NAME]), ref.state, g._gen.gi_frame, ref
     if isinstance(g, types.GeneratorType):
         return g.__qualname__, inspect.getgeneratorstate(g), g.gi_frame, None
     raise TypeError(f"expected a generator (or a traced instance's name), got {type(g).__name__}")

@@ -44,7 +44,7 @@ current: contextvars.ContextVar[Tracer | _Unset | None] = contextvars.ContextVar
 """The tracer of the innermost ``with tracer:`` in this context."""
 
 _open_tracers: dict[int, Tracer] = {}
-_open_lock = threading.Lock()
+_open_lock = threading.RLock()  # close_all() may run in a signal handler (SIGTERM under run)
 
 
 class StderrTarget:
@@ -382,6 +382,11 @@ class TracedFunction:
         if obj is None:
             return self
         return types.MethodType(self, obj)
+
+    def __reduce__(self) -> str:
+        # Pickle, copy and deepcopy by reference, as a function: the module's attribute (which the
+        # import hook or @trace made this very object) is looked up by qualified name.
+        return self._func.__qualname__
 
     def __repr__(self) -> str:
         return f"<traced generator function {self._func.__qualname__}>"

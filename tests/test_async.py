@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import keeps_proxy_frame_on_310
 
 import gentrace
 from gentrace.aproxy import AsyncGeneratorProxy, CoroutineProxy, _fresh
@@ -81,7 +82,10 @@ def drive(aw: Any, max_steps: int) -> list[Any]:
         except BaseException as exc:
             steps.append(("raise", type(exc).__name__, str(exc)))
             return steps
-    aw.close()
+    try:
+        aw.close()
+    except RuntimeError as exc:  # 3.13+: closing an asend/athrow whose generator awaits in finally
+        steps.append(("close-raised", str(exc)))
     steps.append(("closed-halfway",))
     return steps
 
@@ -359,7 +363,7 @@ def test_coroutine_proxy_passes_for_a_coroutine() -> None:
 
     c = fetch()
     assert asyncio.iscoroutine(c) and inspect.isawaitable(c)
-    assert not inspect.iscoroutine(c)  # an exact type check
+    assert inspect.iscoroutine(c) and isinstance(c, types.CoroutineType)
     assert c.__name__ == "fetch" and c.__qualname__.endswith("fetch")
     assert c.cr_code is fetch.__code__ and c.cr_frame is not None and c.cr_await is None
     assert asyncio.run(c) == 1
@@ -506,6 +510,7 @@ def test_loop_shutdown_of_a_suspended_async_generator_is_a_collect() -> None:
     assert kept[0].ag_frame is None  # the traced one was closed for real
 
 
+@keeps_proxy_frame_on_310
 def test_tracebacks_from_async_code_show_the_programs_frames_only() -> None:
     def frames(decorate: Callable[[Any], Any]) -> list[list[str]]:
         @decorate

@@ -800,6 +800,8 @@ def test_quiet_logs_only_to_the_out_files(tmp_path: Path) -> None:
 
 
 ONLY = """\
+import types
+
 from helpers import countdown
 
 
@@ -821,7 +823,7 @@ class K:
 
 for name, make in [("outer", outer), ("other", other), ("K.meth", K().meth), ("countdown", countdown)]:
     gen = make(1) if make is countdown else make()
-    print(name, type(gen).__name__ == "generator", list(gen))
+    print(name, type(gen) is types.GeneratorType, list(gen))
 """
 
 

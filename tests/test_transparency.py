@@ -1,0 +1,223 @@
+"""What programs ask of a generator, coroutine or async generator, a traced one answers as the real one.
+
+Each check runs the same operation on a real object and on its traced twin and compares the
+outcome: the value, or the exception's type and message. Type checks (``isinstance``,
+``inspect.isgenerator``…), error messages, ``copy``/``pickle``, attribute writes, and traced
+generator *functions* pickling and copying like the functions they wrap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import inspect
+import json
+import pickle
+import sys
+import types
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import gentrace
+from gentrace.aproxy import AsyncGeneratorProxy
+
+
+def numbers(n: int) -> Any:
+    """A generator function, module level so that it pickles by reference."""
+    yield from range(n)
+
+
+async def ticks(n: int) -> Any:
+    for i in range(n):
+        yield i
+
+
+async def fetch(x: int) -> int:
+    return x
+
+
+@pytest.fixture
+def tracer() -> Any:
+    with gentrace.Tracer(out=None) as t:
+        yield t
+
+
+def outcome(operation: Callable[[Any], Any], obj: Any) -> Any:
+    """What `operation(obj)` gives: ("value", v) or ("raises", type, message)."""
+    try:
+        return ("value", operation(obj))
+    except BaseException as exc:
+        return ("raises", type(exc), str(exc))
+
+
+def twins(kind: str, tracer: gentrace.Tracer) -> tuple[Any, Any]:
+    make = {
+        "generator": lambda: numbers(3),
+        "coroutine": lambda: fetch(1),
+        "async_generator": lambda: ticks(3),
+    }[kind]
+    return make(), tracer.wrap(make())
+
+
+def close_both(real: Any, traced: Any) -> None:
+    for obj in (real, traced):
+        if type(obj) is not types.AsyncGeneratorType and not isinstance(obj, AsyncGeneratorProxy):
+            obj.close()  # a coroutine never awaited would warn
+
+
+KINDS = ["generator", "coroutine", "async_generator"]
+
+TYPE_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "isinstance GeneratorType": lambda g: isinstance(g, types.GeneratorType),
+    "isinstance CoroutineType": lambda g: isinstance(g, types.CoroutineType),
+    "isinstance AsyncGeneratorType": lambda g: isinstance(g, types.AsyncGeneratorType),
+    "inspect.isgenerator": inspect.isgenerator,
+    "inspect.iscoroutine": inspect.iscoroutine,
+    "inspect.isasyncgen": inspect.isasyncgen,
+    "inspect.isawaitable": inspect.isawaitable,
+    "asyncio.iscoroutine": asyncio.iscoroutine,
+    "__class__": lambda g: g.__class__,
+    "__name__": lambda g: g.__name__,
+    "__qualname__": lambda g: g.__qualname__,
+}
+
+
+@pytest.mark.parametrize("check", TYPE_CHECKS, ids=str)
+@pytest.mark.parametrize("kind", KINDS)
+def test_type_checks_answer_as_for_the_real_object(kind: str, check: str, tracer: gentrace.Tracer) -> None:
+    real, traced = twins(kind, tracer)
+    try:
+        assert outcome(TYPE_CHECKS[check], traced) == outcome(TYPE_CHECKS[check], real)
+    finally:
+        close_both(real, traced)
+
+
+def test_inspect_reads_a_traced_generators_state_and_locals(tracer: gentrace.Tracer) -> None:
+    real, traced = numbers(3), tracer.wrap(numbers(3))
+    for obj in (real, traced):
+        next(obj)
+    assert inspect.getgeneratorstate(traced) == inspect.getgeneratorstate(real) == "GEN_SUSPENDED"
+    assert dict(inspect.getgeneratorlocals(traced)) == dict(inspect.getgeneratorlocals(real)) == {"n": 3}
+
+
+def _set_attribute(g: Any) -> None:
+    g.anything = 1
+
+
+def _set_code(g: Any) -> None:
+    g.gi_code = None
+
+
+def _del_name(g: Any) -> None:
+    del g.__name__
+
+
+def _await_it(g: Any) -> Any:
+    async def main() -> Any:
+        return await g
+
+    return asyncio.run(main())
+
+
+MISUSES: dict[str, Callable[[Any], Any]] = {
+    "len": len,
+    "subscript": lambda g: g[0],
+    "call": lambda g: g(),
+    "missing attribute": lambda g: g.anything,
+    "set attribute": _set_attribute,
+    "add": lambda g: g + 1,
+    "int": int,
+    "json.dumps": json.dumps,
+    "copy.copy": copy.copy,
+    "copy.deepcopy": copy.deepcopy,
+    "pickle.dumps": pickle.dumps,
+    "hash is an int": lambda g: isinstance(hash(g), int),
+    "bool": bool,
+    "set __name__": lambda g: setattr(g, "__name__", 5),
+    "set __qualname__": lambda g: setattr(g, "__qualname__", 5),
+    "delete __name__": _del_name,
+    "set gi_code": _set_code,
+}
+
+
+@pytest.mark.parametrize("misuse", MISUSES, ids=str)
+@pytest.mark.parametrize("kind", KINDS)
+def test_misuse_fails_with_the_real_objects_error(kind: str, misuse: str, tracer: gentrace.Tracer) -> None:
+    real, traced = twins(kind, tracer)
+    try:
+        assert outcome(MISUSES[misuse], traced) == outcome(MISUSES[misuse], real)
+    finally:
+        close_both(real, traced)
+
+
+def test_awaiting_a_generator_fails_as_for_the_real_one(tracer: gentrace.Tracer) -> None:
+    real, traced = twins("generator", tracer)
+    assert outcome(_await_it, traced) == outcome(_await_it, real)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_name_and_qualname_can_be_set_as_on_the_real_object(kind: str, tracer: gentrace.Tracer) -> None:
+    real, traced = twins(kind, tracer)
+    for obj in (real, traced):
+        obj.__name__ = "renamed"
+        obj.__qualname__ = "Some.renamed"
+    assert (traced.__name__, traced.__qualname__) == (real.__name__, real.__qualname__)
+    close_both(real, traced)
+
+
+def test_renaming_does_not_rename_the_instance_in_the_log(tracer: gentrace.Tracer) -> None:
+    traced = tracer.wrap(numbers(2), name="nums")
+    traced.__name__ = "other"
+    next(traced)
+    assert traced.gentrace_name == "nums#1"
+    assert tracer.events[-1].gen == "nums#1"
+
+
+traced_numbers = gentrace.Tracer(out=None).trace(numbers)
+
+
+class Holder:
+    @gentrace.Tracer(out=None).trace
+    def items(self) -> Any:
+        yield 1
+
+
+def test_a_traced_generator_function_pickles_by_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As the module attribute it replaces (what the import hook and @trace do), it pickles by
+    # name and unpickles as itself, like the function it wraps.
+    monkeypatch.setattr(sys.modules[__name__], "numbers", traced_numbers)
+    assert pickle.loads(pickle.dumps(traced_numbers)) is traced_numbers
+    assert pickle.loads(pickle.dumps(Holder.items)) is Holder.items
+
+
+def test_a_traced_generator_function_copies_as_itself() -> None:
+    assert copy.copy(traced_numbers) is traced_numbers
+    assert copy.deepcopy(traced_numbers) is traced_numbers
+    assert copy.deepcopy({"f": traced_numbers})["f"] is traced_numbers
+
+
+def test_a_traced_local_generator_function_fails_to_pickle_as_the_real_one() -> None:
+    def local() -> Any:
+        yield 1
+
+    real = outcome(pickle.dumps, local)
+    traced = outcome(pickle.dumps, gentrace.Tracer(out=None).trace(local))
+    assert traced == real
+    assert real[0] == "raises"
+
+
+def test_warnings_point_at_the_callers_line_as_untraced(tracer: gentrace.Tracer) -> None:
+    def warns() -> Any:
+        warnings.warn("careful", UserWarning, stacklevel=2)
+        yield 1
+
+    def where(gen: Any) -> tuple[str, int]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            next(gen)  # the line the warning is attributed to
+        return caught[0].filename, caught[0].lineno
+
+    assert where(tracer.wrap(warns())) == where(warns())
