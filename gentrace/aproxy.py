@@ -350,20 +350,23 @@ class _LoopHandle:
     The loop keeps it (weakly) to close the generator at shutdown (``shutdown_asyncgens`` calls
     its ``aclose()``): that is recorded as `collect`, as when the generator is garbage-collected,
     and the real generator's ``aclose()`` runs its async ``finally`` exactly as without gentrace.
+    Only the proxy holds it, and it does not hold the proxy: a proxy dropped while suspended is
+    freed at once, and the real generator's finalizer hook runs when it would untraced.
     """
 
-    __slots__ = ("__weakref__", "_proxy")
+    __slots__ = ("__weakref__", "_agen", "_rec", "_ref")
 
     def __init__(self, proxy: AsyncGeneratorProxy) -> None:
-        self._proxy = proxy
+        self._agen = proxy._agen
+        self._rec = proxy._rec
+        self._ref = proxy._ref
 
     def aclose(self) -> Any:
-        proxy = self._proxy
-        proxy._rec._collected(proxy._ref)
-        return proxy._agen.aclose()
+        self._rec._collected(self._ref)
+        return self._agen.aclose()
 
     def __repr__(self) -> str:
-        return repr(self._proxy)
+        return f"<traced async generator {self._ref.info[0]} of {self._agen!r}>"
 
 
 def _finalizer(finalizer: _CollectHook, rec: Recorder, ref: InstanceRef) -> _CollectHook:

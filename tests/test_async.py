@@ -308,6 +308,38 @@ def test_asyncio_scenarios_traced_as_untraced() -> None:
     assert "ticks finally" in expected
 
 
+def test_a_dropped_async_generator_is_finalised_when_it_would_be_untraced() -> None:
+    # No gc.collect(): the loop's finalizer hook runs as the last reference goes, as untraced.
+    def run(decorate: Callable[[Any], Any]) -> list[str]:
+        log: list[str] = []
+
+        @decorate
+        async def ticks() -> Any:
+            try:
+                while True:
+                    yield 1
+            finally:
+                log.append("finally")
+
+        async def main() -> None:
+            g = ticks()
+            await g.__anext__()
+            del g
+            log.append("dropped")
+            await asyncio.sleep(0)
+            log.append("after one loop turn")
+            await asyncio.sleep(0)
+            log.append("after two")
+
+        asyncio.run(main())
+        return log
+
+    tracer = gentrace.Tracer()
+    expected = ["dropped", "after one loop turn", "finally", "after two"]  # not at the loop's shutdown
+    assert run(tracer.trace) == run(lambda f: f) == expected
+    assert [e.op for e in tracer.events][-1] == "collect"
+
+
 def test_collected_async_generator_runs_its_async_finally() -> None:
     log: list[str] = []
     tracer = gentrace.Tracer()
