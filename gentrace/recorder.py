@@ -56,17 +56,31 @@ class _ThreadState(threading.local):
 thread_state = _ThreadState()
 
 
+# 3.14's C tasks keep the running task on the thread state, no longer in asyncio's table: a
+# one-entry marker stands for the table there, so that every step asks `task_of`.
+_ON_THREAD_STATE: dict[Any, Any] = {"tasks": "on the thread state"}
+
+
 def running_tasks() -> dict[Any, Any] | None:
     """asyncio's table of each loop's running task once asyncio is imported (no task runs before).
 
     Empty while no task is running anywhere, so a step outside asyncio pays one truth test.
     """
     asyncio = sys.modules.get("asyncio")
-    return None if asyncio is None else getattr(asyncio.tasks, "_current_tasks", None)
+    if asyncio is None:
+        return None
+    if sys.version_info >= (3, 14):
+        return _ON_THREAD_STATE
+    return getattr(asyncio.tasks, "_current_tasks", None)
 
 
 def task_of(tasks: dict[Any, Any]) -> str | None:
     """The name of the task running on this thread, from asyncio's (non-empty) table of them."""
+    if tasks is _ON_THREAD_STATE:
+        asyncio = sys.modules["asyncio"]
+        loop = asyncio.events._get_running_loop()
+        task = None if loop is None else asyncio.tasks.current_task(loop)
+        return None if task is None else task.get_name()
     if len(tasks) == 1:  # the common case; 3.11's _get_running_loop() makes a getpid() syscall
         ((loop, task),) = tasks.items()
         try:

@@ -203,10 +203,12 @@ def test_a_traced_local_generator_function_fails_to_pickle_as_the_real_one() -> 
     def local() -> Any:
         yield 1
 
+    traced_local = gentrace.Tracer(out=None).trace(local)
     real = outcome(pickle.dumps, local)
-    traced = outcome(pickle.dumps, gentrace.Tracer(out=None).trace(local))
-    assert traced == real
+    traced = outcome(pickle.dumps, traced_local)
     assert real[0] == "raises"
+    # 3.14 names the object by its repr (the traced one's says it is traced)
+    assert traced == (*real[:2], real[2].replace(repr(local), repr(traced_local)))
 
 
 def test_warnings_point_at_the_callers_line_as_untraced(tracer: gentrace.Tracer) -> None:
