@@ -413,6 +413,7 @@ def test_async_pipeline_sample() -> None:
 ASYNC_PROGRAM = """\
 import asyncio
 import inspect
+import sys
 
 
 async def fetch(n):
@@ -446,7 +447,7 @@ for f in (fetch, ticks, Client.get, Client().get, Client.stream, Client().stream
         f.__qualname__,
         inspect.iscoroutinefunction(f),
         inspect.isasyncgenfunction(f),
-        asyncio.iscoroutinefunction(f),
+        (inspect if sys.version_info >= (3, 14) else asyncio).iscoroutinefunction(f),  # 3.14 deprecates asyncio's
     )
 asyncio.run(main())
 """
