@@ -118,8 +118,8 @@ class AsyncStep:
             result = self._aw.send(None)
         except StopIteration as exc:
             st[0] = depth
-            frame = proxy._frame
-            if frame is not None and proxy._agen.ag_frame is not None and self._op != ACLOSE:
+            frame = proxy._agen.ag_frame
+            if frame is not None and self._op != ACLOSE:
                 end = clock()
                 self._seq = -1
                 inst.state = AGEN_SUSPENDED
@@ -216,12 +216,8 @@ class AsyncStep:
         seq = self._seq
         self._seq = -1
         proxy._ref.state = after
-        if after == AGEN_CLOSED:
-            proxy._frame = None
-            lasti = -1
-        else:
-            frame = proxy._frame
-            lasti = frame.f_lasti if frame is not None else -1
+        frame = proxy._agen.ag_frame
+        lasti = -1 if after == AGEN_CLOSED or frame is None else frame.f_lasti
         # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
         rec.emit((seq, proxy._info, self._op, self._arg, outcome, value, self._before, after, self._depth, self._thread, self._task, self._start, end - self._start, lasti, rec.latest))  # fmt: skip
 
@@ -275,14 +271,13 @@ class AsyncGeneratorProxy(AsyncGenerator[Any, Any]):
     generator's async ``finally`` then runs on the loop, untraced, exactly as without gentrace.
     """
 
-    __slots__ = ("__weakref__", "_agen", "_frame", "_handle", "_hooked", "_info", "_rec", "_ref")
+    __slots__ = ("__weakref__", "_agen", "_handle", "_hooked", "_info", "_rec", "_ref")
 
     def __init__(self, agen: AsyncGeneratorType[Any, Any], recorder: Recorder, ref: InstanceRef) -> None:
         self._agen = agen
         self._rec = recorder
         self._ref = ref
         self._info: Info = ref.info
-        self._frame: FrameType | None = agen.ag_frame
         self._hooked = False
         self._handle: _LoopHandle | None = None
 
@@ -398,14 +393,13 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
     awaited" warning, from the real coroutine.
     """
 
-    __slots__ = ("__weakref__", "_coro", "_frame", "_info", "_rec", "_ref")
+    __slots__ = ("__weakref__", "_coro", "_info", "_rec", "_ref")
 
     def __init__(self, coro: CoroutineType[Any, Any, Any], recorder: Recorder, ref: InstanceRef) -> None:
         self._coro = coro
         self._rec = recorder
         self._ref = ref
         self._info: Info = ref.info
-        self._frame: FrameType | None = coro.cr_frame
 
     def __await__(self) -> Generator[Any, None, Any]:
         if self._coro.cr_await is not None:  # as `await` checks a native coroutine
@@ -452,7 +446,7 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
         inst.state = CORO_SUSPENDED
         aw = self._coro.cr_await
         shown = result if aw is None else _described(result, aw)
-        lasti = self._frame.f_lasti  # type: ignore[union-attr]  # suspended: it has its frame
+        lasti = self._coro.cr_frame.f_lasti  # type: ignore[union-attr]  # suspended: it has its frame
         # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
         rec.emit((seq, self._info, SEND, value, YIELD, shown, before, CORO_SUSPENDED, depth, st[1], task, start, end - start, lasti, rec.latest))  # fmt: skip
         return result
@@ -509,14 +503,13 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
         st[0] = depth
         if op == CLOSE:
             inst.state = CORO_CLOSED
-            self._frame = None
             outcome, shown, after, lasti = CLOSED, None, CORO_CLOSED, -1
         else:
             inst.state = CORO_SUSPENDED
             aw = self._coro.cr_await
             shown = result if aw is None else _described(result, aw)
             outcome, after = YIELD, CORO_SUSPENDED
-            lasti = self._frame.f_lasti  # type: ignore[union-attr]  # suspended: it has its frame
+            lasti = self._coro.cr_frame.f_lasti  # type: ignore[union-attr]  # suspended: it has its frame
         # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
         rec.emit((seq, self._info, op, arg, outcome, shown, before, after, depth, st[1], task, start, end - start, lasti, rec.latest))  # fmt: skip
         return result
@@ -540,10 +533,8 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
         else:
             outcome, value, after = RAISE, exc, state_after_raise(op, before, arg, exc)
         self._ref.state = after
-        if after == CORO_CLOSED:
-            self._frame = None
-        frame = self._frame
-        lasti = frame.f_lasti if frame is not None else -1
+        frame = self._coro.cr_frame
+        lasti = -1 if after == CORO_CLOSED or frame is None else frame.f_lasti
         # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
         self._rec.emit((seq, self._info, op, arg, outcome, value, before, after, depth, thread, task, start, end - start, lasti, self._rec.latest))  # fmt: skip
 

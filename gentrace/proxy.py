@@ -4,6 +4,8 @@ This is the hot path. Each operation reads a few slots, calls the real generator
 and hands it to the recorder; the state after the step comes from the outcome (a table in
 `events`), never from `inspect`. There is deliberately no ``__getattr__``: it would defeat
 Python 3.11's specialization of the ``self._x`` reads below; the ``gi_*`` attributes are properties.
+The proxy holds no frame (it asks ``gi_frame`` for the instruction a step ended at): a frame object
+held elsewhere keeps the generator's locals alive after it finishes or is cleared.
 
 Exceptions pass through unchanged — the very object — and the proxy's own frame is taken off
 their traceback, so a traceback reads as it would without gentrace.
@@ -46,16 +48,13 @@ def _strip_own_frame(exc: BaseException, code: CodeType) -> None:
 class GeneratorProxy(Generator[Any, Any, Any]):
     """A traced generator: behaves exactly like the generator it wraps, and records every step."""
 
-    __slots__ = ("__weakref__", "_frame", "_gen", "_info", "_rec", "_ref")
+    __slots__ = ("__weakref__", "_gen", "_info", "_rec", "_ref")
 
     def __init__(self, gen: GeneratorType[Any, Any, Any], recorder: Recorder, ref: InstanceRef) -> None:
-        self._gen = gen
+        self._gen: Any = gen  # (its gi_frame is there while it is suspended)
         self._rec = recorder
         self._ref = ref
         self._info: Info = ref.info
-        # The frame stays the same object for the generator's life: reading its f_lasti is far
-        # cheaper than f_lineno (the line is looked up only when shown). None once finished.
-        self._frame: Any = gen.gi_frame
 
     def __iter__(self) -> GeneratorProxy:
         return self
@@ -88,7 +87,6 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             end = clock()
             st[0] = depth
             inst.state = GEN_CLOSED
-            self._frame = None
             # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
             rec.emit((seq, info, NEXT, None, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1, rec.latest))  # fmt: skip
             _strip_own_frame(exc, GeneratorProxy.__next__.__code__)
@@ -103,7 +101,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         st[0] = depth
         inst.state = GEN_SUSPENDED
         # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
-        rec.emit((seq, info, NEXT, None, YIELD, value, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._frame.f_lasti, rec.latest))  # fmt: skip
+        rec.emit((seq, info, NEXT, None, YIELD, value, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._gen.gi_frame.f_lasti, rec.latest))  # fmt: skip
         return value
 
     def send(self, value: Any) -> Any:
@@ -135,7 +133,6 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             end = clock()
             st[0] = depth
             inst.state = GEN_CLOSED
-            self._frame = None
             # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
             rec.emit((seq, info, SEND, value, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1, rec.latest))  # fmt: skip
             _strip_own_frame(exc, GeneratorProxy.send.__code__)
@@ -150,7 +147,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         st[0] = depth
         inst.state = GEN_SUSPENDED
         # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
-        rec.emit((seq, info, SEND, value, YIELD, result, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._frame.f_lasti, rec.latest))  # fmt: skip
+        rec.emit((seq, info, SEND, value, YIELD, result, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._gen.gi_frame.f_lasti, rec.latest))  # fmt: skip
         return result
 
     def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:
@@ -200,7 +197,6 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             end = clock()
             st[0] = depth
             inst.state = GEN_CLOSED
-            self._frame = None
             # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
             rec.emit((seq, info, op, arg, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1, rec.latest))  # fmt: skip
             _strip_own_frame(exc, GeneratorProxy._step_slow.__code__)
@@ -215,13 +211,12 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         st[0] = depth
         if op == CLOSE:
             inst.state = GEN_CLOSED
-            self._frame = None
             # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
             rec.emit((seq, info, op, arg, CLOSED, None, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1, rec.latest))  # fmt: skip
         else:
             inst.state = GEN_SUSPENDED
             # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
-            rec.emit((seq, info, op, arg, YIELD, result, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._frame.f_lasti, rec.latest))  # fmt: skip
+            rec.emit((seq, info, op, arg, YIELD, result, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._gen.gi_frame.f_lasti, rec.latest))  # fmt: skip
         return result
 
     def _raised(
@@ -240,15 +235,12 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         inst = self._ref
         info = self._info
         after = state_after_raise(op, before, arg, exc)
-        if after == GEN_SUSPENDED and self._gen.gi_frame is None:
+        frame = self._gen.gi_frame
+        if after == GEN_SUSPENDED and frame is None:
             # "generator ignored GeneratorExit" came from a generator this one delegates to (or
             # closed itself), and finished this one on its way out.
             after = GEN_CLOSED
-        if after == GEN_CLOSED:
-            self._frame = None
-            lasti = -1
-        else:
-            lasti = self._frame.f_lasti if self._frame is not None else -1
+        lasti = -1 if after == GEN_CLOSED or frame is None else frame.f_lasti
         # A re-entrant call leaves the state to the outer call, which is still running.
         inst.state = after
         rec = self._rec
@@ -300,6 +292,22 @@ def _forwarding(name: str, attribute: str) -> property:
     return property(operator.attrgetter(f"{attribute}.{name}"), set_, delete)
 
 
+def forward(cls: type, attribute: str, names: tuple[str, ...], **properties: property) -> None:
+    """Give `cls` properties that read, set and delete `names` on ``getattr(self, attribute)``.
+
+    They go straight into the class's namespace, with `properties`: a class body cannot define
+    ``__qualname__`` (type() insists it is a str and keeps it off the class dict), and setting
+    ``__class__`` or ``__name__`` on the class would change the class itself. The type's attribute
+    cache is then dropped.
+    """
+    namespace = gc.get_referents(cls.__dict__)[0]
+    for name in names:
+        namespace[name] = _forwarding(name, attribute)
+    namespace.update(properties)
+    cls._gentrace_refresh = None  # type: ignore[attr-defined]
+    del cls._gentrace_refresh  # type: ignore[attr-defined]
+
+
 def pass_for(cls: type, real: type, attribute: str, names: tuple[str, ...]) -> None:
     """Make the proxy class `cls` answer what programs ask of a `real` object as the real one does.
 
@@ -309,18 +317,15 @@ def pass_for(cls: type, real: type, attribute: str, names: tuple[str, ...]) -> N
     - The class is named as `real` (``generator``, ``coroutine``, ``async_generator``): the
       messages of ``len()``, subscripting, calling, a missing attribute name it as Python does.
     - `names` (``gi_frame``…), ``__name__`` and ``__qualname__`` are read, set and deleted on the
-      real object; ``copy``/``pickle`` fail with its error.
-
-    Properties go straight into the class's namespace: a class body cannot define ``__qualname__``
-    (type() insists it is a str and keeps it off the class dict) and setting ``__class__`` or
-    ``__name__`` on the class would change the class itself. Setting ``__reduce_ex__`` last, on
-    the class, makes the type drop its attribute cache.
+      real object (`forward`); ``copy``/``pickle`` fail with its error.
     """
-    namespace = gc.get_referents(cls.__dict__)[0]
-    for name in (*names, "__name__", "__qualname__"):
-        namespace[name] = _forwarding(name, attribute)
     forward_class = _forwarding("__class__", attribute)
-    namespace["__class__"] = property(lambda self: real, forward_class.fset, forward_class.fdel)
+    forward(
+        cls,
+        attribute,
+        (*names, "__name__", "__qualname__"),
+        __class__=property(lambda self: real, forward_class.fset, forward_class.fdel),
+    )
     cls.__name__ = real.__name__
 
     def reduce_ex(self: Any, protocol: int) -> Any:

@@ -21,7 +21,7 @@ from typing import IO, Any, ClassVar, TypeVar
 
 from gentrace.events import Event, to_event
 from gentrace.names import clean_qualname, matches_only
-from gentrace.proxy import GeneratorProxy
+from gentrace.proxy import GeneratorProxy, forward
 from gentrace.recorder import Clock, Recorder
 from gentrace.records import GEN_CREATED, Ending, Sink
 from gentrace.sinks import FrameLookup, JsonlSink, LoggerSink, TextSink, open_log
@@ -92,7 +92,8 @@ class Tracer:
     untraced. `keep` bounds the events kept in memory (None: all). `max_events` stops recording
     after that many events. `color` forces colour on or off for streams (default: only on a
     terminal, ``NO_COLOR`` respected). `locals` adds the generator's local variables to the text
-    and JSON outputs each time it pauses; `timings` shows the time spent in each resume. `clock`
+    and JSON outputs each time it pauses; `timings` shows the time spent in each resume. `pid`
+    is written into every JSON Lines event (`gentrace run` names its child processes so). `clock`
     (integer nanoseconds) is for tests.
     """
 
@@ -113,6 +114,7 @@ class Tracer:
         clock: Clock | None = None,
         sinks: Sequence[Sink] = (),
         only: Sequence[str] = (),
+        pid: int | None = None,
     ) -> None:
         if format is not None and format not in FORMATS:
             raise ValueError(f"Tracer(format=...): expected one of {', '.join(FORMATS)}, got {format!r}")
@@ -121,6 +123,7 @@ class Tracer:
         self.max_repr = _check_int("max_repr", max_repr, 1)
         max_events = _check_int("max_events", max_events, 0)
         keep = _check_int("keep", keep, 0)
+        self._pid = _check_int("pid", pid, 0)
         for flag, value in (("locals", locals), ("timings", timings)):
             if not isinstance(value, bool):
                 raise TypeError(f"Tracer({flag}=...): expected True or False, got {type(value).__name__}")
@@ -206,13 +209,17 @@ class Tracer:
 
                 return ChromeSink(stream, origin_ns=origin, max_repr=self.max_repr)
             if kind == "jsonl":
-                return JsonlSink(stream, origin_ns=origin, max_repr=self.max_repr, locals=locals)
+                return JsonlSink(
+                    stream, origin_ns=origin, max_repr=self.max_repr, locals=locals, pid=self._pid
+                )
             return TextSink(
                 stream, origin_ns=origin, max_repr=self.max_repr, timings=timings, locals=locals, file=True
             )
         if hasattr(target, "write"):
             if kind == "jsonl":
-                return JsonlSink(target, origin_ns=origin, max_repr=self.max_repr, locals=locals, owns=False)
+                return JsonlSink(
+                    target, origin_ns=origin, max_repr=self.max_repr, locals=locals, owns=False, pid=self._pid
+                )
             return TextSink(
                 target,
                 origin_ns=origin,
@@ -328,6 +335,24 @@ def close_all() -> None:
 
 atexit.register(close_all)
 
+_forgotten: list[Tracer] = []
+
+
+def forget_all() -> None:
+    """Stop every tracer that has outputs open, writing nothing: for a forked child process.
+
+    Its copies of those outputs hold the parent's unwritten lines, which closing them would write a
+    second time; they are the parent's to write. The tracers are kept, never collected here.
+    """
+    global _open_lock
+    _open_lock = threading.RLock()  # another thread of the parent may have held it at the fork
+    tracers = list(_open_tracers.values())
+    _open_tracers.clear()
+    for tracer in tracers:
+        tracer._recorder.limit = -1
+        tracer._recorder.closed = True
+    _forgotten.extend(tracers)
+
 
 _TRACEABLE = frozenset({types.GeneratorType, types.AsyncGeneratorType, types.CoroutineType})
 
@@ -347,11 +372,11 @@ class TracedFunction:
         resolve: Callable[[], Tracer | None] | None,
         name: str | None,
     ) -> None:
+        self._func = func
         functools.update_wrapper(self, func)
         self.__code__ = func.__code__
         self.__defaults__ = getattr(func, "__defaults__", None)
         self.__kwdefaults__ = getattr(func, "__kwdefaults__", None)
-        self._func = func
         self._tracer = tracer
         self._resolve = resolve
         self._name = name
@@ -390,6 +415,10 @@ class TracedFunction:
 
     def __repr__(self) -> str:
         return f"<traced generator function {self._func.__qualname__}>"
+
+
+# Renaming a traced function renames the function, whose generators take its names.
+forward(TracedFunction, "_func", ("__name__", "__qualname__"))
 
 
 def traced(

@@ -16,6 +16,7 @@ import pickle
 import sys
 import types
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -168,6 +169,18 @@ def test_name_and_qualname_can_be_set_as_on_the_real_object(kind: str, tracer: g
     close_both(real, traced)
 
 
+def test_renaming_a_traced_function_names_its_generators_as_untraced(tracer: gentrace.Tracer) -> None:
+    def func() -> Any:
+        yield 1
+
+    def renamed(f: Any) -> tuple[str, str, str, str]:
+        f.__name__, f.__qualname__ = "func_name", "func_qualname"
+        gen = f()
+        return f.__name__, f.__qualname__, gen.__name__, gen.__qualname__
+
+    assert renamed(tracer.trace(func)) == renamed(func) == ("func_name", "func_qualname") * 2
+
+
 def test_renaming_does_not_rename_the_instance_in_the_log(tracer: gentrace.Tracer) -> None:
     traced = tracer.wrap(numbers(2), name="nums")
     traced.__name__ = "other"
@@ -223,3 +236,40 @@ def test_warnings_point_at_the_callers_line_as_untraced(tracer: gentrace.Tracer)
         return caught[0].filename, caught[0].lineno
 
     assert where(tracer.wrap(warns())) == where(warns())
+
+
+class Tracked:
+    """An object whose death a weak reference sees."""
+
+
+def holds_a_local(arg: Tracked) -> Any:
+    local = arg
+    yield local
+    yield 2
+
+
+FINISHES: dict[str, Callable[[Any], Any]] = {
+    "close a fresh one": lambda g: g.close(),
+    "close a suspended one": lambda g: (next(g), g.close()),
+    "gi_frame.clear() a fresh one": lambda g: g.gi_frame.clear(),
+    "exhaust it": list,
+}
+
+
+@pytest.mark.parametrize("finish", FINISHES)
+def test_a_generators_locals_die_when_they_would_untraced(finish: str) -> None:
+    # The proxy holds no frame object: one held elsewhere keeps the locals alive (3.11+ moves
+    # them into it when the generator finishes or is cleared). A tracer keeping no events
+    # holds nothing of the program's.
+    tracer = gentrace.Tracer(out=None, keep=0)
+
+    def locals_alive(wrap: Callable[[Any], Any]) -> bool:
+        obj = Tracked()
+        alive = weakref.ref(obj)
+        gen = wrap(holds_a_local(obj))
+        del obj
+        FINISHES[finish](gen)
+        return alive() is not None
+
+    assert locals_alive(tracer.wrap) == locals_alive(lambda g: g)
+    assert not locals_alive(tracer.wrap)
