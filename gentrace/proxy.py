@@ -17,6 +17,7 @@ import gc
 import linecache
 import operator
 import os
+import sys
 from collections.abc import Generator
 from types import CodeType, GeneratorType, TracebackType
 from typing import Any
@@ -37,6 +38,16 @@ from gentrace.records import (
     Info,
     state_after_raise,
 )
+
+# Each traced step adds frames between a generator and the one it delegates to (the proxy's
+# step; 3.10 and 3.11 also count the slot call from C), so a `yield from` recursion would meet
+# RecursionError sooner than untraced. Past DEEP nested steps on a thread, each step raises the
+# recursion limit by what it adds (the first one also by what the DEEP below it added) and
+# lowers it back when it ends. 3.12's separate C recursion limit cannot be raised: there,
+# traced recursion stops sooner (the README's "Transparency").
+DEEP = 50
+ROOM = 6  # for the recorder's call at the deepest step (a sink that needs more gets it: Recorder)
+STEP_FRAMES = 2 if sys.version_info < (3, 11) else 1
 
 
 def _strip_own_frame(exc: BaseException, code: CodeType) -> None:
@@ -73,6 +84,9 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         st = thread_state.s
         depth = st[0]
         st[0] = depth + 1
+        if depth >= DEEP:
+            extra = STEP_FRAMES * (DEEP + 1) + ROOM if depth == DEEP else STEP_FRAMES
+            sys.setrecursionlimit(sys.getrecursionlimit() + extra)
         clock = rec.clock
         tasks = rec.tasks
         task = task_of(tasks) if tasks else None
@@ -86,6 +100,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         except StopIteration as exc:
             end = clock()
             st[0] = depth
+            if depth >= DEEP:
+                sys.setrecursionlimit(sys.getrecursionlimit() - extra)
             inst.state = GEN_CLOSED
             # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
             rec.emit((seq, info, NEXT, None, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1, rec.latest))  # fmt: skip
@@ -94,11 +110,15 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         except BaseException as exc:
             end = clock()
             st[0] = depth
+            if depth >= DEEP:
+                sys.setrecursionlimit(sys.getrecursionlimit() - extra)
             self._raised(seq, NEXT, None, exc, before, depth, st[1], task, start, end)
             _strip_own_frame(exc, GeneratorProxy.__next__.__code__)
             raise
         end = clock()
         st[0] = depth
+        if depth >= DEEP:
+            sys.setrecursionlimit(sys.getrecursionlimit() - extra)
         inst.state = GEN_SUSPENDED
         # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
         rec.emit((seq, info, NEXT, None, YIELD, value, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._gen.gi_frame.f_lasti, rec.latest))  # fmt: skip
@@ -119,6 +139,9 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         st = thread_state.s
         depth = st[0]
         st[0] = depth + 1
+        if depth >= DEEP:
+            extra = STEP_FRAMES * (DEEP + 1) + ROOM if depth == DEEP else STEP_FRAMES
+            sys.setrecursionlimit(sys.getrecursionlimit() + extra)
         clock = rec.clock
         tasks = rec.tasks
         task = task_of(tasks) if tasks else None
@@ -132,6 +155,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         except StopIteration as exc:
             end = clock()
             st[0] = depth
+            if depth >= DEEP:
+                sys.setrecursionlimit(sys.getrecursionlimit() - extra)
             inst.state = GEN_CLOSED
             # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
             rec.emit((seq, info, SEND, value, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1, rec.latest))  # fmt: skip
@@ -140,11 +165,15 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         except BaseException as exc:
             end = clock()
             st[0] = depth
+            if depth >= DEEP:
+                sys.setrecursionlimit(sys.getrecursionlimit() - extra)
             self._raised(seq, SEND, value, exc, before, depth, st[1], task, start, end)
             _strip_own_frame(exc, GeneratorProxy.send.__code__)
             raise
         end = clock()
         st[0] = depth
+        if depth >= DEEP:
+            sys.setrecursionlimit(sys.getrecursionlimit() - extra)
         inst.state = GEN_SUSPENDED
         # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
         rec.emit((seq, info, SEND, value, YIELD, result, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._gen.gi_frame.f_lasti, rec.latest))  # fmt: skip
@@ -185,6 +214,9 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         st = thread_state.s
         depth = st[0]
         st[0] = depth + 1
+        if depth >= DEEP:
+            extra = (STEP_FRAMES + 1) * (DEEP + 1) + ROOM if depth == DEEP else STEP_FRAMES + 1
+            sys.setrecursionlimit(sys.getrecursionlimit() + extra)
         clock = rec.clock
         tasks = rec.tasks
         task = task_of(tasks) if tasks else None
@@ -196,6 +228,8 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         except StopIteration as exc:
             end = clock()
             st[0] = depth
+            if depth >= DEEP:
+                sys.setrecursionlimit(sys.getrecursionlimit() - extra)
             inst.state = GEN_CLOSED
             # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
             rec.emit((seq, info, op, arg, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1, rec.latest))  # fmt: skip
@@ -204,11 +238,15 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         except BaseException as exc:
             end = clock()
             st[0] = depth
+            if depth >= DEEP:
+                sys.setrecursionlimit(sys.getrecursionlimit() - extra)
             self._raised(seq, op, arg, exc, before, depth, st[1], task, start, end)
             _strip_own_frame(exc, GeneratorProxy._step_slow.__code__)
             raise
         end = clock()
         st[0] = depth
+        if depth >= DEEP:
+            sys.setrecursionlimit(sys.getrecursionlimit() - extra)
         if op == CLOSE:
             inst.state = GEN_CLOSED
             # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)

@@ -143,6 +143,9 @@ class Recorder:
             self.memory = deque(maxlen=keep)
         self.starters = [s for s in self.sinks if s.wants_start]
         self.starting = bool(self.starters)
+        # Records a sink could not take for want of stack room (the program's deep recursion left
+        # none: the sink's frames are gentrace's), written in order at the next chance.
+        self._deferred: list[tuple[Callable[[Record], Any], Record]] = []
         self.emit: Callable[[Record], Any] = self._make_emit()
         self.closed = False
         self._on_collect = self._collected  # one bound method for every instance's weak reference
@@ -176,12 +179,18 @@ class Recorder:
         if self.memory is not None:
             memory_append = self.memory.extend if keep_all else self.memory.append
         ends = [s.end for s in self.sinks]
+        deferred = self._deferred
         if memory_append is None and len(ends) == 1:
             only_end = ends[0]
 
             def emit_one(record: Record) -> None:
+                if deferred and not self._catch_up():
+                    deferred.append((only_end, record))
+                    return
                 try:
                     only_end(record)
+                except RecursionError:  # the program used the stack up: not the sink's fault
+                    deferred.append((only_end, record))
                 except Exception as exc:  # a sink's fault must never reach the traced program
                     self._fail(exc)
 
@@ -190,21 +199,50 @@ class Recorder:
         def emit(record: Record) -> None:
             if memory_append is not None:
                 memory_append(record)
-            try:
-                for end in ends:
+            if deferred and not self._catch_up():
+                deferred.extend((end, record) for end in ends)
+                return
+            for end in ends:
+                try:
                     end(record)
-            except Exception as exc:  # a sink's fault must never reach the traced program
-                self._fail(exc)
+                except RecursionError:  # the program used the stack up: not the sink's fault
+                    deferred.append((end, record))
+                except Exception as exc:  # a sink's fault must never reach the traced program
+                    self._fail(exc)
+                    return
 
         return emit
 
     def start(self, record: Record) -> None:
         """Tell the sinks that want it that an operation is starting."""
-        try:
-            for sink in self.starters:
+        deferred = self._deferred
+        if deferred and not self._catch_up():
+            deferred.extend((sink.start, record) for sink in self.starters)
+            return
+        for sink in self.starters:
+            try:
                 sink.start(record)
-        except Exception as exc:
-            self._fail(exc)
+            except RecursionError:  # the program used the stack up: not the sink's fault
+                deferred.append((sink.start, record))
+            except Exception as exc:
+                self._fail(exc)
+                return
+
+    def _catch_up(self) -> bool:
+        """Write the deferred records, in order; False while there is still no room for them."""
+        deferred = self._deferred
+        while deferred:
+            write, record = deferred[0]
+            try:
+                write(record)
+            except RecursionError:
+                return False
+            except Exception as exc:
+                deferred.clear()
+                self._fail(exc)
+                return False
+            del deferred[0]
+        return True
 
     def _fail(self, exc: Exception) -> None:
         self.limit = -1
@@ -335,6 +373,7 @@ class Recorder:
         self.closed = True
         recorded = next(self.counter) - 1
         self.limit = -1
+        self._catch_up()
         cut = self.max_events if self.max_events is not None and recorded > self.max_events else None
         ending = Ending(recorded if cut is None else cut, self.unfinished(), cut)
         for sink in self.sinks:

@@ -1088,3 +1088,49 @@ def test_next_send_and_the_general_step_record_alike(shape: Callable[[], Generat
     by_next, by_send = _records_of(shape, "__next__"), _records_of(shape, "send")
     assert [r[:OP] + r[OP + 1 :] for r in by_next] == [r[:OP] + r[OP + 1 :] for r in by_send]
     assert [r[OP] for r in by_next[1:]] == [NEXT, NEXT] and [r[OP] for r in by_send[1:]] == [SEND, SEND]
+
+
+def chain(n: int) -> Generator[str, None, str]:
+    if n == 0:
+        yield "bottom"
+        return "done"
+    return (yield from chain(n - 1))
+
+
+def deepest(make: Callable[[int], Any]) -> int:
+    """The deepest `yield from` recursion that does not end in RecursionError (a binary search)."""
+    lo, hi = 1, 3 * sys.getrecursionlimit()
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        try:
+            gen = make(mid)
+            next(gen)
+            gen.close()
+            lo = mid
+        except RecursionError:
+            hi = mid - 1
+    return lo
+
+
+@pytest.mark.xfail(
+    sys.version_info[:2] == (3, 12),
+    reason="3.12's C recursion limit, which no program can raise, stops the proxy's extra frames sooner",
+    strict=True,
+)
+@pytest.mark.parametrize("out", ["none", "text"])
+def test_yield_from_recursion_goes_as_deep_as_untraced(
+    out: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gentrace import proxy
+
+    limit = sys.getrecursionlimit()
+    untraced = deepest(chain)
+    log = io.StringIO()
+    tracer = gentrace.Tracer(out=log if out == "text" else None, keep=0)
+    monkeypatch.setitem(globals(), "chain", tracer.trace(chain))
+    traced = deepest(chain)
+    assert untraced <= traced <= untraced + proxy.ROOM  # room for the recorder at the deepest step
+    assert sys.getrecursionlimit() == limit
+    if out == "text":  # the sink wrote the deepest steps too, once there was room for it
+        assert "'bottom'" in log.getvalue() and "RecursionError" in log.getvalue()
+    assert "stopped recording" not in capsys.readouterr().err

@@ -271,5 +271,4 @@ def test_a_generators_locals_die_when_they_would_untraced(finish: str) -> None:
         FINISHES[finish](gen)
         return alive() is not None
 
-    assert locals_alive(tracer.wrap) == locals_alive(lambda g: g)
-    assert not locals_alive(tracer.wrap)
+    assert locals_alive(tracer.wrap) == locals_alive(lambda g: g)  # (3.13.0 keeps a closed fresh one's)
