@@ -14,6 +14,7 @@ their traceback, so a traceback reads as it would without gentrace.
 from __future__ import annotations
 
 import gc
+import inspect
 import linecache
 import operator
 import os
@@ -296,6 +297,24 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         return f"<traced generator {self._info[0]} of {self._gen!r}>"
 
 
+class AwaitableGeneratorProxy(GeneratorProxy):
+    """A traced ``@types.coroutine`` generator: ``await`` takes it, as it takes the real one.
+
+    Only these: a plain generator is not awaitable (``inspect.isawaitable`` and ``await`` say
+    so), and an ``__await__`` on `GeneratorProxy` would make every traced generator one.
+    """
+
+    __slots__ = ()
+
+    def __await__(self) -> AwaitableGeneratorProxy:
+        return self
+
+
+def proxy_class(gen: GeneratorType[Any, Any, Any]) -> type[GeneratorProxy]:
+    """The proxy class for `gen`: awaitable if its code is a ``@types.coroutine``'s."""
+    return AwaitableGeneratorProxy if gen.gi_code.co_flags & inspect.CO_ITERABLE_COROUTINE else GeneratorProxy
+
+
 def hide_from_warnings(*functions: Any) -> None:
     """Make the step frames of `functions` invisible to a warning's ``stacklevel``, as untraced.
 
@@ -389,3 +408,4 @@ hide_from_warnings(
     GeneratorProxy.close,
     GeneratorProxy._step_slow,
 )
+AwaitableGeneratorProxy.__name__ = GeneratorType.__name__

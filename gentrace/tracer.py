@@ -21,7 +21,7 @@ from typing import IO, Any, ClassVar, TypeVar
 
 from gentrace.events import Event, to_event
 from gentrace.names import clean_qualname, matches_only
-from gentrace.proxy import GeneratorProxy, forward
+from gentrace.proxy import GeneratorProxy, forward, proxy_class
 from gentrace.recorder import Clock, Recorder
 from gentrace.records import GEN_CREATED, Ending, Sink
 from gentrace.sinks import FrameLookup, JsonlSink, LoggerSink, TextSink, open_log
@@ -271,7 +271,7 @@ class Tracer:
                 adopt = Tracer._adopt_async = aproxy.adopt
             return adopt(self._recorder, gen, name, func, arg)
         ref = self._recorder.instance(gen, name, func)
-        proxy = GeneratorProxy(gen, self._recorder, ref)
+        proxy = proxy_class(gen)(gen, self._recorder, ref)
         # A generator from a traced function is fresh; one handed to wrap() may be anywhere.
         state = GEN_CREATED if func is not None else inspect.getgeneratorstate(gen)
         frame = gen.gi_frame

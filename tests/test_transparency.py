@@ -96,6 +96,27 @@ def test_type_checks_answer_as_for_the_real_object(kind: str, check: str, tracer
         close_both(real, traced)
 
 
+@types.coroutine
+def legacy_coroutine() -> Any:
+    got = yield "pause"
+    return got * 2
+
+
+async def awaits(make: Callable[[], Any]) -> Any:
+    return await make()
+
+
+@pytest.mark.parametrize("make", [legacy_coroutine, lambda: numbers(2)], ids=["types.coroutine", "plain"])
+def test_a_traced_generator_is_awaitable_exactly_when_the_real_one_is(
+    make: Any, tracer: gentrace.Tracer
+) -> None:
+    def run(wrap: Callable[[Any], Any]) -> Any:
+        coro = awaits(lambda: wrap(make()))
+        return inspect.isawaitable(wrap(make())), outcome(lambda c: (c.send(None), c.send(21)), coro)
+
+    assert run(tracer.wrap) == run(lambda g: g)
+
+
 def test_inspect_reads_a_traced_generators_state_and_locals(tracer: gentrace.Tracer) -> None:
     real, traced = numbers(3), tracer.wrap(numbers(3))
     for obj in (real, traced):
