@@ -201,11 +201,11 @@ class JsonRenderer:
         # An exception (or exception class) gets its type and message, wherever it appears: raised,
         # but also yielded, returned, sent or thrown.
         if outcome == RAISE or (cls is not int and outcome in _VALUE_OUTCOMES and is_exception(value)):
-            line += f',"value_exc":{json.dumps(exc_info(value), ensure_ascii=True)}'
+            line += f',"value_exc":{json.dumps(exc_info(value, limit), ensure_ascii=True)}'
         if op == THROW or op == ATHROW or op == SEND or op == ASEND:
             arg = record[ARG]
             if type(arg) is not int and is_exception(arg):
-                line += f',"arg_exc":{json.dumps(exc_info(arg), ensure_ascii=True)}'
+                line += f',"arg_exc":{json.dumps(exc_info(arg, limit), ensure_ascii=True)}'
         if locals_ is not None:
             line += f',"locals":{json.dumps(dict(locals_), ensure_ascii=True)}'
         return line + "}"

@@ -1,7 +1,8 @@
 """Safe, short, terminal-proof reprs (a repr is a view of a value, cut to fit), and exceptions as text.
 
 `safe_repr` never raises (a failing ``__repr__`` gives a fallback naming the type), never takes
-long on a huge container, and never lets a control character through: C0, DEL, C1 and the bidi
+long on a huge builtin value (`gentrace.heads` renders it only as far as the cut shows it), and
+never lets a control character through: C0, DEL, C1 and the bidi
 controls are shown escaped, so a repr cannot move the cursor or reorder a terminal line. A cut
 repr ends where one of its characters ends: never inside an escape (``\\x0b``, ``\\u200b``,
 ``\\n``), nor between a letter and its combining marks.
@@ -9,19 +10,19 @@ repr ends where one of its characters ends: never inside an escape (``\\x0b``, `
 
 from __future__ import annotations
 
-import itertools
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any, Final
 
-ELLIPSIS: Final = "..."
+from gentrace.heads import SMALL_INT as SMALL_INT  # an int below it in size has a short repr
+from gentrace.heads import is_short, renders, repr_head, str_head
 
-_CONTAINERS: Final = (list, tuple, set, frozenset, dict)
+ELLIPSIS: Final = "..."
 
 # Numbers (not huge ints, whose repr may be cut), bools and None: their repr needs no escaping.
 PLAIN_REPR_TYPES: Final = (float, bool, type(None))
 PLAIN_TYPES: Final = frozenset({int, *PLAIN_REPR_TYPES})
-SMALL_INT: Final = 1 << 62
 
 
 class ReprText(str):
@@ -113,45 +114,90 @@ def cut(text: str, limit: int | None, *, columns: bool = False) -> str:
     return text[: _boundary(text, limit - len(ELLIPSIS), columns)] + ELLIPSIS
 
 
-def _raw_repr(obj: Any, limit: int | None) -> str:
-    # A huge builtin container is cut before it is repr'd: the repr of its first `limit`
-    # items is a prefix of the full repr, and that is all a cut repr shows anyway.
-    if limit is not None and type(obj) in _CONTAINERS and len(obj) > limit:
-        if type(obj) is dict:
-            head: Any = dict(itertools.islice(obj.items(), limit))
-        elif type(obj) in (list, tuple):
-            head = obj[:limit]
-        else:
-            # A smaller set may iterate in another order: join the first items as the set shows them.
-            items = ", ".join(map(repr, itertools.islice(obj, limit)))
-            return f"{{{items}}}" if type(obj) is set else f"frozenset({{{items}}})"
-        return repr(head)
-    return repr(obj)
-
-
 def safe_repr(obj: Any, limit: int | None = None, *, columns: bool = False) -> str:
-    """The repr of `obj`, escaped and cut to `limit` characters (or `columns`); never raises."""
+    """The repr of `obj`, escaped and cut to `limit` characters (or `columns`); never raises.
+
+    A builtin value (str, bytes, int, the containers, nested) is rendered only as far as the cut
+    shows it, and shows what the full repr would: a 50 MB bytes costs no more than a short one. A
+    class's own ``__repr__`` is its code, called as it is, and so is cut only afterwards.
+    """
     if type(obj) is ReprText:
-        text = str(obj)
-    else:
-        try:
-            text = _raw_repr(obj, limit)
-            if type(text) is not str:
-                text = str(text)
-        except BaseException as exc:  # a user's __repr__ may raise anything; the log goes on
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            text = f"<{type_name(type(obj))} object (repr failed: {type(exc).__name__})>"
-    return cut(escape_controls(text), limit, columns=columns)
+        return _cut_rendering(_whole, str(obj), limit, columns)
+    return _cut_rendering(_repr_rendering, obj, limit, columns)
 
 
 def safe_str(obj: Any, limit: int | None = None) -> str:
     """`str(obj)`, escaped and cut; never raises."""
+    return _cut_rendering(_str_rendering, obj, limit, False)
+
+
+# -- rendering no more than is shown ------------------------------------------------------------------
+#
+# A rendering of a value for a budget is ``(text, True)``, the whole text, or ``(text, False)``, a
+# prefix of it at least `budget` characters long (`budget` None: whole). Escaping is done character
+# by character, so the escaped prefix is a prefix of the escaped text; with `_LONGEST_TOKEN`
+# characters to spare past the limit, `cut` ends it where it ends the whole.
+
+Rendering = Callable[[Any, "int | None"], "tuple[str, bool]"]
+
+_MARGIN: Final = _LONGEST_TOKEN + 1
+
+
+def _budget(limit: int | None) -> int | None:
+    return None if limit is None else limit + _MARGIN
+
+
+def _cut_rendering(
+    render: Rendering,
+    obj: Any,
+    limit: int | None,
+    columns: bool,
+    lead: str = "",
+    first: tuple[str, bool] | None = None,
+) -> str:
+    """``cut(lead + escape_controls(text), limit, columns=columns)`` of `obj`'s text as `render`
+    gives it, rendering as little of it as it takes; `lead` is escaped already, `first` is what
+    `render` gave for `_budget(limit)`."""
+    if limit is None:
+        return lead + escape_controls((first or render(obj, None))[0])
+    budget = limit + _MARGIN
+    text, whole = first or render(obj, budget)
+    while True:
+        part = text if len(text) <= budget else text[:budget]
+        shown = lead + escape_controls(part)
+        if whole and part is text:
+            return cut(shown, limit, columns=columns)
+        # A prefix decides the cut once it runs past the limit with a token to spare: always in
+        # characters; in columns, unless it is wide-open (combining marks take none).
+        if not columns or display_width(shown[:-_LONGEST_TOKEN]) > limit:
+            return cut(shown, limit, columns=columns)
+        budget *= 4
+        if not whole and len(text) < budget:
+            text, whole = render(obj, budget)
+
+
+def _whole(text: str, budget: int | None) -> tuple[str, bool]:
+    return text, True
+
+
+def _repr_rendering(obj: Any, budget: int | None) -> tuple[str, bool]:
     try:
-        text = str(obj)
+        if budget is None or is_short(obj, 4 * budget) or not renders(type(obj)):
+            text, whole = repr(obj), True  # no longer than it takes to show, or a class's own
+        else:
+            text, whole = repr_head(obj, budget)
+        return (text if type(text) is str else str(text)), whole
+    except BaseException as exc:  # a user's __repr__ may raise anything; the log goes on
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        return f"<{type_name(type(obj))} object (repr failed: {type(exc).__name__})>", True
+
+
+def _str_rendering(obj: Any, budget: int | None) -> tuple[str, bool]:
+    try:
+        return (str(obj), True) if budget is None else str_head(obj, budget)
     except Exception as exc:
-        text = f"<str() failed: {type(exc).__name__}>"
-    return cut(escape_controls(text), limit)
+        return f"<str() failed: {type(exc).__name__}>", True
 
 
 def type_name(cls: type) -> str:
@@ -194,18 +240,25 @@ def is_exception(obj: Any) -> bool:
     )
 
 
-def exc_info(obj: Any) -> dict[str, str | None]:
-    """``{"type": "module.QualName", "message": str(exc) or None}`` for an exception or class."""
+def exc_info(obj: Any, limit: int | None = None) -> dict[str, str | None]:
+    """``{"type": "module.QualName", "message": str(exc) or None}`` for an exception or class; the
+    message cut to `limit`."""
     if isinstance(obj, ExcText):
         return {"type": obj.type, "message": obj.message}
     if isinstance(obj, type):
         return {"type": type_name(obj), "message": None}
-    return {"type": type_name(type(obj)), "message": safe_str(obj) or None}
+    return {"type": type_name(type(obj)), "message": safe_str(obj, limit) or None}
 
 
 def exc_line(obj: Any, limit: int | None, *, columns: bool = False) -> str:
     """An exception as a traceback's last line shows it: ``ValueError: bad``."""
-    info = exc_info(obj)
-    name = short_type_name(info["type"] or "?")
-    message = info["message"]
-    return cut(f"{name}: {message}" if message else name, limit, columns=columns)
+    if isinstance(obj, (ExcText, type)):
+        info = exc_info(obj)
+        name = short_type_name(info["type"] or "?")
+        message = info["message"]
+        return cut(f"{name}: {message}" if message else name, limit, columns=columns)
+    name = short_type_name(type_name(type(obj)))
+    first = _str_rendering(obj, _budget(limit))
+    if first == ("", True):  # no message: the name alone
+        return cut(name, limit, columns=columns)
+    return _cut_rendering(_str_rendering, obj, limit, columns, f"{name}: ", first)
