@@ -8,8 +8,10 @@ Installed with gentrace (entry point ``pytest11``; ``-p no:gentrace`` turns it o
 - the ``@pytest.mark.gentrace(only=...)`` marker: record one test.
 
 A recorded test that fails gets its generator log as a report section, shown by pytest as
-"Captured gentrace log call". All state lives on the config and on the items, so in-process runs
-(pytester) and xdist workers each keep their own.
+"Captured gentrace log call": its last `TAIL_LINES` lines, after one that counts those left out. A
+log is kept in memory while it is small and in a temporary file past that, and let go when its test
+ends. All state lives on the config and on the items, so in-process runs (pytester) and xdist
+workers each keep their own.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import importlib
 import io
 import sys
+import tempfile
+import threading
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
@@ -31,6 +35,63 @@ __all__ = ["GenTracer"]
 
 MARKER = "gentrace"
 SECTION = "gentrace log"
+TAIL_LINES = 1000  # of a failing test's log, in its report
+TAIL_BYTES = 1 << 20  # at most, however long those lines are
+IN_MEMORY = 1 << 20  # of a log: past this, the rest goes to a temporary file
+
+
+class _Log(io.TextIOBase):
+    """A tracer's text log: in memory while small, then in a temporary file (gone once closed).
+
+    It gives the whole text back (`getvalue`), or its last lines and how many came before (`tail`).
+    """
+
+    def __init__(self) -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY, mode="w+b")  # noqa: SIM115 (closed by close())
+        # Reentrant: a generator finalized at an allocation in write() records its collect here.
+        self._lock = threading.RLock()
+        self.lines = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._file.write(text.encode("utf-8", "surrogatepass"))
+            self.lines += text.count("\n")
+        return len(text)
+
+    def getvalue(self) -> str:
+        """The whole log."""
+        return self._read(0).decode("utf-8", "surrogatepass")
+
+    def tail(self, lines: int) -> tuple[str, int]:
+        """The log's last `lines` lines (within `TAIL_BYTES`), and the number of lines before them."""
+        with self._lock:
+            start = max(self._file.seek(0, io.SEEK_END) - TAIL_BYTES, 0)
+            data = self._read(start)
+            total = self.lines
+        if start:
+            data = data[data.find(b"\n") + 1 :]  # from a line's start
+        *ended, last = data.decode("utf-8", "surrogatepass").split("\n")
+        found = [line + "\n" for line in ended]
+        if last:  # a line not ended yet
+            found.append(last)
+            total += 1
+        kept = found[len(found) - lines :] if lines else []
+        return "".join(kept), total - len(kept)
+
+    def _read(self, start: int) -> bytes:
+        with self._lock:
+            self._file.seek(start)
+            data: bytes = self._file.read()
+            self._file.seek(0, io.SEEK_END)
+        return data
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+        super().close()
 
 
 class GenTracer(Tracer):
@@ -41,11 +102,12 @@ class GenTracer(Tracer):
     ...     assert gentracer.ops("averager#1") == ["create", "next", "send", "close"]
 
     It records in memory (`keep`: as for `Tracer`) and keeps the REPL-style log, without colour,
-    for `log()`. Generators whose function does not match `only` (``--only`` globs) are not traced.
+    for `log()` (past a megabyte, in a temporary file). Generators whose function does not match
+    `only` (``--only`` globs) are not traced.
     """
 
     def __init__(self, *, keep: int | None = None, only: Sequence[str] = ()) -> None:
-        self._text = io.StringIO()
+        self._text = _Log()
         self._keep = keep
         super().__init__(out=self._text, color=False, keep=keep, only=only)
 
@@ -108,8 +170,21 @@ class _Recording:
         for tracer in self.tracers:
             tracer.close()
 
-    def log(self) -> str:
-        return "\n".join(text for text in (tracer.log() for tracer in self.tracers) if text)
+    def report(self) -> str:
+        """What a failing test's report shows: each log's tail, after a line counting what it left out."""
+        parts = []
+        for tracer in self.tracers:
+            text, before = tracer._text.tail(TAIL_LINES)
+            if before:
+                text = f"# ... {before:,} earlier lines left out\n{text}"
+            if text:
+                parts.append(text)
+        return "\n".join(parts)
+
+    def release(self) -> None:
+        """Let the logs go (a generator kept past the test keeps its tracer, not the log)."""
+        for tracer in self.tracers:
+            tracer._text.close()
 
 
 _RECORDING = pytest.StashKey[_Recording]()
@@ -213,11 +288,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         and call.excinfo is not None
         and not call.excinfo.errisinstance(pytest.skip.Exception)
     ):
-        text = recording.log()
+        text = recording.report()
         if text:
             item.add_report_section(call.when, SECTION, text)
     yield
     if call.when == "teardown" and recording is not None:
+        recording.release()
         del item.stash[_RECORDING]  # the records may hold the test's objects: let them go
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 import sys
+import tracemalloc
 
 import pytest
 
 from gentrace.instrument import InstrumentingFinder
+from gentrace.pytest_plugin import TAIL_LINES
 
 SECTION = "Captured gentrace log call"
 # Hypothesis's plugin costs about half a second per inner session and has nothing to do with ours.
@@ -399,3 +401,99 @@ def test_xdist_workers_keep_their_own_logs(pytester: pytest.Pytester) -> None:
         averaging = gentrace_log(found[f"test_b{n}"])
         assert f">>> averager#1.send({n})\n{float(n)} " in averaging
         assert "counter" not in averaging
+
+
+# -- memory: what a test's log costs --------------------------------------------------------------
+
+LONG = """
+    import pytest
+
+    import gentrace
+
+    KEPT = []  # generators the code under test keeps: their tracer lives on after the test
+
+
+    @gentrace.trace
+    def steps(n):
+        yield from range(n)
+
+
+    @pytest.mark.gentrace
+    @pytest.mark.parametrize("i", range({tests}))
+    def test_long(i):
+        g = steps({steps})
+        KEPT.append(g)
+        for _ in range({steps} - 1):
+            next(g)
+        assert {passes}
+"""
+
+
+def test_a_long_log_is_not_kept_in_memory_and_a_passing_tests_is_let_go(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(LONG.format(tests=30, steps=4000, passes=True))
+    tracemalloc.start()
+    try:
+        result = pytester.runpytest_inprocess(*FAST, "-p", "no:randomly")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    result.assert_outcomes(passed=30)
+    # 30 logs of 8,000 lines, 350 kB each as text: kept, they would take over 10 MB.
+    assert peak < 6 * 1024 * 1024
+
+
+def test_a_long_log_is_not_kept_in_memory_during_its_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(LONG.format(tests=1, steps=100_000, passes=True))
+    tracemalloc.start()
+    try:
+        result = pytester.runpytest_inprocess(*FAST, "-p", "no:randomly")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    result.assert_outcomes(passed=1)
+    assert peak < 6 * 1024 * 1024  # its 200,000 lines take 9 MB as text
+
+
+def test_a_failing_test_with_a_long_log_shows_its_tail(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(LONG.format(tests=1, steps=5000, passes=False))
+    result = pytester.runpytest(*FAST, "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    log = gentrace_log(sections(result.stdout.str())["test_long[0]"])
+    first, *lines = log.splitlines()
+    assert first == "# ... 8,999 earlier lines left out"  # of 1 + 2 × 4,999
+    assert len(lines) == TAIL_LINES
+    assert lines[-2:] == [">>> next(steps#1)", f"{4998:<40}# GEN_SUSPENDED · line 10: yield from range(n)"]
+
+
+def test_a_short_log_is_shown_whole(pytester: pytest.Pytester) -> None:
+    path = pytester.makepyfile(LONG.format(tests=1, steps=3, passes=False))
+    result = pytester.runpytest(*FAST, "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    assert gentrace_log(sections(result.stdout.str())["test_long[0]"]) == (
+        f">>> steps#1 = steps(3)  # {path.name}:8 · GEN_CREATED\n"
+        ">>> next(steps#1)\n"
+        f"{0:<40}# GEN_CREATED → GEN_SUSPENDED · paused at line 10: yield from range(n)\n"
+        ">>> next(steps#1)\n"
+        f"{1:<40}# GEN_SUSPENDED · line 10: yield from range(n)\n"
+    )
+
+
+def test_the_fixtures_log_is_whole_however_long(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import gentrace
+
+        @gentrace.trace
+        def steps(n):
+            yield from range(n)
+
+        def test_long(gentracer):
+            assert sum(steps(30_000)) == 449_985_000  # a log of 3 MB: past what is kept in memory
+            lines = gentracer.log().splitlines()
+            assert len(lines) == 1 + 2 * 30_001
+            assert lines[0].startswith(">>> steps#1 = steps(30000)  # ")
+            assert lines[-2] == ">>> next(steps#1)"
+            assert lines[-1].endswith("# returned · GEN_SUSPENDED → GEN_CLOSED")
+        """
+    )
+    pytester.runpytest(*FAST).assert_outcomes(passed=1)
