@@ -4,6 +4,10 @@
 >>> @gentrace.trace
 ... def averager(): ...
 >>> t = gentrace.Tracer(out="run.jsonl")
+
+PYTEST_DONT_REWRITE: pytest rewrites the asserts of its plugins' packages, gentrace's included, and
+warns about one imported before it starts, as gentrace is under ``gentrace run -m pytest``; gentrace
+has no assert for it to rewrite.
 """
 
 from __future__ import annotations

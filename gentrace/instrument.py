@@ -218,6 +218,13 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
 class InstrumentingFinder(importlib.abc.MetaPathFinder):
     """Finds the program's own modules (under `roots`) and those named by `include`.
 
+    `install` puts it in the place of `PathFinder` on ``sys.meta_path``: it asks `PathFinder` for
+    each module's spec, once, and gives the spec back as it is unless the module is instrumented.
+    Elsewhere on ``sys.meta_path`` (in front of other finders), it answers only for the modules it
+    instruments. Either way, whether a module is instrumented is decided from its name and the
+    path the import system found, as strings: no file is looked at for a module left alone (a
+    program may import in an event loop that checks for blocking calls).
+
     `exclude` holds file-name globs never instrumented (the pytest plugin leaves test files and
     ``conftest.py`` to pytest's assertion rewriter). What the options selected is noted as modules
     are found, for the warnings at the end of a run: `instrumented` (the modules' names),
@@ -232,7 +239,8 @@ class InstrumentingFinder(importlib.abc.MetaPathFinder):
         only: Sequence[str] = (),
         exclude: Sequence[str] = (),
     ) -> None:
-        self.roots = [os.path.realpath(r) for r in roots]
+        given = list(roots)
+        self.roots = [os.path.realpath(r) for r in given]
         self.include = list(include)
         self.only = list(only)
         self.exclude = list(exclude)
@@ -240,39 +248,65 @@ class InstrumentingFinder(importlib.abc.MetaPathFinder):
         self.instrumented: set[str] = set()
         self.included: set[str] = set()
         self.selected: set[str] = set()
+        self.stands_in = False  # for PathFinder, on sys.meta_path (see `install`)
+        # Every spelling of the roots and of the excluded trees that do not hold a root: the
+        # paths the import system finds are the strings on sys.path joined with file names, so
+        # the entries that lead into these trees through a symbolic link are spellings of them
+        # too. All the filesystem work is done here, before the program starts.
+        excluding = [ex for ex in self.excluded if not any(_is_under(r, ex) for r in self.roots)]
+        tree = {os.path.abspath(root) for root in given} | set(self.roots)
+        outside = set(excluding)
+        for entry in sys.path:
+            if not entry:
+                continue
+            real = os.path.realpath(entry)
+            if any(_is_under(real, ex) for ex in excluding):
+                outside.add(os.path.abspath(entry))
+            elif any(_is_under(real, root) for root in self.roots):
+                tree.add(os.path.abspath(entry))
+        self._tree = sorted(tree)
+        self._outside = sorted(outside)
+        self._folders: dict[str, bool] = {}  # a folder's string → whether its modules are the tree's
 
     def wants(self, fullname: str, origin: str) -> bool:
         """Whether the module `fullname`, loaded from `origin`, is instrumented."""
         if fullname == "gentrace" or fullname.startswith("gentrace."):
             return False  # gentrace's own modules, whatever --include says
-        if any(fnmatch.fnmatchcase(os.path.basename(origin), pattern) for pattern in self.exclude):
+        folder, _, filename = origin.rpartition(os.sep)
+        if self.exclude and any(fnmatch.fnmatchcase(filename, pattern) for pattern in self.exclude):
             return False
-        if any(fnmatch.fnmatchcase(fullname, pattern) for pattern in self.include):
+        if self.include and any(fnmatch.fnmatchcase(fullname, pattern) for pattern in self.include):
             return True
-        path = os.path.realpath(origin)
-        if not any(_is_under(path, root) for root in self.roots):
+        known = self._folders.get(folder)
+        if known is None:
+            known = self._folders[folder] = self._in_tree(folder)
+        return known
+
+    def _in_tree(self, folder: str) -> bool:
+        # Strings only: no filesystem access.
+        if not os.path.isabs(folder):  # found through a relative sys.path entry
+            folder = os.path.join(os.getcwd(), folder)
+        path = os.path.normpath(folder)
+        if not any(_is_under(path, root) for root in self._tree):
             return False
         parts = path.split(os.sep)
         if "site-packages" in parts or "dist-packages" in parts:
             return False
         # The tree may contain a virtual environment or the standard library; those stay untouched
         # unless the program itself lives in them (a script of the standard library's tests).
-        return not any(
-            _is_under(path, ex) and not any(_is_under(r, ex) for r in self.roots) for ex in self.excluded
-        )
+        return not any(_is_under(path, ex) for ex in self._outside)
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
         if (
             spec is None
             or spec.origin is None
             or not isinstance(spec.loader, importlib.machinery.SourceFileLoader)
+            or not self.wants(fullname, spec.origin)
         ):
-            return None
-        if not self.wants(fullname, spec.origin):
-            return None
+            return spec if self.stands_in else None
         loader = InstrumentingLoader(fullname, spec.origin)
         loader.only = self.only
         loader.selected = self.selected
@@ -280,6 +314,18 @@ class InstrumentingFinder(importlib.abc.MetaPathFinder):
         self.instrumented.add(fullname)
         self.included.update(glob for glob in self.include if fnmatch.fnmatchcase(fullname, glob))
         return spec
+
+    # Standing in for PathFinder, the finder answers what the import system and importlib.metadata
+    # ask every finder on sys.meta_path as PathFinder does.
+
+    def invalidate_caches(self) -> None:
+        if self.stands_in:
+            importlib.machinery.PathFinder.invalidate_caches()
+
+    def find_distributions(self, *args: Any, **kwargs: Any) -> Iterable[Any]:
+        if self.stands_in:
+            return importlib.machinery.PathFinder.find_distributions(*args, **kwargs)
+        return ()
 
     def imported_already(self, modules: Mapping[str, Any]) -> dict[str, list[str]]:
         """The source modules among `modules` (``sys.modules``) that an `include` glob names, by glob.
@@ -300,15 +346,31 @@ class InstrumentingFinder(importlib.abc.MetaPathFinder):
 
 
 def install(finder: InstrumentingFinder) -> None:
-    """Put `finder` first on `sys.meta_path` and forget cached finders' negative results."""
-    sys.meta_path.insert(0, finder)
+    """Put `finder` on ``sys.meta_path`` in the place of `PathFinder` (first if it is not there).
+
+    Standing in for it, the finder finds every module that `PathFinder` would, with one search of
+    the path per import, and the finders before it (built-in and frozen modules, other import
+    hooks) keep their turn. Cached finders' negative results are forgotten.
+    """
+    path_finder = importlib.machinery.PathFinder
+    if path_finder in sys.meta_path:
+        sys.meta_path[sys.meta_path.index(path_finder)] = finder
+        finder.stands_in = True
+    else:
+        sys.meta_path.insert(0, finder)
     importlib.invalidate_caches()
 
 
 def uninstall(finder: InstrumentingFinder) -> None:
-    """Take `finder` off `sys.meta_path` (if it is there)."""
-    if finder in sys.meta_path:
-        sys.meta_path.remove(finder)
+    """Take `finder` off ``sys.meta_path`` (if it is there), `PathFinder` back in its place."""
+    if finder not in sys.meta_path:
+        return
+    index = sys.meta_path.index(finder)
+    if finder.stands_in and importlib.machinery.PathFinder not in sys.meta_path:
+        sys.meta_path[index] = importlib.machinery.PathFinder
+    else:
+        del sys.meta_path[index]
+    finder.stands_in = False
 
 
 # -- running a program as __main__ --------------------------------------------------------------
@@ -340,13 +402,24 @@ def run_script(code: types.CodeType, path: str, argv: Sequence[str]) -> None:
     exec(code, main.__dict__)
 
 
-def module_root(name: str) -> str:
-    """The tree of a module run with ``-m``: its top-level package's directory, else the cwd."""
-    top = name.partition(".")[0]
-    spec = importlib.util.find_spec(top)
+def run_as(code: types.CodeType, path: str, name: str) -> dict[str, Any]:
+    """Run compiled script `code` as module `name`, as ``runpy.run_path(path, run_name=name)`` runs
+    a script (multiprocessing runs the program's script again so in its children); its globals."""
+    run: dict[str, Any] = runpy._run_module_code(  # type: ignore[attr-defined]
+        code, None, name, pkg_name=name.rpartition(".")[0], script_name=path
+    )
+    return run
+
+
+def module_roots(name: str) -> list[str]:
+    """The tree of a module run with ``-m``: the current directory, which python -m puts first on
+    sys.path (the project that ``-m pytest`` tests), and the module's top-level package wherever it
+    is (an installed one is left out all the same)."""
+    roots = [os.getcwd()]
+    spec = importlib.util.find_spec(name.partition(".")[0])
     if spec is not None and spec.submodule_search_locations:
-        return os.path.abspath(next(iter(spec.submodule_search_locations)))
-    return os.getcwd()
+        roots.extend(os.path.abspath(folder) for folder in spec.submodule_search_locations)
+    return roots
 
 
 class NoSuchModule(Exception):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import importlib.machinery
+import importlib.metadata
 import inspect
 import json.decoder
 import os
@@ -459,6 +461,123 @@ def test_the_installed_finder_instruments_an_imported_module(
         assert not (project / "__pycache__").exists()  # instrumented bytecode is never cached
     finally:
         sys.modules.pop("gt_inst_sample", None)
+
+
+# What the installed finder costs an import it leaves alone: nothing but the one search of the path
+# that the import system makes anyway. Checked as an event loop's blocking-call detector would
+# (anyio runs its suite under one): the os functions that touch the filesystem are replaced by
+# spies, and the import system's own calls (through `posix`, never `os`) are not seen.
+FILESYSTEM_CALLS = [
+    (os, "stat"),
+    (os, "lstat"),
+    (os, "listdir"),
+    (os, "scandir"),
+    (os, "readlink"),
+    (os.path, "realpath"),
+    (os.path, "abspath"),
+    (os.path, "exists"),
+    (os.path, "isdir"),
+    (os.path, "isfile"),
+    (os.path, "islink"),
+    (os.path, "samefile"),
+]
+
+
+@contextlib.contextmanager
+def spied_filesystem(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The names of the filesystem functions called in the block, through `os` and `os.path`."""
+    calls: list[str] = []
+    with monkeypatch.context() as patch:
+        for module, name in FILESYSTEM_CALLS:
+            real = getattr(module, name)
+
+            def spy(*args: Any, _real: Any = real, _name: str = f"{module.__name__}.{name}") -> Any:
+                calls.append(_name)
+                return _real(*args)
+
+            patch.setattr(module, name, spy)
+        yield calls
+
+
+@contextlib.contextmanager
+def counted_searches(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[tuple[str, str], int]]:
+    """How many times each folder of the path was searched for each module, in the block."""
+    counts: dict[tuple[str, str], int] = {}
+    real = importlib.machinery.FileFinder.find_spec
+
+    def find_spec(self: Any, fullname: str, target: Any = None) -> Any:
+        key = (self.path, fullname)
+        counts[key] = counts.get(key, 0) + 1
+        return real(self, fullname, target)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(importlib.machinery.FileFinder, "find_spec", find_spec)
+        yield counts
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder on sys.path, outside the program's tree, with a module that imports another."""
+    folder = (tmp_path / "elsewhere").resolve()
+    folder.mkdir()
+    (folder / "gt_plain_a.py").write_text("import gt_plain_b\n\ndef numbers(n):\n    yield from range(n)\n")
+    (folder / "gt_plain_b.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(folder))
+    for name in ("gt_plain_a", "gt_plain_b"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    return folder
+
+
+def test_a_module_left_alone_costs_no_filesystem_call(
+    project: Path, elsewhere: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    finder = InstrumentingFinder([str(project)])
+    with installed(finder), spied_filesystem(monkeypatch) as calls:
+        module = importlib.import_module("gt_plain_a")
+    assert calls == []
+    assert not is_traced(module.numbers)
+    assert finder.instrumented == set()
+
+
+IMPORTED = ("gt_inst_mine", "gt_plain_a", "gt_plain_b")
+
+
+def import_all() -> types.ModuleType:
+    """Import the modules of the project and of elsewhere, and one that is nowhere; forget them."""
+    try:
+        with pytest.raises(ModuleNotFoundError, match="No module named 'gt_no_such_module'"):
+            importlib.import_module("gt_no_such_module")
+        return importlib.import_module("gt_inst_mine")
+    finally:
+        for name in IMPORTED:
+            sys.modules.pop(name, None)
+
+
+def test_an_import_searches_the_path_as_often_as_python_does(
+    project: Path, elsewhere: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project / "gt_inst_mine.py").write_text("import gt_plain_a\n\ndef mine():\n    yield 1\n")
+    monkeypatch.syspath_prepend(str(project))
+    monkeypatch.delitem(sys.modules, "gt_inst_mine", raising=False)
+    with counted_searches(monkeypatch) as plain:
+        assert not is_traced(import_all().mine)
+    finder = InstrumentingFinder([str(project)])
+    with installed(finder), counted_searches(monkeypatch) as traced:
+        assert is_traced(import_all().mine)
+    assert finder.instrumented == {"gt_inst_mine"}
+    assert {name for _, name in plain} == {*IMPORTED, "gt_no_such_module"}
+    assert traced == plain  # found or not, instrumented or not: one search of the path
+
+
+def test_installed_it_stands_in_for_the_path_finder_and_uninstalled_puts_it_back(project: Path) -> None:
+    before = list(sys.meta_path)
+    finder = InstrumentingFinder([str(project)])
+    with installed(finder):
+        assert importlib.machinery.PathFinder not in sys.meta_path
+        assert sys.meta_path.index(finder) == before.index(importlib.machinery.PathFinder)
+        # importlib.metadata asks the finders on sys.meta_path for the installed distributions.
+        assert importlib.metadata.version("pytest") == pytest.__version__
+    assert sys.meta_path == before
 
 
 # -- tracebacks without gentrace's frames -------------------------------------------------------
