@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import os
-import signal
 import sys
 import traceback
 from typing import Any, NoReturn
@@ -13,13 +12,14 @@ from typing import Any, NoReturn
 import click
 
 import gentrace
+from gentrace.children import RunSettings, close_whole, trace_children
 from gentrace.instrument import (
     InstrumentingFinder,
     NoSuchModule,
     clean_exception,
     compile_script,
     install,
-    module_root,
+    module_roots,
     run_module,
     run_script,
 )
@@ -29,7 +29,6 @@ from gentrace.tracing import set_default
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
 class UserError(click.ClickException):
@@ -190,7 +189,7 @@ def run(
             raise UserError(f"no module named {module!r} ({exc})") from None
         if found is None:
             raise UserError(f"no module named {module!r}")
-        finder = InstrumentingFinder([module_root(module)], include=include, only=only)
+        finder = InstrumentingFinder(module_roots(module), include=include, only=only)
 
     targets: list[Any] = list(outs)
     if not quiet:
@@ -220,8 +219,23 @@ def run(
     # The tracer is closed at exit (after the program's other threads and its own atexit handlers
     # are done) by this handler, which then says which options selected nothing; the one every
     # tracer with outputs registers was registered first, so it runs after and finds it closed.
-    atexit.register(_at_exit, tracer, finder, untraced, int(code is not None))
-    signal.signal(signal.SIGTERM, _terminate)
+    atexit.register(_at_exit, os.getpid(), tracer, finder, untraced, int(code is not None))
+    # The program's child processes are traced too; SIGTERM closes the logs before it kills.
+    trace_children(
+        RunSettings(
+            roots=finder.roots,
+            include=include,
+            only=only,
+            outs=[os.path.abspath(out) for out in outs],
+            quiet=quiet,
+            color=color,
+            max_repr=max_repr,
+            max_events=max_events,
+            locals=show_locals,
+            timings=timings,
+            script=None if code is None else os.path.abspath(program[0]),
+        )
+    )
     try:
         if code is not None:
             run_script(code, program[0], args)
@@ -243,10 +257,12 @@ def run(
 
 
 def _at_exit(
-    tracer: Tracer, finder: InstrumentingFinder, untraced: dict[str, list[str]], scripts: int
+    pid: int, tracer: Tracer, finder: InstrumentingFinder, untraced: dict[str, list[str]], scripts: int
 ) -> None:
     """Close the tracer, then say which ``--include`` and ``--only`` options selected nothing."""
-    tracer.close()  # the log's closing lines, --summary and --timeline come first
+    if os.getpid() != pid:
+        return  # a forked child's: the main process's tracer and warnings are its own
+    close_whole(tracer)  # the log's closing lines, --summary and --timeline come first
     lines = _unselected(finder, untraced, scripts)
     if lines:
         try:
@@ -282,10 +298,6 @@ def _unselected(finder: InstrumentingFinder, untraced: dict[str, list[str]], scr
                 f"module{'' if modules == 1 else 's'} instrumented"
             )
     return lines
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    raise SystemExit(EXIT_TERMINATED)
 
 
 def _report(exc: BaseException) -> None:

@@ -10,6 +10,7 @@ finalizer may arrive while the same thread is inside the sink.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -75,7 +76,11 @@ def frame_locals(frame_of: FrameLookup | None, record: Record, limit: int | None
 
 
 class TextSink(Sink):
-    """The REPL-style log, to a stream (looked up at each write if given as a callable) or a file."""
+    """The REPL-style log, to a stream (looked up at each write if given as a callable) or a file.
+
+    `through` writes each line at once, as on a terminal (a run's child process may be killed at
+    any moment: ``Pool.terminate()`` sends its workers SIGTERM).
+    """
 
     wants_start = True
 
@@ -90,6 +95,7 @@ class TextSink(Sink):
         locals: FrameLookup | None = None,
         file: bool = False,
         sync_stdout: bool = False,
+        through: bool = False,
     ) -> None:
         if callable(target) and not hasattr(target, "write"):
             self._get: Callable[[], IO[str]] = target
@@ -97,6 +103,7 @@ class TextSink(Sink):
             fixed = cast("IO[str]", target)
             self._get = lambda: fixed
         self._file = file
+        self._through = through
         self._color = color
         self._max_repr = max_repr
         self._origin = origin_ns
@@ -127,10 +134,10 @@ class TextSink(Sink):
             width=terminal_columns(stream) if tty else None,
             fit=tty and self._max_repr is None,
         )
-        self._flush = tty
+        self._flush = tty or self._through
         self._stream = stream
         # Most streams take a line as it is; stderr waits for stdout, and a terminal shows it at once.
-        self._out = self._synced if self._sync_stdout or tty else stream.write
+        self._out = self._synced if self._sync_stdout or self._flush else stream.write
         # The remembered parts carry the old stream's colours (a terminal's, in a file).
         self._writer = LogWriter(self._options)
 
@@ -196,6 +203,8 @@ class JsonlSink(Sink):
     Lines are queued and written in batches: a `deque` takes appends from any thread without a
     lock, and the writer drains it under one. A batch is small next to the file's own buffer, so a
     `kill -9` loses no more than an unflushed buffer would, and never splits a line but the last.
+    With `pid`, every event carries it and is written at once: the trace of a run's child process,
+    which may be killed at any moment (``Pool.terminate()`` sends its workers SIGTERM).
     """
 
     BATCH = 256
@@ -208,17 +217,21 @@ class JsonlSink(Sink):
         max_repr: int | None = None,
         locals: FrameLookup | None = None,
         owns: bool = True,
+        pid: int | None = None,
     ) -> None:
         self._stream = stream
         self._limit = max_repr if max_repr is not None else FILE_MAX_REPR
         # Its bound `__call__`: calling the renderer itself goes through a slot lookup every line.
-        self._render = JsonRenderer(origin_ns, self._limit).__call__
+        self._render: Callable[..., str] = JsonRenderer(origin_ns, self._limit).__call__
+        if pid is not None:
+            self._render = functools.partial(_with_pid, self._render, f',"pid":{pid}}}')
         self._locals = locals
         self._owns = owns
         self._lock = threading.RLock()
         self._queue: deque[str] = deque()
-        # A terminal shows each line at once; elsewhere lines go in batches.
-        self._tty = is_terminal(stream)
+        # A terminal shows each line at once, and a child process's trace has it at once; elsewhere
+        # lines go in batches.
+        self._tty = is_terminal(stream) or pid is not None
         self._batch = 1 if self._tty else self.BATCH
 
     def end(self, record: Record) -> None:
@@ -250,6 +263,10 @@ class JsonlSink(Sink):
                 self._stream.close()
             else:
                 self._stream.flush()
+
+
+def _with_pid(render: Callable[..., str], tail: str, record: Record, locals_: Any = None) -> str:
+    return render(record, locals_)[:-1] + tail  # the line's closing brace, after one more key
 
 
 class LoggerSink(Sink):

@@ -93,8 +93,8 @@ class Tracer:
     after that many events. `color` forces colour on or off for streams (default: only on a
     terminal, ``NO_COLOR`` respected). `locals` adds the generator's local variables to the text
     and JSON outputs each time it pauses; `timings` shows the time spent in each resume. `pid`
-    is written into every JSON Lines event (`gentrace run` names its child processes so). `clock`
-    (integer nanoseconds) is for tests.
+    makes the tracer a `gentrace run` child process's: it is written into every JSON Lines event,
+    and files get each event at once. `clock` (integer nanoseconds) is for tests.
     """
 
     _adopt_async: ClassVar[Callable[..., Any] | None] = None  # aproxy.adopt, once async code is traced
@@ -213,7 +213,13 @@ class Tracer:
                     stream, origin_ns=origin, max_repr=self.max_repr, locals=locals, pid=self._pid
                 )
             return TextSink(
-                stream, origin_ns=origin, max_repr=self.max_repr, timings=timings, locals=locals, file=True
+                stream,
+                origin_ns=origin,
+                max_repr=self.max_repr,
+                timings=timings,
+                locals=locals,
+                file=True,
+                through=self._pid is not None,
             )
         if hasattr(target, "write"):
             if kind == "jsonl":

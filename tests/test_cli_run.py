@@ -447,7 +447,7 @@ for f in (fetch, ticks, Client.get, Client().get, Client.stream, Client().stream
         f.__qualname__,
         inspect.iscoroutinefunction(f),
         inspect.isasyncgenfunction(f),
-        (inspect if sys.version_info >= (3, 14) else asyncio).iscoroutinefunction(f),  # 3.14 deprecates asyncio's
+        (inspect if sys.version_info >= (3, 14) else asyncio).iscoroutinefunction(f),  # asyncio's: deprecated
     )
 asyncio.run(main())
 """
@@ -1271,13 +1271,13 @@ def test_ctrl_c_flushes_the_logs_and_exits_130(tmp_path: Path) -> None:
     assert text.endswith("KeyboardInterrupt                       # raised · GEN_SUSPENDED → GEN_CLOSED\n")
 
 
-def test_sigterm_flushes_the_logs_and_exits_143(tmp_path: Path) -> None:
+def test_sigterm_flushes_the_logs_and_kills_as_under_python(tmp_path: Path) -> None:
     proc = start_blocked(tmp_path, 50, "-q", "-o", "t.jsonl", "-o", "t.log")
     proc.terminate()
     proc.communicate(timeout=TIMEOUT)
-    assert proc.returncode == 128 + signal.SIGTERM
+    assert proc.returncode == -signal.SIGTERM  # killed by it (more in test_signals.py)
     events, notes = read_jsonl(tmp_path / "t.jsonl")
-    assert len(events) == 52
+    assert len(events) == 51  # the step it came in never ended
     assert notes == [{"note": "end", "events": 52}]
     assert results((tmp_path / "t.log").read_text(encoding="utf-8"), "next(steps#1)")[49] == "49"
 
@@ -1373,14 +1373,14 @@ def test_the_warnings_come_after_the_logs_closing_lines_and_keep_the_exit_status
 
 
 def test_an_only_pattern_is_looked_for_in_the_modules_instrumented_and_no_others(tmp_path: Path) -> None:
-    write(
-        tmp_path,
-        {"pkg/__init__.py": "", "pkg/__main__.py": SELECTING["app.py"], "helper.py": SELECTING["helper.py"]},
-    )
-    outside = gentrace("--only", "letters", "-m", "pkg", cwd=tmp_path)
+    write(tmp_path / "lib", {"helper.py": SELECTING["helper.py"]})
+    write(tmp_path / "work", {"pkg/__init__.py": "", "pkg/__main__.py": SELECTING["app.py"]})
+    path = os.pathsep.join([str(tmp_path / "lib"), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env, cwd = environ(PYTHONPATH=path), tmp_path / "work"
+    outside = gentrace("--only", "letters", "-m", "pkg", cwd=cwd, env=env)
     assert outside.returncode == 0, outside.stderr
-    assert warnings_of(outside.stderr) == [only_warning("letters", 2)]  # helper is outside pkg's tree
-    included = gentrace("--only", "letters", "--include", "helper", "-m", "pkg", cwd=tmp_path)
+    assert warnings_of(outside.stderr) == [only_warning("letters", 2)]  # helper is outside the tree
+    included = gentrace("--only", "letters", "--include", "helper", "-m", "pkg", cwd=cwd, env=env)
     assert included.returncode == 0, included.stderr
     assert instances(included.stderr) == {"letters"}
     assert warnings_of(included.stderr) == []
@@ -1463,3 +1463,95 @@ def test_version_is_the_installed_distributions(launcher: str) -> None:
         f"gentrace, version {importlib.metadata.version('gentrace')}\n",
         "",
     )
+
+
+# -- the import hook under an event loop's blocking-call detector ----------------------------------
+
+# As anyio's suite runs: while a loop runs, a call that touches the filesystem from anything but the
+# import system raises. A coroutine imports modules of the standard library lazily (the idna codec
+# among them): python calls none of these functions for those imports, nor must gentrace.
+BLOCKING_DETECTOR = """\
+import asyncio
+import codecs
+import os
+import sys
+
+
+def detector(module, name):
+    real = getattr(module, name)
+
+    def check(*args, **kwargs):
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return real(*args, **kwargs)
+        raise RuntimeError(f"Blocking call to {module.__name__}.{name}")
+
+    setattr(module, name, check)
+
+
+for module, name in [(os, "stat"), (os, "lstat"), (os, "listdir"), (os, "scandir"), (os.path, "abspath"),
+                     (os.path, "realpath"), (os.path, "exists"), (os.path, "isdir"), (os.path, "isfile")]:
+    detector(module, name)
+
+
+async def main():
+    encoder = codecs.getincrementalencoder("idna")()  # imports encodings.idna
+    import colorsys  # the standard library, not imported yet
+
+    return encoder.encode("bücher.example", final=True), colorsys.rgb_to_hsv(1, 0, 0)
+
+
+print(asyncio.run(main()))
+print("encodings.idna" in sys.modules)
+"""
+
+
+def test_an_import_the_hook_leaves_alone_touches_no_file_under_a_blocking_call_detector(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, {"prog.py": BLOCKING_DETECTOR})
+    plain = python("prog.py", cwd=tmp_path)
+    traced = gentrace("-q", "prog.py", cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert (traced.returncode, traced.stdout, traced.stderr) == (0, plain.stdout, "")
+    assert plain.stdout == "(b'xn--bcher-kva.example', (0.0, 1.0, 1))\nTrue\n"
+
+
+# -- gentrace run -m pytest --------------------------------------------------------------------------
+
+PYTEST_PROJECT = {
+    "pytest.ini": "[pytest]\nfilterwarnings = error\n",
+    "app.py": "def numbers(n):\n    yield from range(n)\n",
+    "tests/test_app.py": """\
+import app
+
+
+def test_numbers():
+    assert list(app.numbers(3)) == [0, 1, 2]
+
+
+def test_inner_run(pytester):
+    pytester.makepyfile("def test_x():\\n    assert 1\\n")
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1, warnings=0)
+""",
+    "conftest.py": 'pytest_plugins = ["pytester"]\n',
+}
+
+
+def test_run_m_pytest_passes_as_python_m_pytest_does_under_filterwarnings_error(tmp_path: Path) -> None:
+    # gentrace (imported before pytest's assertion rewriter, as a pytest plugin marked for rewriting)
+    # is found on the path as an installed copy is: pytest looks for it there.
+    write(tmp_path, PYTEST_PROJECT)
+    env = environ(PYTHONPATH=str(ROOT))
+    args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist"]
+    plain = python(*args, cwd=tmp_path, env=env)
+    traced = gentrace("-o", "t.jsonl", *args, cwd=tmp_path, env=env)
+    took = re.compile(r" in [\d.]+s")
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert traced.returncode == 0, traced.stdout + traced.stderr
+    assert took.sub("", traced.stdout) == took.sub("", plain.stdout)
+    # The program's tree is the current directory's project, not pytest's folder: app is traced (its
+    # log on stderr is pytest's to capture, as all a test writes there).
+    events, _ = read_jsonl(tmp_path / "t.jsonl")
+    assert {event["func"] for event in events} == {"app:numbers"}

@@ -19,13 +19,14 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "gentrace"
 
 LAYERS: dict[str, list[str]] = {
-    "record": ["records", "names", "reprs", "recorder", "proxy", "aproxy"],
+    "record": ["records", "names", "heads", "reprs", "recorder", "proxy", "aproxy"],
     "output": ["styles", "sources", "renderers", "textlog", "jsonl", "events", "sinks", "chrome", "page"],
     "trace": ["reader", "summary", "timeline", "logview", "recap", "replay"],
     "front": [
         "tracer",
         "tracing",
         "instrument",
+        "children",
         "cli",
         "show",
         "transcript",
