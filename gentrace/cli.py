@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import os
+import signal
 import sys
 import traceback
 from typing import Any, NoReturn
@@ -249,11 +250,29 @@ def run(
         raise
     except KeyboardInterrupt as exc:
         _report(exc)
-        sys.exit(EXIT_INTERRUPTED)
+        _die_by_sigint()
     except BaseException as exc:
         _report(exc)
         sys.exit(EXIT_FAILURE)
     sys.exit(0)
+
+
+def _die_by_sigint() -> NoReturn:
+    """End as python does after an uncaught KeyboardInterrupt: the exit handlers run (gentrace's
+    write the logs), then the process kills itself with SIGINT, so its parent (a shell, a test
+    runner) sees that it was interrupted. Where SIGINT cannot kill it, it exits 130."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):  # closed or replaced by the program
+            pass
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    except (OSError, ValueError):  # not the main thread, or no such signal here
+        pass
+    os._exit(EXIT_INTERRUPTED)
 
 
 def _at_exit(

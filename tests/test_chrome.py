@@ -243,7 +243,7 @@ def test_the_run_file_is_whole_after_an_uncaught_exception(tmp_path: Path) -> No
     assert slices == [("next(steps#1)", "1"), ("next(steps#1)", "ValueError: boom")]
 
 
-@pytest.mark.parametrize(("how", "status"), [("interrupt", 130), ("terminate", -signal.SIGTERM)])
+@pytest.mark.parametrize(("how", "status"), [("interrupt", -signal.SIGINT), ("terminate", -signal.SIGTERM)])
 def test_the_run_file_is_whole_after_ctrl_c_or_sigterm(tmp_path: Path, how: str, status: int) -> None:
     proc = start_blocked(tmp_path, 50, "-q", "-o", "t.json")
     if how == "interrupt":

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -603,7 +604,8 @@ raise ValueError("boom")
 
 
 @pytest.mark.parametrize(
-    ("how", "status", "last"), [("raise", 1, "ValueError: boom"), ("interrupt", 130, "KeyboardInterrupt")]
+    ("how", "status", "last"),
+    [("raise", 1, "ValueError: boom"), ("interrupt", -signal.SIGINT, "KeyboardInterrupt")],
 )
 def test_run_out_html_writes_the_page_after_a_crash_or_ctrl_c(
     how: str, status: int, last: str, tmp_path: Path
