@@ -367,8 +367,10 @@ class TracedFunction:
     """A traced generator function: calling it returns a traced generator.
 
     It passes for the function it wraps: same ``__name__``, ``__qualname__``, ``__doc__``,
-    ``__wrapped__``, signature, and ``inspect.isgeneratorfunction`` stays True (it exposes the
-    original's ``__code__``); it binds as a method through ``__get__``.
+    ``__wrapped__``, signature, ``__globals__`` and the rest; ``isinstance(f, types.FunctionType)``
+    and ``inspect.isfunction()`` are True (its ``__class__``: pluggy, for one, takes only functions
+    as hooks), ``inspect.isgeneratorfunction`` too (it exposes the original's ``__code__``); it
+    binds as a method through ``__get__``, and pickles and copies by reference.
     """
 
     def __init__(
@@ -414,6 +416,12 @@ class TracedFunction:
             return self
         return types.MethodType(self, obj)
 
+    def __getattr__(self, name: str) -> Any:
+        # What a function has besides what update_wrapper copied: __globals__, __closure__...
+        if name == "_func":  # not set yet (a copy being built): no recursion
+            raise AttributeError(name)
+        return getattr(self._func, name)
+
     def __reduce__(self) -> str:
         # Pickle, copy and deepcopy by reference, as a function: the module's attribute (which the
         # import hook or @trace made this very object) is looked up by qualified name.
@@ -424,7 +432,9 @@ class TracedFunction:
 
 
 # Renaming a traced function renames the function, whose generators take its names.
-forward(TracedFunction, "_func", ("__name__", "__qualname__"))
+forward(
+    TracedFunction, "_func", ("__name__", "__qualname__"), __class__=property(lambda self: types.FunctionType)
+)
 
 
 def traced(

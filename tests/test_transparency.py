@@ -293,3 +293,21 @@ def test_a_generators_locals_die_when_they_would_untraced(finish: str) -> None:
         return alive() is not None
 
     assert locals_alive(tracer.wrap) == locals_alive(lambda g: g)  # (3.13.0 keeps a closed fresh one's)
+
+
+def test_a_traced_generator_function_passes_for_a_function(tracer: gentrace.Tracer) -> None:
+    def gen(a: int, b: int = 2) -> Any:
+        yield a + b
+
+    traced = tracer.trace(gen)
+    checks: list[Callable[[Any], Any]] = [
+        lambda f: isinstance(f, types.FunctionType),
+        inspect.isfunction,
+        inspect.isgeneratorfunction,
+        lambda f: str(inspect.signature(f)),
+        lambda f: inspect.getfullargspec(f).args,
+        lambda f: f.__globals__ is globals(),
+        lambda f: f.__closure__,
+        lambda f: f.__defaults__,
+    ]
+    assert [check(traced) for check in checks] == [check(gen) for check in checks]
