@@ -19,6 +19,7 @@ from __future__ import annotations
 import dis
 import inspect
 import sys
+import weakref
 from asyncio import sleep
 from asyncio import tasks as asyncio_tasks
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
@@ -265,8 +266,8 @@ _CollectHook = Callable[[Any], Any]
 class AsyncGeneratorProxy(AsyncGenerator[Any, Any]):
     """A traced async generator: behaves exactly like the one it wraps, and records each operation.
 
-    asyncio's async-generator hooks see the proxy: its first-iteration hook is given the proxy
-    (so ``shutdown_asyncgens`` closes it through the proxy), and its finalizer, called when the
+    The event loop's async-generator hooks (asyncio's, trio's) see a `_LoopHandle` for it, both of
+    them: ``shutdown_asyncgens`` closes it through the handle, and the finalizer, called when the
     generator is garbage-collected while suspended, is told after `collect` is recorded — the
     generator's async ``finally`` then runs on the loop, untraced, exactly as without gentrace.
     """
@@ -287,13 +288,11 @@ class AsyncGeneratorProxy(AsyncGenerator[Any, Any]):
         firstiter, finalizer = sys.get_asyncgen_hooks()
         if firstiter is None and finalizer is None:
             return make(*args)
-        first: _CollectHook | None = None
-        if firstiter is not None:
-            handle = _LoopHandle(self)
-            self._handle = handle  # the loop holds it weakly, as it would the generator
-            first = lambda _agen: firstiter(handle)  # type: ignore[arg-type]  # noqa: E731 - called once, at once
+        handle = _LoopHandle(self)
+        self._handle = handle  # the loop holds it weakly, as it would the generator
         sys.set_asyncgen_hooks(
-            firstiter=first, finalizer=_finalizer(finalizer, self._rec, self._ref) if finalizer else None
+            firstiter=None if firstiter is None else lambda _agen: firstiter(handle),
+            finalizer=None if finalizer is None else _finalizer(finalizer, handle),
         )
         try:
             return make(*args)
@@ -340,41 +339,73 @@ class AsyncGeneratorProxy(AsyncGenerator[Any, Any]):
 
 
 class _LoopHandle:
-    """What the event loop's first-iteration hook is given for a traced async generator.
+    """What the event loop's async-generator hooks are given for a traced async generator.
 
-    The loop keeps it (weakly) to close the generator at shutdown (``shutdown_asyncgens`` calls
-    its ``aclose()``): that is recorded as `collect`, as when the generator is garbage-collected,
-    and the real generator's ``aclose()`` runs its async ``finally`` exactly as without gentrace.
-    Only the proxy holds it, and it does not hold the proxy: a proxy dropped while suspended is
-    freed at once, and the real generator's finalizer hook runs when it would untraced.
+    Both hooks get this one object, as both get the one generator untraced (trio matches them by
+    ``id()``), and it passes for an async generator (`pass_for`: ``isinstance``, ``ag_frame``…,
+    read on the real one). The loop keeps it (weakly) to close the generator at shutdown
+    (``shutdown_asyncgens`` calls its ``aclose()``), or is handed it by the finalizer hook when
+    the generator is garbage-collected while suspended: that is recorded as `collect`, and the
+    real generator's ``aclose()`` runs its async ``finally`` exactly as without gentrace.
+
+    Only the proxy and the finalizer hook (which the real generator keeps) hold it, and it holds
+    the generator weakly: a proxy dropped while suspended frees the generator at once, and its
+    finalizer hook runs when it would untraced, reviving it here for the loop's ``aclose()``.
     """
 
-    __slots__ = ("__weakref__", "_agen", "_rec", "_ref")
+    __slots__ = ("__weakref__", "_rec", "_ref", "_revived", "_weak")
 
     def __init__(self, proxy: AsyncGeneratorProxy) -> None:
-        self._agen = proxy._agen
+        self._weak = weakref.ref(proxy._agen)
+        self._revived: AsyncGeneratorType[Any, Any] | None = None
         self._rec = proxy._rec
         self._ref = proxy._ref
 
+    @property
+    def _agen(self) -> Any:
+        revived = self._revived
+        return revived if revived is not None else self._weak()
+
     def aclose(self) -> Any:
+        agen = self._agen
+        self._revived = None  # the awaitable holds it now: no cycle through the finalizer hook
         self._rec._collected(self._ref)
-        return self._agen.aclose()
+        return agen.aclose()
+
+    def asend(self, value: Any) -> Any:
+        return self._agen.asend(value)
+
+    def athrow(self, *args: Any) -> Any:
+        return self._agen.athrow(*args)
+
+    def __aiter__(self) -> _LoopHandle:
+        return self
+
+    def __anext__(self) -> Any:
+        return self._agen.__anext__()
 
     def __repr__(self) -> str:
         return f"<traced async generator {self._ref.info[0]} of {self._agen!r}>"
 
 
-def _finalizer(finalizer: _CollectHook, rec: Recorder, ref: InstanceRef) -> _CollectHook:
-    # Holds no reference to the proxy: the real generator keeps this hook, and the proxy keeps it.
+def _finalizer(finalizer: _CollectHook, handle: _LoopHandle) -> _CollectHook:
+    # The real generator keeps this hook: it holds the handle, which holds the generator weakly.
     def collect_then_finalize(agen: Any) -> Any:
-        rec._collected(ref)
-        return finalizer(agen)
+        handle._revived = agen
+        handle._rec._collected(handle._ref)
+        return finalizer(handle)
 
     return collect_then_finalize
 
 
 pass_for(
     AsyncGeneratorProxy,
+    AsyncGeneratorType,
+    "_agen",
+    ("ag_frame", "ag_code", "ag_running", "ag_await", "ag_suspended"),
+)
+pass_for(
+    _LoopHandle,
     AsyncGeneratorType,
     "_agen",
     ("ag_frame", "ag_code", "ag_running", "ag_await", "ag_suspended"),

@@ -610,3 +610,48 @@ def test_task_of_each_thread_when_loops_run_in_several() -> None:
     for thread in threads:
         thread.join()
     assert {(e.thread, e.task) for e in tracer.events} == {("red", "red"), ("blue", "blue")}
+
+
+def test_an_event_loops_async_generator_hooks_see_one_async_generator() -> None:
+    # As trio's do: the first-iteration hook and the finalizer get the same object (trio matches
+    # them by id), which is an async generator with its frame; the finalizer can close it.
+    def run(decorate: Callable[[Any], Any]) -> list[Any]:
+        seen: list[Any] = []
+        firsts: set[int] = set()  # ids only, as trio keeps: the hooks hold no generator
+
+        def firstiter(agen: Any) -> None:
+            firsts.add(id(agen))
+            seen.append(("first", isinstance(agen, types.AsyncGeneratorType), agen.ag_frame is not None))
+
+        def finalizer(agen: Any) -> None:
+            seen.append(("finalize", id(agen) in firsts, agen.__qualname__.rpartition(".")[2]))
+            closing = agen.aclose()
+            try:
+                closing.send(None)
+            except StopIteration:
+                seen.append("closed")
+
+        @decorate
+        async def ticks() -> Any:
+            try:
+                while True:
+                    yield 1
+            finally:
+                seen.append("finally")
+
+        old = sys.get_asyncgen_hooks()
+        sys.set_asyncgen_hooks(firstiter=firstiter, finalizer=finalizer)
+        try:
+            agen = ticks()
+            step = agen.__anext__()
+            with pytest.raises(StopIteration):
+                step.send(None)
+            del agen, step  # dropped while suspended: the finalizer hook runs now
+        finally:
+            sys.set_asyncgen_hooks(*old)
+        return seen
+
+    tracer = gentrace.Tracer()
+    expected = [("first", True, True), ("finalize", True, "ticks"), "finally", "closed"]
+    assert run(tracer.trace) == run(lambda f: f) == expected
+    assert [e.op for e in tracer.events][-1] == "collect"
