@@ -204,9 +204,9 @@ def traced_command(args: list[str]) -> list[str]:
         return args
     at = args.index("-c") + 1
     program = args[at] if at < len(args) else ""
-    if not program.startswith((_SPAWN, _FORKSERVER)):
+    if _SPAWN not in program and _FORKSERVER not in program:  # (3.14's begins "import sys; ")
         return args
-    serve = program.startswith(_FORKSERVER)
+    serve = _FORKSERVER in program
     prefix = (
         f"import sys; sys.path.insert(0, {_HOME!r}); import gentrace.children; del sys.path[0]; "
         f"gentrace.children.start({_settings.to_json()!r}, {serve!r})\n"
