@@ -382,9 +382,6 @@ class TracedFunction:
     ) -> None:
         self._func = func
         functools.update_wrapper(self, func)
-        self.__code__ = func.__code__
-        self.__defaults__ = getattr(func, "__defaults__", None)
-        self.__kwdefaults__ = getattr(func, "__kwdefaults__", None)
         self._tracer = tracer
         self._resolve = resolve
         self._name = name
@@ -431,9 +428,14 @@ class TracedFunction:
         return f"<traced generator function {self._func.__qualname__}>"
 
 
-# Renaming a traced function renames the function, whose generators take its names.
+# Renaming a traced function renames the function, whose generators take its names; __code__ and
+# the rest are the function's too, also when set (@types.coroutine sets the __code__ of what passes
+# for a function: the function's generators are then awaitable).
 forward(
-    TracedFunction, "_func", ("__name__", "__qualname__"), __class__=property(lambda self: types.FunctionType)
+    TracedFunction,
+    "_func",
+    ("__name__", "__qualname__", "__code__", "__defaults__", "__kwdefaults__"),
+    __class__=property(lambda self: types.FunctionType),
 )
 
 

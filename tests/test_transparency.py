@@ -117,6 +117,21 @@ def test_a_traced_generator_is_awaitable_exactly_when_the_real_one_is(
     assert run(tracer.wrap) == run(lambda g: g)
 
 
+def test_types_coroutine_over_a_traced_function_makes_its_generators_awaitable() -> None:
+    def run(decorate: Callable[[Any], Any]) -> Any:
+        def legacy() -> Any:
+            got = yield "pause"
+            return got * 2
+
+        made = types.coroutine(decorate(legacy))
+        coro = awaits(made)
+        return inspect.isawaitable(made()), outcome(lambda c: (c.send(None), c.send(21)), coro)
+
+    tracer = gentrace.Tracer(out=None)
+    assert run(tracer.trace) == run(lambda f: f) == (True, ("raises", StopIteration, "42"))
+    assert [e.op for e in tracer.events if e.op != "create"] == ["collect", "next", "send"]
+
+
 def test_inspect_reads_a_traced_generators_state_and_locals(tracer: gentrace.Tracer) -> None:
     real, traced = numbers(3), tracer.wrap(numbers(3))
     for obj in (real, traced):
