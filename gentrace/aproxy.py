@@ -26,7 +26,7 @@ from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from types import AsyncGeneratorType, CodeType, CoroutineType, FrameType, GeneratorType, TracebackType
 from typing import Any
 
-from gentrace.proxy import hide_from_warnings, pass_for
+from gentrace.proxy import forward, hide_from_warnings, pass_for
 from gentrace.recorder import InstanceRef, Recorder, task_of, thread_state
 from gentrace.records import (
     ACLOSE,
@@ -435,7 +435,7 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
     def __await__(self) -> Generator[Any, None, Any]:
         if self._coro.cr_await is not None:  # as `await` checks a native coroutine
             raise RuntimeError("coroutine is being awaited already")
-        return self  # type: ignore[return-value]
+        return _CoroutineAwait(self)
 
     def send(self, value: Any = None) -> Any:
         """Send `value` into the coroutine, as `coroutine.send` does (``__next__`` sends None)."""
@@ -588,6 +588,35 @@ pass_for(
 )
 
 
+class _CoroutineAwait(CoroutineProxy):
+    """What ``__await__()`` of a traced coroutine gives, as a coroutine's gives its iterator: the
+    same traced coroutine (its steps recorded alike, with no frame more), but iterable, so that
+    ``yield from coro.__await__()`` (a hand-written ``__await__``, as anyio's futures have) works.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, proxy: CoroutineProxy) -> None:
+        self._coro = proxy._coro
+        self._rec = proxy._rec
+        self._ref = proxy._ref
+        self._info = proxy._info
+
+    def __iter__(self) -> _CoroutineAwait:
+        return self
+
+
+async def _awaited() -> None:
+    pass
+
+
+_example = _awaited()
+_COROUTINE_WRAPPER = type(_example.__await__())
+_example.close()
+forward(_CoroutineAwait, "_coro", (), __class__=property(lambda self: _COROUTINE_WRAPPER))
+_CoroutineAwait.__name__ = _COROUTINE_WRAPPER.__name__
+
+
 _AWAKE: Any = object()
 _SLEEP_CODE: CodeType = sleep.__code__
 _SLEEP0_CODE: CodeType = getattr(asyncio_tasks, "__sleep0").__code__
@@ -607,7 +636,7 @@ def _described(result: Any, aw: Any) -> Any:
                 frame = aw.cr_frame
                 return result if frame is None else Sleep(result, frame.f_locals.get("delay"))
             aw = aw.cr_await
-        elif cls is CoroutineProxy:
+        elif cls is CoroutineProxy or cls is _CoroutineAwait:
             aw = aw._coro
         elif cls is AsyncStep:  # awaiting a traced async generator: what is it awaiting?
             aw = aw._proxy._agen.ag_await

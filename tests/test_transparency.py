@@ -326,3 +326,32 @@ def test_a_traced_generator_function_passes_for_a_function(tracer: gentrace.Trac
         lambda f: f.__defaults__,
     ]
     assert [check(traced) for check in checks] == [check(gen) for check in checks]
+
+
+class FutureLike:
+    """An awaitable whose ``__await__`` is a generator delegating to a coroutine's (as anyio's)."""
+
+    def __init__(self, wait: Callable[[], Any]) -> None:
+        self.wait = wait
+
+    def __await__(self) -> Any:
+        got = yield from self.wait().__await__()
+        return ("done", got)
+
+
+def test_a_traced_coroutines_await_iterator_is_an_iterator(tracer: gentrace.Tracer) -> None:
+    def run(decorate: Callable[[Any], Any]) -> Any:
+        @decorate
+        async def wait() -> Any:
+            return await legacy_coroutine()
+
+        async def main() -> Any:
+            return await FutureLike(wait)
+
+        coro = main()
+        it = wait().__await__()
+        shape = (type(it).__name__, isinstance(it, types.CoroutineType), iter(it) is it)
+        it.close()
+        return shape, outcome(lambda c: (c.send(None), c.send(21)), coro)
+
+    assert run(tracer.trace) == run(lambda f: f)
