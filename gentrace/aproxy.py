@@ -433,8 +433,9 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
         self._info: Info = ref.info
 
     def __await__(self) -> Generator[Any, None, Any]:
-        if self._coro.cr_await is not None:  # as `await` checks a native coroutine
-            raise RuntimeError("coroutine is being awaited already")
+        # Never refused, as a coroutine's __await__() is not (anext()'s awaitable asks for it at
+        # every step on 3.10 and 3.11); only `await` itself refuses a native coroutine that is
+        # being awaited already, which it cannot tell of a proxy (README, "Transparency").
         return _CoroutineAwait(self)
 
     def send(self, value: Any = None) -> Any:

@@ -355,3 +355,40 @@ def test_a_traced_coroutines_await_iterator_is_an_iterator(tracer: gentrace.Trac
         return shape, outcome(lambda c: (c.send(None), c.send(21)), coro)
 
     assert run(tracer.trace) == run(lambda f: f)
+
+
+class Countdown:
+    """An async iterator whose ``__anext__`` is a coroutine function that suspends (as anyio's tee)."""
+
+    def __init__(self, n: int, pause: Callable[[], Any]) -> None:
+        self.n = n
+        self.pause = pause
+
+    def __aiter__(self) -> Countdown:
+        return self
+
+    async def __anext__(self) -> int:
+        await self.pause()
+        if self.n == 0:
+            raise StopAsyncIteration
+        self.n -= 1
+        return self.n
+
+
+def test_anext_with_a_default_over_a_traced_coroutine_that_suspends(tracer: gentrace.Tracer) -> None:
+    def run(decorate: Callable[[Any], Any]) -> Any:
+        Counting = type("Counting", (Countdown,), {"__anext__": decorate(Countdown.__anext__)})
+
+        async def main() -> list[Any]:
+            it = Counting(2, legacy_coroutine)
+            return [await anext(it, "end") for _ in range(3)]
+
+        coro, steps = main(), []
+        try:
+            steps.append(coro.send(None))
+            while True:
+                steps.append(coro.send(1))
+        except StopIteration as stop:
+            return steps, stop.value
+
+    assert run(tracer.trace) == run(lambda f: f) == (["pause"] * 3, [1, 0, "end"])
