@@ -37,7 +37,7 @@ def auto_trace(func: Any) -> Any:
     Never with the stderr tracer that ``@gentrace.trace`` falls back on: instrumented code outside
     a ``gentrace run`` (or a test) must not start printing a log.
     """
-    return traced(func, resolve=active_tracer)
+    return traced(func, resolve=active_tracer, hidden=True)
 
 
 class _OwnYield(ast.NodeVisitor):

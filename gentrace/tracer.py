@@ -367,10 +367,11 @@ class TracedFunction:
     """A traced generator function: calling it returns a traced generator.
 
     It passes for the function it wraps: same ``__name__``, ``__qualname__``, ``__doc__``,
-    ``__wrapped__``, signature, ``__globals__`` and the rest; ``isinstance(f, types.FunctionType)``
+    signature, ``__globals__`` and the rest; ``isinstance(f, types.FunctionType)``
     and ``inspect.isfunction()`` are True (its ``__class__``: pluggy, for one, takes only functions
     as hooks), ``inspect.isgeneratorfunction`` too (it exposes the original's ``__code__``); it
-    binds as a method through ``__get__``, and pickles and copies by reference.
+    binds as a method through ``__get__``, and pickles and copies by reference. ``@trace`` sets
+    ``__wrapped__`` to the function, as a decorator does; the import hook's does not.
     """
 
     def __init__(
@@ -379,9 +380,12 @@ class TracedFunction:
         tracer: Tracer | None,
         resolve: Callable[[], Tracer | None] | None,
         name: str | None,
+        hidden: bool = False,
     ) -> None:
         self._func = func
         functools.update_wrapper(self, func)
+        if hidden:  # the import hook's: no __wrapped__, which the function has not either
+            del self.__wrapped__
         self._tracer = tracer
         self._resolve = resolve
         self._name = name
@@ -445,12 +449,17 @@ def traced(
     tracer: Tracer | None = None,
     resolve: Callable[[], Tracer | None] | None = None,
     name: str | None = None,
+    hidden: bool = False,
 ) -> Any:
-    """`func` (a generator function, staticmethod or classmethod) made to trace its generators."""
+    """`func` (a generator function, staticmethod or classmethod) made to trace its generators.
+
+    A `hidden` one (the import hook's, which the program did not write) has no ``__wrapped__``:
+    ``inspect.unwrap()`` of its bound method would give the unbound function.
+    """
     if name is not None and not isinstance(name, str):
         raise TypeError(f"trace(name=...): expected a str, got {type(name).__name__}")
     if isinstance(func, (staticmethod, classmethod)):
-        return type(func)(traced(func.__func__, tracer=tracer, resolve=resolve, name=name))
+        return type(func)(traced(func.__func__, tracer=tracer, resolve=resolve, name=name, hidden=hidden))
     if isinstance(func, TracedFunction):
         func = func._func
     is_generator = (
@@ -460,4 +469,4 @@ def traced(
     )
     if not is_generator or not hasattr(func, "__code__"):
         raise TypeError(_not_generator("trace", func, "a generator function"))
-    return TracedFunction(func, tracer, resolve, name)
+    return TracedFunction(func, tracer, resolve, name, hidden)

@@ -735,3 +735,23 @@ def test_clean_exception_cleans_the_chain_and_survives_a_cycle() -> None:
     clean_exception(exc)
     assert shown(exc.__traceback__) == [("prog.py", "<module>", 3), ("prog.py", "fail", 2)]
     assert shown(cause.__traceback__) == [("prog.py", "<module>", 3), ("prog.py", "fail", 2)]
+
+
+def test_an_instrumented_method_unwraps_as_the_plain_one() -> None:
+    # What the program did not write it does not see: no __wrapped__ leading to the unbound
+    # function (inspect.unwrap of a bound method would give it, called then without self).
+    source = """
+        class Event:
+            async def wait(self):
+                return "waited"
+
+            def items(self):
+                yield 1
+        """
+    for namespace in (run(source), run_plain(source)):
+        event = namespace["Event"]()
+        for method in (event.wait, event.items):
+            assert inspect.unwrap(method) == method
+            assert not hasattr(method, "__wrapped__")
+        assert str(inspect.signature(event.wait)) == "()"
+    assert is_traced(run(source)["Event"].__dict__["wait"])
