@@ -372,7 +372,12 @@ class TracedFunction:
     as hooks), ``inspect.isgeneratorfunction`` too (it exposes the original's ``__code__``); it
     binds as a method through ``__get__``, and pickles and copies by reference. ``@trace`` sets
     ``__wrapped__`` to the function, as a decorator does; the import hook's does not.
+
+    Its own state is in slots, not in ``__dict__``: ``functools.wraps(traced)`` copies the
+    ``__dict__`` of what it wraps into the wrapper (a traced one too), as it copies a function's.
     """
+
+    __slots__ = ("__dict__", "__weakref__", "_drops_first", "_func", "_name", "_resolve", "_tracer")
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import inspect
 import json
 import pickle
@@ -392,3 +393,22 @@ def test_anext_with_a_default_over_a_traced_coroutine_that_suspends(tracer: gent
             return steps, stop.value
 
     assert run(tracer.trace) == run(lambda f: f) == (["pause"] * 3, [1, 0, "end"])
+
+
+def test_functools_wraps_over_a_traced_method_copies_no_state_of_gentraces(tracer: gentrace.Tracer) -> None:
+    # As anyio's run(event.wait) does: @wraps(bound method) over a traced wrapper of its own.
+    class Event:
+        @tracer.trace
+        async def wait(self) -> str:
+            return "waited"
+
+    def run_wrapped(func: Any) -> Any:
+        @functools.wraps(func)
+        @tracer.trace
+        async def wrapper() -> Any:
+            return await func()
+
+        return outcome(lambda c: c.send(None), wrapper())
+
+    assert run_wrapped(Event().wait) == ("raises", StopIteration, "waited")
+    assert "_func" not in vars(Event.__dict__["wait"])
