@@ -429,27 +429,26 @@ LONG = """
 """
 
 
-def test_a_long_log_is_not_kept_in_memory_and_a_passing_tests_is_let_go(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(LONG.format(tests=30, steps=4000, passes=True))
+def run_measured(pytester: pytest.Pytester, tests: int, steps: int) -> tuple[pytest.RunResult, int]:
+    """Run LONG's passing tests in process: the result, and the peak memory allocated meanwhile."""
+    pytester.makepyfile(LONG.format(tests=tests, steps=steps, passes=True))
     tracemalloc.start()
     try:
         result = pytester.runpytest_inprocess(*FAST, "-p", "no:randomly")
-        peak = tracemalloc.get_traced_memory()[1]
+        return result, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def test_a_long_log_is_not_kept_in_memory_and_a_passing_tests_is_let_go(pytester: pytest.Pytester) -> None:
+    result, peak = run_measured(pytester, tests=30, steps=4000)
     result.assert_outcomes(passed=30)
     # 30 logs of 8,000 lines, 350 kB each as text: kept, they would take over 10 MB.
     assert peak < 6 * 1024 * 1024
 
 
 def test_a_long_log_is_not_kept_in_memory_during_its_test(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(LONG.format(tests=1, steps=100_000, passes=True))
-    tracemalloc.start()
-    try:
-        result = pytester.runpytest_inprocess(*FAST, "-p", "no:randomly")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    result, peak = run_measured(pytester, tests=1, steps=100_000)
     result.assert_outcomes(passed=1)
     assert peak < 6 * 1024 * 1024  # its 200,000 lines take 9 MB as text
 
