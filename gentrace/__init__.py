@@ -18,7 +18,7 @@ from gentrace.events import Event
 from gentrace.proxy import GeneratorProxy
 from gentrace.records import Sink
 from gentrace.tracer import Tracer
-from gentrace.tracing import current_tracer, set_default, trace
+from gentrace.tracing import current_tracer, set_default, trace, wrap
 
 __all__ = [
     "Event",
@@ -29,6 +29,7 @@ __all__ = [
     "current_tracer",
     "set_default",
     "trace",
+    "wrap",
 ]
 
 

@@ -64,6 +64,7 @@ class RunSettings:
     max_events: int | None
     locals: bool
     timings: bool
+    iterators: bool
     script: str | None
 
     def to_json(self) -> str:
@@ -104,7 +105,9 @@ def start(settings: str, serve: bool) -> None:
     global _fixup_main_from_path
     begun = RunSettings.from_json(settings)
     _begin(begun)
-    install(InstrumentingFinder(begun.roots, include=begun.include, only=begun.only))
+    install(
+        InstrumentingFinder(begun.roots, include=begun.include, only=begun.only, iterators=begun.iterators)
+    )
     from multiprocessing import spawn, util
 
     if begun.script is not None:
@@ -241,6 +244,7 @@ def _child_started(token: _Token) -> None:
         keep=0,
         locals=settings.locals,
         timings=settings.timings,
+        iterators=settings.iterators,
         pid=pid,
     )
     set_default(tracer)
@@ -261,7 +265,11 @@ def _run_main(settings: RunSettings, main_path: str) -> None:
         return _fixup_main_from_path(main_path)
     spawn.old_main_modules.append(current)
     main = types.ModuleType("__mp_main__")
-    main.__dict__.update(run_as(compile_script(main_path, settings.only), main_path, "__mp_main__"))
+    main.__dict__.update(
+        run_as(
+            compile_script(main_path, settings.only, iterators=settings.iterators), main_path, "__mp_main__"
+        )
+    )
     sys.modules["__main__"] = sys.modules["__mp_main__"] = main
     return None
 

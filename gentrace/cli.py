@@ -140,6 +140,12 @@ def _module_end(args: list[str], valued: set[str]) -> int | None:
     "--locals", "show_locals", is_flag=True, help="Show a generator's local variables each time it pauses."
 )
 @click.option("--timings", is_flag=True, help="Show the time spent inside each resume.")
+@click.option(
+    "--iterators",
+    is_flag=True,
+    help="Also trace iterators: every for loop's iter() and next() calls, iter() and next() written "
+    "in the code, and generator expressions.",
+)
 @click.option("--summary", is_flag=True, help="At exit, print one line per instance and the anomalies.")
 @click.option("--timeline", is_flag=True, help="At exit, print a swimlane chart, one lane per instance.")
 @click.argument("program", nargs=-1, type=click.UNPROCESSED, metavar="[SCRIPT] [ARGS]...")
@@ -154,6 +160,7 @@ def run(
     max_events: int | None,
     show_locals: bool,
     timings: bool,
+    iterators: bool,
     summary: bool,
     timeline: bool,
     program: tuple[str, ...],
@@ -172,9 +179,11 @@ def run(
     code = None
     if module is None:
         script = program[0]
-        finder = InstrumentingFinder([os.path.dirname(os.path.realpath(script))], include=include, only=only)
+        finder = InstrumentingFinder(
+            [os.path.dirname(os.path.realpath(script))], include=include, only=only, iterators=iterators
+        )
         try:
-            code = compile_script(script, only, finder.selected)
+            code = compile_script(script, only, finder.selected, iterators)
         except OSError as exc:
             raise UserError(f"can't open file {script!r}: {exc.strerror or exc}") from None
         except (SyntaxError, ValueError) as exc:
@@ -190,7 +199,7 @@ def run(
             raise UserError(f"no module named {module!r} ({exc})") from None
         if found is None:
             raise UserError(f"no module named {module!r}")
-        finder = InstrumentingFinder(module_roots(module), include=include, only=only)
+        finder = InstrumentingFinder(module_roots(module), include=include, only=only, iterators=iterators)
 
     targets: list[Any] = list(outs)
     if not quiet:
@@ -210,6 +219,7 @@ def run(
             keep=0,
             locals=show_locals,
             timings=timings,
+            iterators=iterators,
         )
     except OSError as exc:
         raise UserError(f"can't open --out file {exc.filename!r}: {exc.strerror or exc}") from None
@@ -234,6 +244,7 @@ def run(
             max_events=max_events,
             locals=show_locals,
             timings=timings,
+            iterators=iterators,
             script=None if code is None else os.path.abspath(program[0]),
         )
     )

@@ -15,7 +15,6 @@ from gentrace.records import (
     AFTER,
     ARG,
     BEFORE,
-    CLOSED_STATES,
     DEPTH,
     DURATION,
     ENDED_AFTER,
@@ -23,7 +22,9 @@ from gentrace.records import (
     FUNC,
     INST,
     LASTI,
+    LOOP,
     NAME,
+    NEXT,
     OP,
     OUTCOME,
     SEQ,
@@ -31,9 +32,12 @@ from gentrace.records import (
     TASK,
     THREAD,
     VALUE,
+    Default,
     Info,
     Record,
     Sleep,
+    keeps_position,
+    kind_of,
     lineno_at,
     make_info,
 )
@@ -63,6 +67,14 @@ class Event:
         filename / lineno: where the generator is paused afterwards (None once closed).
         ended_after: the seq of the latest operation started when this one ended (its own seq
             for a create or collect): where the live log wrote this operation's result.
+        loop: the operation is a ``for`` loop's own next (or anext) of an iterator.
+
+    Iterators (``Tracer(iterators=True)``, ``gentrace run --iterators``) have the ops ``"iter"``
+    and ``"aiter"`` (arg: the source of the iterable, value: whether iter() gave the iterable
+    itself, state_before: None the first time the iterator is met), ``"next"``/``"anext"`` (arg:
+    the default of ``next(it, default)``) and ``"leave"`` (a loop let go of its iterator before
+    the end); the states ``ITER_ACTIVE`` and ``ITER_EXHAUSTED``; filename and lineno say where the
+    call was made. `kind` tells them apart.
     """
 
     seq: int
@@ -82,15 +94,26 @@ class Event:
     filename: str | None
     lineno: int | None
     ended_after: int = 0
+    loop: bool = False
+
+    @property
+    def kind(self) -> str:
+        """``"generator"``, ``"async_generator"``, ``"coroutine"`` or ``"iterator"``."""
+        return kind_of(self.state_after)
 
     def to_dict(self, max_repr: int = 1000) -> dict[str, Any]:
         """The JSON-safe form written to JSON Lines files (reprs taken now)."""
+        arg = self.arg
+        if self.loop:
+            arg = LOOP
+        elif self.op == NEXT and arg is not None and self.kind == "iterator":
+            arg = Default(arg)
         return record_to_dict(
             (
                 self.seq,
                 make_info(self.gen, self.func, None, self.filename),
                 self.op,
-                self.arg,
+                arg,
                 self.outcome,
                 self.value,
                 self.state_before,
@@ -112,15 +135,18 @@ def to_event(record: Record, origin_ns: int) -> Event:
     """Build the public `Event` for a flat record."""
     info: Info = record[INST]
     after = record[AFTER]
-    closed = after in CLOSED_STATES
+    closed = not keeps_position(after)
     value = record[VALUE]
     if type(value) is Sleep:
         value = value.obj
+    arg = record[ARG]
+    if type(arg) is Default:
+        arg = arg.value
     return Event(
         seq=record[SEQ],
         gen=info[NAME],
         op=record[OP],
-        arg=record[ARG],
+        arg=None if arg is LOOP else arg,
         outcome=record[OUTCOME],
         value=value,
         state_before=record[BEFORE],
@@ -134,4 +160,5 @@ def to_event(record: Record, origin_ns: int) -> Event:
         filename=None if closed else info[FILENAME],
         lineno=None if closed else lineno_at(info, record[LASTI]),
         ended_after=record[ENDED_AFTER],
+        loop=arg is LOOP,
     )

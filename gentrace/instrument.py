@@ -22,8 +22,9 @@ import sys
 import sysconfig
 import types
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
+from gentrace.iterators import Iterators, Site
 from gentrace.names import matches_only
 from gentrace.tracer import traced
 from gentrace.tracing import active_tracer
@@ -74,12 +75,22 @@ def _has_own_yield(node: ast.FunctionDef) -> bool:
 
 
 class _Instrumenter(ast.NodeTransformer):
-    def __init__(self, module: str, only: Sequence[str], selected: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        module: str,
+        only: Sequence[str],
+        selected: set[str] | None = None,
+        iterators: bool = False,
+        filename: str = "",
+    ) -> None:
         self.module = module
         self.only = only
         self.selected = selected
+        self.iterators = iterators
+        self.filename = filename
         self.scope: list[str] = []
         self.count = 0
+        self.used: set[str] = set()  # the names of this module's functions the rewrite calls
 
     def _selects(self, qualname: str) -> bool:
         """Whether the ``--only`` patterns select this function; notes in `selected` which did."""
@@ -122,6 +133,135 @@ class _Instrumenter(ast.NodeTransformer):
             self.count += 1
         return node
 
+    # -- iterators (--iterators): loops, iter() and next() calls, generator expressions -----------
+    # Each becomes a call of one of the functions below, placed where the expression was (so a
+    # traceback's line and columns stay), with the place as a constant: (filename, line, source).
+
+    def _call(self, function: str, node: ast.expr, args: list[ast.expr]) -> ast.Call:
+        self.used.add(function)
+        call = ast.Call(func=ast.Name(id=_CALLS[function], ctx=ast.Load()), args=args, keywords=[])
+        return ast.copy_location(call, node)
+
+    def _site(self, line: int, source: str) -> ast.Constant:
+        return ast.Constant(value=(self.filename, line, source))  # type: ignore[arg-type]  # a tuple constant compiles
+
+    def _loop(self, node: ast.For | ast.AsyncFor, function: str) -> ast.stmt:
+        source = ast.unparse(node.iter)
+        self.generic_visit(node)
+        if self.iterators:
+            node.iter = self._call(function, node.iter, [node.iter, self._site(node.lineno, source)])
+        return node
+
+    def visit_For(self, node: ast.For) -> ast.stmt:
+        return self._loop(node, "loop")
+
+    def visit_AsyncFor(self, node: ast.AsyncFor) -> ast.stmt:
+        return self._loop(node, "aloop")
+
+    def visit_comprehension(self, node: ast.comprehension) -> ast.comprehension:
+        source = ast.unparse(node.iter)
+        self.generic_visit(node)
+        if self.iterators:
+            site = self._site(node.iter.lineno, source)
+            node.iter = self._call("aloop" if node.is_async else "loop", node.iter, [node.iter, site])
+        return node
+
+    def visit_GeneratorExp(self, node: ast.GeneratorExp) -> ast.expr:
+        source = ast.unparse(node)
+        self.generic_visit(node)
+        if not self.iterators:
+            return node
+        return self._call("genexpr", node, [node, self._site(node.lineno, source)])
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        self.generic_visit(node)
+        func = node.func
+        if (
+            self.iterators
+            and isinstance(func, ast.Name)
+            and func.id in ("iter", "next")
+            and not node.keywords
+            and 1 <= len(node.args) <= 2
+            and not any(isinstance(arg, ast.Starred) for arg in node.args)
+        ):
+            source = ", ".join(ast.unparse(arg) for arg in node.args)
+            # The name is looked up where it was: a program's own `next` is called, unrecorded.
+            name = ast.copy_location(ast.Name(id=func.id, ctx=ast.Load()), func)
+            return self._call(func.id, node, [name, self._site(node.lineno, source), *node.args])
+        return node
+
+
+_CALLS: Final = {
+    "loop": "__gentrace_loop__",
+    "aloop": "__gentrace_aloop__",
+    "genexpr": "__gentrace_genexpr__",
+    "iter": "__gentrace_iter__",
+    "next": "__gentrace_next__",
+}
+"""The functions of this module that rewritten code calls → the names it binds them to."""
+
+
+def _recording() -> Iterators | None:
+    tracer = active_tracer()
+    if tracer is None or tracer.iterators is None or tracer.closed:
+        return None
+    return tracer.iterators
+
+
+def loop(iterable: Any, site: Site) -> Any:
+    """What a rewritten ``for`` loop (or comprehension) iterates: `iterable` itself unless iterators
+    are recorded, else a recording iterator (the loop's own iter() is made here, once)."""
+    iterators = _recording()
+    if iterators is None:
+        return iterable
+    return iterators.loop(iterable, site)
+
+
+def aloop(iterable: Any, site: Site) -> Any:
+    """`loop` for an ``async for`` (or async comprehension)."""
+    iterators = _recording()
+    if iterators is None:
+        return iterable
+    return iterators.aloop(iterable, site)
+
+
+def genexpr(gen: Any, site: Site) -> Any:
+    """A generator expression's generator, traced as ``genexpr@LINE#N``."""
+    iterators = _recording()
+    if iterators is None:
+        return gen
+    tracer = active_tracer()
+    assert tracer is not None
+    return tracer._adopt(gen, f"genexpr@{site[1]}", None, site[2])
+
+
+def iter_(function: Any, site: Site, *args: Any) -> Any:
+    """A rewritten ``iter(...)``: the real call (recorded if it is the builtin's) and its result."""
+    if function is not builtins.iter or (iterators := _recording()) is None:
+        try:
+            return function(*args)
+        except BaseException as exc:
+            _strip_call(exc, iter_.__code__)
+            raise
+    return iterators.iter_call(args, site)
+
+
+def next_(function: Any, site: Site, it: Any, *default: Any) -> Any:
+    """A rewritten ``next(...)``: the real call (recorded if it is the builtin's) and its result."""
+    if function is not builtins.next or (iterators := _recording()) is None:
+        try:
+            return function(it, *default)
+        except BaseException as exc:
+            _strip_call(exc, next_.__code__)
+            raise
+    return iterators.next_call(it, default, site)
+
+
+def _strip_call(exc: BaseException, code: types.CodeType) -> None:
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_frame.f_code is code:
+        exc.__traceback__ = tb.tb_next
+
 
 def instrument_source(
     source: str | bytes,
@@ -129,36 +269,47 @@ def instrument_source(
     module: str,
     only: Sequence[str] = (),
     selected: set[str] | None = None,
+    iterators: bool = False,
 ) -> types.CodeType:
     """Compile `source` with every selected generator function traced (may raise SyntaxError).
 
     `selected`, if given, gets each of the `only` patterns that selected a function here.
+    `iterators` also rewrites loops, ``iter()``/``next()`` calls and generator expressions.
     """
     # compile() rather than ast.parse(): a SyntaxError then carries no frame of the ast module.
     tree = compile(source, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-    instrumenter = _Instrumenter(module, only, selected)
+    instrumenter = _Instrumenter(module, only, selected, iterators, filename)
     tree = instrumenter.visit(tree)
-    if instrumenter.count:
-        _bind_decorator(tree)
+    if instrumenter.count or instrumenter.used:
+        _bind_decorator(tree, instrumenter.used)
     ast.fix_missing_locations(tree)
     return compile(tree, filename, "exec", dont_inherit=True)
 
 
-def instrument_interactive(source: str, filename: str = "<stdin>", flags: int = 0) -> types.CodeType:
+def instrument_interactive(
+    source: str, filename: str = "<stdin>", flags: int = 0, iterators: bool = False
+) -> types.CodeType:
     """Compile one console input (``'single'`` mode) with its generator functions traced.
 
-    No import of the decorator is added: the console binds ``__gentrace_auto_trace__`` in its
-    namespace. `flags` are the ``__future__`` flags the console has seen so far.
+    No import of the decorator is added: the console binds the rewrite's names in its namespace
+    (`bindings`). `flags` are the ``__future__`` flags the console has seen so far.
     """
     tree = ast.parse(source, filename, mode="single")
-    tree = _Instrumenter("__main__", ()).visit(tree)
+    tree = _Instrumenter("__main__", (), iterators=iterators, filename=filename).visit(tree)
     ast.fix_missing_locations(tree)
     code: types.CodeType = compile(tree, filename, "single", flags=flags, dont_inherit=True)
     return code
 
 
-def _bind_decorator(tree: ast.Module) -> None:
-    # `from gentrace.instrument import auto_trace as __gentrace_auto_trace__`, after the
+def bindings() -> dict[str, Any]:
+    """The names rewritten code calls, and what they are bound to (for a console's namespace)."""
+    found: dict[str, Any] = {DECORATOR: auto_trace}
+    found.update((name, _FUNCTIONS[function]) for function, name in _CALLS.items())
+    return found
+
+
+def _bind_decorator(tree: ast.Module, used: set[str]) -> None:
+    # `from gentrace.instrument import auto_trace as __gentrace_auto_trace__, ...`, after the
     # docstring and `from __future__` imports (which must come first).
     position = 0
     body = tree.body
@@ -175,10 +326,13 @@ def _bind_decorator(tree: ast.Module) -> None:
             break
         position += 1
     anchor = body[position] if position < len(body) else body[-1]
-    statement = ast.ImportFrom(
-        module="gentrace.instrument", names=[ast.alias(name="auto_trace", asname=DECORATOR)], level=0
-    )
+    names = [ast.alias(name="auto_trace", asname=DECORATOR)]
+    names.extend(ast.alias(name=_FUNCTIONS[f].__name__, asname=_CALLS[f]) for f in sorted(used))
+    statement = ast.ImportFrom(module="gentrace.instrument", names=names, level=0)
     body.insert(position, ast.copy_location(statement, anchor))
+
+
+_FUNCTIONS: Final = {"loop": loop, "aloop": aloop, "genexpr": genexpr, "iter": iter_, "next": next_}
 
 
 # -- the import hook ----------------------------------------------------------------------------
@@ -205,11 +359,12 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
 
     only: Sequence[str] = ()
     selected: set[str] | None = None
+    iterators = False
 
     def get_code(self, fullname: str) -> types.CodeType:
         path = self.get_filename(fullname)
         source = self.get_data(path)
-        return instrument_source(source, path, fullname, self.only, self.selected)
+        return instrument_source(source, path, fullname, self.only, self.selected, self.iterators)
 
     def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
         pass  # instrumented bytecode must never land in __pycache__ for plain runs to load
@@ -238,8 +393,10 @@ class InstrumentingFinder(importlib.abc.MetaPathFinder):
         include: Sequence[str] = (),
         only: Sequence[str] = (),
         exclude: Sequence[str] = (),
+        iterators: bool = False,
     ) -> None:
         given = list(roots)
+        self.iterators = iterators
         self.roots = [os.path.realpath(r) for r in given]
         self.include = list(include)
         self.only = list(only)
@@ -309,6 +466,7 @@ class InstrumentingFinder(importlib.abc.MetaPathFinder):
             return spec if self.stands_in else None
         loader = InstrumentingLoader(fullname, spec.origin)
         loader.only = self.only
+        loader.iterators = self.iterators
         loader.selected = self.selected
         spec.loader = loader
         self.instrumented.add(fullname)
@@ -376,14 +534,16 @@ def uninstall(finder: InstrumentingFinder) -> None:
 # -- running a program as __main__ --------------------------------------------------------------
 
 
-def compile_script(path: str, only: Sequence[str] = (), selected: set[str] | None = None) -> types.CodeType:
+def compile_script(
+    path: str, only: Sequence[str] = (), selected: set[str] | None = None, iterators: bool = False
+) -> types.CodeType:
     """The instrumented code of a script (raises OSError, SyntaxError, ValueError).
 
     `selected`, if given, gets each of the `only` patterns that selected a function in it.
     """
     with open(path, "rb") as f:
         source = f.read()
-    return instrument_source(source, os.path.abspath(path), "__main__", only, selected)
+    return instrument_source(source, os.path.abspath(path), "__main__", only, selected, iterators)
 
 
 def run_script(code: types.CodeType, path: str, argv: Sequence[str]) -> None:

@@ -12,13 +12,13 @@ from typing import Any, Final
 
 from gentrace.records import (
     AFTER,
+    AITER,
     ANEXT,
     ARG,
     ASEND,
     ATHROW,
     BEFORE,
     CLOSE,
-    CLOSED_STATES,
     COLLECT,
     CREATE,
     DEPTH,
@@ -27,7 +27,9 @@ from gentrace.records import (
     FILENAME,
     FUNC,
     INST,
+    ITER,
     LASTI,
+    LOOP,
     NAME,
     NEXT,
     OP,
@@ -43,12 +45,23 @@ from gentrace.records import (
     THROW,
     VALUE,
     YIELD,
+    Default,
     Info,
     Record,
+    keeps_position,
+    kind_of,
     lineno_at,
 )
 from gentrace.renderers import MEMO_SIZE, call_args
-from gentrace.reprs import PLAIN_REPR_TYPES, PLAIN_TYPES, SMALL_INT, exc_info, is_exception, safe_repr
+from gentrace.reprs import (
+    PLAIN_REPR_TYPES,
+    PLAIN_TYPES,
+    SMALL_INT,
+    escape_controls,
+    exc_info,
+    is_exception,
+    safe_repr,
+)
 
 _js = json.encoder.encode_basestring_ascii
 
@@ -65,16 +78,22 @@ def _json_repr(obj: Any, limit: int | None) -> str:
 
 def _arg_json(record: Record, limit: int | None) -> str:
     op = record[OP]
+    arg = record[ARG]
     if op == SEND or op == THROW or op == ASEND or op == ATHROW:
-        return _json_repr(record[ARG], limit)
-    if op == CREATE and record[ARG] is not None:
-        return _js(call_args(record[ARG], limit))
+        return _json_repr(arg, limit)
+    if op == CREATE and arg is not None:
+        return _js(call_args(arg, limit))
+    if (op == ITER or op == AITER) and arg is not None:
+        return _js(escape_controls(arg))  # the source of the iterable
+    if type(arg) is Default:
+        return _json_repr(arg.value, limit)
     return "null"
 
 
 _STATE_JSON: Final[dict[str | None, str]] = {None: "null", **{state: f'"{state}"' for state in STATES}}
 _VALUE_OUTCOMES: Final = frozenset({YIELD, RETURN, RAISE})
 _CLOSED_WHERE: Final = '"filename":null,"lineno":null'
+_LOOP_JSON: Final = ',"loop":true'
 _STEP_OPS: Final = frozenset({NEXT, ANEXT, SEND, ASEND})
 
 
@@ -132,7 +151,7 @@ class JsonRenderer:
             value_json = _plain_json(value)
             arg_json = "null" if op == NEXT or op == ANEXT else _plain_json(arg)
             if value_json is not None and arg_json is not None:
-                key = (info[NAME], op, before, after, depth, thread, task, lasti)
+                key = (info[NAME], op, before, after, depth, thread, task, lasti, arg is LOOP)
                 lead, tail, where = self._steps.get(key) or self._step_parts(info, key)
                 return (
                     f'{{"seq":{seq},{lead}{arg_json},"outcome":"yield","value":{value_json}{tail}'
@@ -144,14 +163,16 @@ class JsonRenderer:
         # A step's line before its arg, from its states to its time, and from its filename on.
         if len(self._steps) >= MEMO_SIZE:
             self._steps.clear()
-        name, op, before, after, depth, thread, task, lasti = key
+        name, op, before, after, depth, thread, task, lasti, loop = key
         head = self._heads.get(name) or self._head(info)
-        if after in CLOSED_STATES:
+        if not keeps_position(after):
             where = _CLOSED_WHERE
         else:
             where = self._wheres.get((name, lasti)) or self._where(info, lasti)
+        if loop:
+            where += _LOOP_JSON
         parts = self._steps[key] = (
-            f'{head}"op":"{op}","arg":',
+            f'{head}"kind":"{kind_of(after)}","op":"{op}","arg":',
             f',"state_before":{_STATE_JSON[before]},"state_after":"{after}","depth":{depth},'
             f'"thread":{_js(thread)},"task":{"null" if task is None else _js(task)},"time":',
             where,
@@ -164,7 +185,7 @@ class JsonRenderer:
         name = info[NAME]
         head = self._heads.get(name) or self._head(info)
         after = record[AFTER]
-        if after in CLOSED_STATES:
+        if not keeps_position(after):
             where = _CLOSED_WHERE
         else:
             lasti = record[LASTI]
@@ -180,19 +201,21 @@ class JsonRenderer:
         limit = self.limit
         value = record[VALUE]
         cls = type(value)
-        if outcome not in _VALUE_OUTCOMES:
+        if op == ITER or op == AITER:
+            value_json = "true" if value is True else "false"  # whether it gave the iterable itself
+        elif outcome not in _VALUE_OUTCOMES:
             value_json = "null"
         elif cls is int and -SMALL_INT < value < SMALL_INT:
             value_json = f'"{value}"'
         else:
             value_json = _json_repr(value, limit)
-        if op == NEXT or op == CLOSE or op == COLLECT:
+        if op == CLOSE or op == COLLECT:
             arg_json = "null"
         else:
             arg_json = _arg_json(record, limit)
         task = record[TASK]
         line = (
-            f'{{"seq":{record[SEQ]},{head}"op":"{op}","arg":{arg_json},"outcome":"{outcome}",'
+            f'{{"seq":{record[SEQ]},{head}"kind":"{kind_of(after)}","op":"{op}","arg":{arg_json},"outcome":"{outcome}",'
             f'"value":{value_json},"state_before":{_STATE_JSON[record[BEFORE]]},"state_after":"{after}",'
             f'"depth":{record[DEPTH]},"thread":{thread_json},"task":{"null" if task is None else _js(task)},'
             f'"time":{record[START] - self.origin}e-9,"duration":{record[DURATION]}e-9,{where},'
@@ -206,6 +229,8 @@ class JsonRenderer:
             arg = record[ARG]
             if type(arg) is not int and is_exception(arg):
                 line += f',"arg_exc":{json.dumps(exc_info(arg, limit), ensure_ascii=True)}'
+        if record[ARG] is LOOP:
+            line += _LOOP_JSON
         if locals_ is not None:
             line += f',"locals":{json.dumps(dict(locals_), ensure_ascii=True)}'
         return line + "}"

@@ -17,11 +17,10 @@ from gentrace.names import matches_only
 from gentrace.reader import END, START, Gap, LogItem
 from gentrace.records import (
     AFTER,
-    COLLECT,
-    CREATE,
     DEPTH,
     FUNC,
     INST,
+    INSTANT_OPS,
     LASTI,
     NAME,
     OP,
@@ -30,6 +29,7 @@ from gentrace.records import (
     Record,
     Unfinished,
     is_finished,
+    kind_of,
     lineno_at,
 )
 from gentrace.renderers import (
@@ -167,13 +167,13 @@ class LogSteps:
         info = record[INST]
         if kind == END:
             after = record[AFTER]
-            if is_finished(after):
+            if is_finished(after) or kind_of(after) == "iterator":  # (an iterator is never "suspended")
                 self._unfinished.pop(info[NAME], None)
             else:
                 self._unfinished[info[NAME]] = Unfinished(info, after, lineno_at(info, record[LASTI]))
         if self.filters is not None and not self.filters.keep(record, options.max_repr):
             return None
-        instant = record[OP] == CREATE or record[OP] == COLLECT
+        instant = record[OP] in INSTANT_OPS
         lines = []
         if event.late and (kind == START or instant):
             lines = _split(self._writer.comment(_late(record, options)))

@@ -21,11 +21,15 @@ from dataclasses import dataclass
 from typing import IO, Any, Final, Union
 
 from gentrace.records import (
+    AITER,
+    ANEXT,
     ATHROW,
-    COLLECT,
-    CREATE,
     ENDED_AFTER,
+    INSTANT_OPS,
+    ITER,
+    LOOP,
     MAIN_THREAD,
+    NEXT,
     OP,
     OPS,
     OUTCOMES,
@@ -174,7 +178,8 @@ def parse_event(data: Any) -> TraceEvent:
     if ended_after is not None and (isinstance(ended_after, bool) or not isinstance(ended_after, int)):
         raise ValueError("ended_after is not an integer")
     arg_text = _text(data, "arg")
-    value_text = _text(data, "value")
+    own = data.get("value") if op == ITER or op == AITER else None
+    value_text = None if own is not None else _text(data, "value")
     filename = _text(data, "filename")
     func = _text(data, "func") or "?"
     thread = _text(data, "thread") or MAIN_THREAD
@@ -183,7 +188,9 @@ def parse_event(data: Any) -> TraceEvent:
     arg: Any = _exc(data, "arg_exc", arg_text) if op == THROW or op == ATHROW else None
     if arg is None and arg_text is not None:
         arg = ReprText(arg_text)
-    value: Any = _exc(data, "value_exc", value_text)
+    if data.get("loop") is True and (op == NEXT or op == ANEXT):
+        arg = LOOP
+    value: Any = _exc(data, "value_exc", value_text) if own is None else own is True
     if value is None and value_text is not None:
         # The log says "returned · ..." for a None return, as the live log does.
         value = None if outcome == RETURN and value_text == "None" else ReprText(value_text)
@@ -339,7 +346,7 @@ class TraceReader:
                 event = TraceEvent((*record[:ENDED_AFTER], resolved), event.locals, event.late)
             if seq < expected:
                 late = TraceEvent(event.record, event.locals, late=True)
-                if record[OP] != CREATE and record[OP] != COLLECT:
+                if record[OP] not in INSTANT_OPS:
                     yield START, late
                 yield END, late
                 continue
@@ -373,7 +380,7 @@ def _given(
         elif expected in pending:
             event = pending.pop(expected)
             expected += 1
-            if event.record[OP] != CREATE and event.record[OP] != COLLECT:
+            if event.record[OP] not in INSTANT_OPS:
                 yield START, event
         elif len(pending) + len(ends) > hold:
             first = min(pending) if pending else ends[0][0] + 1

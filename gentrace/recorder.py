@@ -311,11 +311,17 @@ class Recorder:
         if module is None and func is None:
             frame = _frame_of(gen)
             module = frame.f_globals.get("__name__") if frame is not None else None
-        with self._lock:
-            numbers = self._numbers.get(base)
-            if numbers is None:
-                numbers = self._numbers[base] = itertools.count(1)
-        return base, f"{module or '?'}:{qualname}", numbers
+        return base, f"{module or '?'}:{qualname}", self.numbers(base)
+
+    def numbers(self, base: str) -> Iterator[int]:
+        """The numbers N of the instances named ``base#N``, whatever their kind: one count per name."""
+        numbers = self._numbers.get(base)
+        if numbers is None:
+            with self._lock:
+                numbers = self._numbers.get(base)
+                if numbers is None:
+                    numbers = self._numbers[base] = itertools.count(1)
+        return numbers
 
     def _collected(self, ref: InstanceRef) -> None:
         self._refs.pop(ref, None)

@@ -28,7 +28,8 @@ YIELD: Final = "yield"
 RETURN: Final = "return"
 RAISE: Final = "raise"
 CLOSED: Final = "closed"
-OUTCOMES: Final = frozenset({CREATED, YIELD, RETURN, RAISE, CLOSED})
+LEFT: Final = "left"  # a loop left its iterator before the end (`LEAVE`)
+OUTCOMES: Final = frozenset({CREATED, YIELD, RETURN, RAISE, CLOSED, LEFT})
 
 # States, as inspect.getgeneratorstate names them.
 GEN_CREATED: Final = "GEN_CREATED"
@@ -53,16 +54,48 @@ CORO_CLOSED: Final = "CORO_CLOSED"
 ASYNC_OPS: Final = frozenset({ANEXT, ASEND, ATHROW, ACLOSE})
 OPS = OPS | ASYNC_OPS
 
+# Iterators (`iterators`): besides next and anext, the iter() (or aiter()) call that gets one, and
+# a loop left before its iterator was exhausted (by break, return or an exception).
+ITER: Final = "iter"
+AITER: Final = "aiter"
+LEAVE: Final = "leave"
+OPS = OPS | {ITER, AITER, LEAVE}
+INSTANT_OPS: Final = frozenset({CREATE, COLLECT, ITER, AITER, LEAVE})
+"""Operations recorded once, when done, and written on one line (no ``>>>`` line at their start)."""
+ITER_ACTIVE: Final = "ITER_ACTIVE"
+ITER_RUNNING: Final = "ITER_RUNNING"
+ITER_EXHAUSTED: Final = "ITER_EXHAUSTED"
+
 STATES: Final = frozenset(
     {GEN_CREATED, GEN_RUNNING, GEN_SUSPENDED, GEN_CLOSED}
     | {AGEN_CREATED, AGEN_RUNNING, AGEN_SUSPENDED, AGEN_CLOSED}
     | {CORO_CREATED, CORO_RUNNING, CORO_SUSPENDED, CORO_CLOSED}
+    | {ITER_ACTIVE, ITER_RUNNING, ITER_EXHAUSTED}
 )
 CREATED_STATES: Final = frozenset({GEN_CREATED, AGEN_CREATED, CORO_CREATED})
-RUNNING_STATES: Final = frozenset({GEN_RUNNING, AGEN_RUNNING, CORO_RUNNING})
-SUSPENDED_STATES: Final = frozenset({GEN_SUSPENDED, AGEN_SUSPENDED, CORO_SUSPENDED})
-CLOSED_STATES: Final = frozenset({GEN_CLOSED, AGEN_CLOSED, CORO_CLOSED})
-"""Finished, whatever the kind: `is_finished` is the one answer to "did this instance end"."""
+RUNNING_STATES: Final = frozenset({GEN_RUNNING, AGEN_RUNNING, CORO_RUNNING, ITER_RUNNING})
+SUSPENDED_STATES: Final = frozenset({GEN_SUSPENDED, AGEN_SUSPENDED, CORO_SUSPENDED, ITER_ACTIVE})
+CLOSED_STATES: Final = frozenset({GEN_CLOSED, AGEN_CLOSED, CORO_CLOSED, ITER_EXHAUSTED})
+"""Finished, whatever the kind: `is_finished` is the one answer to "did this instance end".
+
+An iterator has no state of its own that Python shows: gentrace calls it active until a next()
+raised StopIteration, then exhausted (a class's ``__next__`` may answer again after that)."""
+
+KINDS: Final = {"GEN": "generator", "AGEN": "async_generator", "CORO": "coroutine", "ITER": "iterator"}
+"""The prefix of a state → the kind of instance in that state: the JSON Lines ``kind``."""
+
+
+def kind_of(state: str) -> str:
+    """The kind of instance in `state`: ``"generator"``, ``"async_generator"``, ``"coroutine"`` or
+    ``"iterator"``."""
+    return KINDS[state.partition("_")[0]]
+
+
+def keeps_position(state: str | None) -> bool:
+    """Whether a record ending in `state` has a position: all but a finished generator's or
+    coroutine's (an iterator's records are placed where the call was made)."""
+    return state not in CLOSED_STATES or state == ITER_EXHAUSTED
+
 
 SYNC_OP: Final = {ANEXT: NEXT, ASEND: SEND, ATHROW: THROW, ACLOSE: CLOSE}
 """An async generator's operation → the generator operation it mirrors (counted as that one)."""
@@ -146,9 +179,10 @@ def state_after_raise(op: str, before: str, arg: Any, exc: BaseException) -> str
 
 
 def runs_code(record: Record) -> bool:
-    """Whether the operation ran the generator's code (a close or collect only if it was suspended)."""
+    """Whether the operation ran the generator's code (a close or collect only if it was suspended;
+    an iterator's iter() or a loop left, never)."""
     op = record[OP]
-    if op == CREATE:
+    if op in INSTANT_OPS and op != COLLECT:
         return False
     if op == CLOSE or op == COLLECT or op == ACLOSE:
         return record[BEFORE] in SUSPENDED_STATES
@@ -198,6 +232,32 @@ def lineno_at(info: Info, lasti: int) -> int | None:
     i = bisect.bisect_right(starts, lasti) - 1
     line = lines[i] if i >= 0 else None
     return line if line is not None else code.co_firstlineno
+
+
+class Loop:
+    """The arg of a loop's next (or anext) of an iterator: the loop's own call, not one written in
+    the code (``next(it)`` records None). `Event.arg` is None."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<loop>"
+
+
+LOOP: Final = Loop()
+
+
+class Default:
+    """The default of ``next(it, default)``, as a next of an iterator records it (``next(it)``
+    records None): shown as the default's repr; `Event.arg` is the default itself."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
 
 
 class Sleep:

@@ -21,6 +21,7 @@ from gentrace.names import call_name
 from gentrace.records import (
     ACLOSE,
     AFTER,
+    AITER,
     ANEXT,
     ARG,
     ASEND,
@@ -36,7 +37,12 @@ from gentrace.records import (
     FILENAME,
     FUNC,
     INST,
+    INSTANT_OPS,
+    ITER,
+    ITER_EXHAUSTED,
     LASTI,
+    LEAVE,
+    LOOP,
     MAIN_THREAD,
     NAME,
     NEXT,
@@ -52,6 +58,7 @@ from gentrace.records import (
     Info,
     Record,
     Unfinished,
+    kind_of,
     lineno_at,
 )
 from gentrace.reprs import (
@@ -116,7 +123,18 @@ def expression(record: Record, limit: int | None, *, columns: bool = False) -> s
     op = record[OP]
     name = info[NAME]
     if op == NEXT:
-        return f"next({name})"
+        arg = record[ARG]
+        if arg is None or arg is LOOP:
+            return f"next({name})"
+        return f"next({name}, {safe_repr(arg, limit, columns=columns)})"
+    if op == ITER or op == AITER:
+        source = record[ARG]
+        if source is None:
+            return f"{name} = gentrace.wrap(...)"
+        shown = cut(escape_controls(source), limit, columns=columns)
+        return f"{name} = {'iter' if op == ITER else 'aiter'}({shown})"
+    if op == LEAVE:
+        return ""
     if op in ASYNC_OPS:
         return _await_expression(record, name, limit, columns)
     if op == SEND:
@@ -127,7 +145,10 @@ def expression(record: Record, limit: int | None, *, columns: bool = False) -> s
         arg = record[ARG]
         if arg is None:
             return f"{name} = gentrace.wrap(...)"
-        return f"{name} = {call_name(info[FUNC])}({call_args(arg, limit, columns=columns)})"
+        function = call_name(info[FUNC])
+        if function.endswith("<genexpr>") and isinstance(arg, str):  # its source, as written
+            return f"{name} = {cut(escape_controls(arg), limit, columns=columns)}"
+        return f"{name} = {function}({call_args(arg, limit, columns=columns)})"
     if op == COLLECT:
         return f"del {name}  # collected"
     return f"{name}.throw({_thrown(record[ARG], limit, columns)})"
@@ -169,6 +190,9 @@ def result(record: Record, limit: int | None, *, fitted: bool = False) -> str:
         value = record[VALUE]
         if record[OP] in ASYNC_OPS:
             return "StopAsyncIteration"
+        arg = record[ARG]
+        if arg is not None and arg is not LOOP and record[OP] == NEXT and record[AFTER] == ITER_EXHAUSTED:
+            return safe_repr(value, limit, columns=fitted)  # next(it, default) gave the default
         if value is None or (type(value) is ReprText and value == "None"):
             return "StopIteration"
         if fitted and limit is not None:
@@ -266,7 +290,9 @@ def annotation(record: Record, options: TextOptions) -> str:
     # The comment is `head`, the part a width may cut (`value`'s repr or the source `line`), `tail`.
     value: Any = None
     line = tail = ""
-    if op == CREATE:
+    if kind_of(after) == "iterator":
+        head, line, tail = _iterator_note(record, options)
+    elif op == CREATE:
         lineno = lineno_at(info, record[LASTI])
         site = f"{options.show_path(info[FILENAME])}:{lineno} · " if info[FILENAME] and lineno else ""
         head = f"{site}{after}"
@@ -287,11 +313,11 @@ def annotation(record: Record, options: TextOptions) -> str:
             head += f"{where}: " if line else where
     thread = record[THREAD]
     if thread != MAIN_THREAD:
-        tail += f" · thread {escape_controls(thread)}"
+        tail += f"{' · ' if head or line else ''}thread {escape_controls(thread)}"
     if record[TASK] is not None:
-        tail += f" · task {escape_controls(record[TASK])}"
-    if options.timings and op not in (CREATE, COLLECT):
-        tail += f" · {record[DURATION] / 1000:.1f} µs"
+        tail += f"{' · ' if head or line or tail else ''}task {escape_controls(record[TASK])}"
+    if options.timings and op not in INSTANT_OPS:
+        tail += f"{' · ' if head or line or tail else ''}{record[DURATION] / 1000:.1f} µs"
     if not options.fit:
         return f"{head}{'' if value is None else safe_repr(value, options.max_repr)}{line}{tail}"
     if value is None and not line:
@@ -301,6 +327,49 @@ def annotation(record: Record, options: TextOptions) -> str:
     room = max(cast(int, options.width) - start - 2 - display_width(head) - display_width(tail), MIN_FIT)
     part = cut(line, room, columns=True) if value is None else safe_repr(value, room, columns=True)
     return f"{head}{part}{tail}"
+
+
+def _iterator_note(record: Record, options: TextOptions) -> tuple[str, str, str]:
+    """The comment on an iterator's record, as (head, source line, notes): where an iter() was
+    called and what it gave, how a loop ended; nothing on a step that gave an item. The source
+    line (`` · for n in numbers``) is the part a width may cut."""
+    op = record[OP]
+    info: Info = record[INST]
+    name = info[NAME]
+    lineno = lineno_at(info, record[LASTI])
+    outcome = record[OUTCOME]
+    before, after = record[BEFORE], record[AFTER]
+    in_loop = record[ARG] is LOOP
+    if op == ITER or op == AITER:
+        notes = []
+        own = record[VALUE]
+        if own is True or (type(own) is ReprText and own == "True"):
+            notes.append(f"{escape_controls(record[ARG] or 'it')} is its own iterator")
+        if before is not None:
+            again = f"the same {name} again"
+            notes.append(f"{again}, already exhausted" if before == ITER_EXHAUSTED else again)
+        if not (info[FILENAME] and lineno):
+            return " · ".join(notes), "", ""
+        source = options.source(info[FILENAME], lineno) if options.source is not None else ""
+        line = f" · {escape_controls(source)}" if source else ""
+        return f"{options.show_path(info[FILENAME])}:{lineno}", line, "".join(f" · {n}" for n in notes)
+    if op == LEAVE:
+        state = "exhausted" if after == ITER_EXHAUSTED else "not exhausted"
+        where = f"loop at line {lineno}" if lineno else "loop"
+        return f"{where} left before the end: {name} {state}", "", ""
+    if outcome == RETURN:
+        if in_loop and lineno:
+            ended = f"loop at line {lineno} ends"
+            if before == ITER_EXHAUSTED:
+                return f"{ended} at once: {name} was already exhausted", "", ""
+            return ended, "", ""
+        if before == ITER_EXHAUSTED:
+            return f"{name} was already exhausted", "", ""
+        default = record[ARG] is not None and not in_loop
+        return f"{name} exhausted{': the default' if default else ''}", "", ""
+    if outcome == RAISE:
+        return (f"raised · loop at line {lineno}" if in_loop and lineno else "raised"), "", ""
+    return "", "", ""
 
 
 def start_line(record: Record, options: TextOptions) -> str:
@@ -340,8 +409,12 @@ def end_line(record: Record, options: TextOptions) -> str:
     else:
         shown = result(record, options.max_repr)
     style = s.error if record[OUTCOME] == RAISE else s.value
-    comment = f"{s.comment}# {annotation(record, options)}{s.reset}"
-    line = padded(indent, shown, style, comment, s, comment_column(options.width))
+    note = annotation(record, options)
+    if note:
+        comment = f"{s.comment}# {note}{s.reset}"
+        line = padded(indent, shown, style, comment, s, comment_column(options.width))
+    else:  # an iterator's item: nothing to say
+        line = f"{indent}{style}{shown}{s.reset}" if shown else indent
     if options.locals is not None:
         pairs = ", ".join(f"{k}={v}" for k, v in options.locals.items())
         line += f"\n{indent}{s.comment}# locals: {pairs or '(none)'}{s.reset}"
@@ -349,10 +422,13 @@ def end_line(record: Record, options: TextOptions) -> str:
 
 
 def single_line(record: Record, options: TextOptions) -> str:
-    """A create or collect, which has no separate start and end: one line."""
+    """A create, collect, iter() or loop left, which has no separate start and end: one line."""
     s = options.styles
     indent = INDENT * record[DEPTH]
-    if record[OP] == CREATE:
+    op = record[OP]
+    if op == LEAVE:
+        return f"{indent}{s.comment}# {annotation(record, options)}{s.reset}"
+    if op == CREATE or op == ITER or op == AITER:
         comment = annotation(record, options)
         # Fitted, the call's arguments leave room for the comment: `>>> `, then `  # ` and it.
         limit = _expression_limit(record, options, len(indent) + 8 + display_width(comment))
@@ -403,7 +479,7 @@ class TextSteps:
             key = (record[INST][NAME], op, record[DEPTH])
             head, tail, limit = self._sends.get(key) or self._send_parts(record, key)
             return f"{head}{_shown(record[ARG], limit, self._columns)}{tail}"
-        if op in _FIXED_STARTS:
+        if op in _FIXED_STARTS and (record[ARG] is None or record[ARG] is LOOP):
             key = (record[INST][NAME], op, record[DEPTH])
             line = self._fixed.get(key)
             if line is None:
@@ -451,8 +527,9 @@ class TextSteps:
         options = self._options
         s = options.styles
         indent = INDENT * record[DEPTH]
-        comment = f"  {s.comment}# {annotation(record, options)}{s.reset}\n"
-        width = comment_column(options.width) - len(indent) - 2 + len(s.reset)
+        note = annotation(record, options)
+        comment = f"  {s.comment}# {note}{s.reset}\n" if note else "\n"
+        width = comment_column(options.width) - len(indent) - 2 + len(s.reset) if note else 0
         limit = _result_room(indent, options) if options.fit else options.max_repr
         parts = self._ends[key] = (indent + s.value, s.reset, width, comment, limit)
         return parts
@@ -497,6 +574,10 @@ def one_line(record: Record, max_repr: int | None = 80, *, options: TextOptions 
         return f"{name} created · {annotation(record, options)}"
     if op == COLLECT:
         return f"{name} {annotation(record, options)}"
+    if op == ITER or op == AITER or op == LEAVE:
+        note = annotation(record, options)
+        shown = expression(record, max_repr)
+        return f"{shown} · {note}" if shown and note else shown or note
     shown = result(record, max_repr)
     arrow = f" → {shown}" if shown else ""
     return f"{expression(record, max_repr)}{arrow} · {annotation(record, options)}"

@@ -35,11 +35,10 @@ from gentrace.instrument import (
 from gentrace.proxy import GeneratorProxy
 from gentrace.records import (
     CODE,
-    COLLECT,
-    CREATE,
     CREATED_STATES,
     DEPTH,
     INST,
+    INSTANT_OPS,
     NAME,
     OP,
     SEQ,
@@ -269,7 +268,7 @@ class Helpers:
         for record in self.tracer._recorder.records():
             if record[INST][NAME] != name:
                 continue
-            if record[OP] in (CREATE, COLLECT):
+            if record[OP] in INSTANT_OPS:
                 lines.append(single_line(record, options))
             else:
                 lines.append(start_line(record, options))

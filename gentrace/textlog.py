@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gentrace.records import AFTER, CLOSE, COLLECT, CREATE, OP, OUTCOME, SEQ, YIELD, Record, is_finished
+from gentrace.records import AFTER, CLOSE, INSTANT_OPS, OP, OUTCOME, SEQ, YIELD, Record, is_finished
 from gentrace.renderers import TextOptions, TextSteps, end_line, repeat_line, single_line
 
 
@@ -40,13 +40,13 @@ class LogWriter:
         return self._steps.start(record)
 
     def end(self, record: Record, locals_: Mapping[str, str] | None = None) -> str:
-        """The lines of an operation that ended: a create's or collect's one line, or its result.
+        """The lines of an operation that ended: an instant's one line (`INSTANT_OPS`), or its result.
 
         `locals_` are the paused frame's variables, shown when `shows_locals(record)`.
         """
         op = record[OP]
         options = self.options
-        if op == CREATE or op == COLLECT:
+        if op in INSTANT_OPS:
             text = single_line(record, options) + "\n"
         elif (
             record[OUTCOME] == YIELD

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import IO, Any, ClassVar, TypeVar
 
 from gentrace.events import Event, to_event
+from gentrace.iterators import Iterators
 from gentrace.names import clean_qualname, matches_only
 from gentrace.proxy import GeneratorProxy, forward, proxy_class
 from gentrace.recorder import Clock, Recorder
@@ -94,7 +95,9 @@ class Tracer:
     terminal, ``NO_COLOR`` respected). `locals` adds the generator's local variables to the text
     and JSON outputs each time it pauses; `timings` shows the time spent in each resume. `pid`
     makes the tracer a `gentrace run` child process's: it is written into every JSON Lines event,
-    and files get each event at once. `clock` (integer nanoseconds) is for tests.
+    and files get each event at once. `iterators` records, in instrumented code (``gentrace run
+    --iterators``), every loop's iterator and every ``iter()``/``next()`` call, and traces generator
+    expressions. `clock` (integer nanoseconds) is for tests.
     """
 
     _adopt_async: ClassVar[Callable[..., Any] | None] = None  # aproxy.adopt, once async code is traced
@@ -115,6 +118,7 @@ class Tracer:
         sinks: Sequence[Sink] = (),
         only: Sequence[str] = (),
         pid: int | None = None,
+        iterators: bool = False,
     ) -> None:
         if format is not None and format not in FORMATS:
             raise ValueError(f"Tracer(format=...): expected one of {', '.join(FORMATS)}, got {format!r}")
@@ -124,7 +128,7 @@ class Tracer:
         max_events = _check_int("max_events", max_events, 0)
         keep = _check_int("keep", keep, 0)
         self._pid = _check_int("pid", pid, 0)
-        for flag, value in (("locals", locals), ("timings", timings)):
+        for flag, value in (("locals", locals), ("timings", timings), ("iterators", iterators)):
             if not isinstance(value, bool):
                 raise TypeError(f"Tracer({flag}=...): expected True or False, got {type(value).__name__}")
         if isinstance(level, str):
@@ -162,6 +166,7 @@ class Tracer:
         outputs.extend(sinks)
         self._recorder = Recorder(outputs, keep=keep, max_events=max_events, clock=self._clock)
         self._recorder.origin = origin
+        self.iterators = Iterators(self._recorder) if iterators else None
         self._tokens: list[contextvars.Token[Any]] = []
         if outputs:
             with _open_lock:
@@ -254,13 +259,22 @@ class Tracer:
             return lambda f: traced(f, tracer=self, name=name)
         return traced(func, tracer=self, name=name)
 
-    def wrap(self, gen: Any, *, name: str | None = None) -> Any:
-        """Trace an existing generator, async generator or coroutine object."""
-        if isinstance(gen, GeneratorProxy) or type(gen).__module__ == "gentrace.aproxy":
-            raise TypeError(f"wrap(): {gen!r} is already traced")
-        if type(gen) not in _TRACEABLE:
-            raise TypeError(_not_generator("wrap()", gen, "a generator object"))
-        return self._adopt(gen, name, None, None)
+    def wrap(self, iterable: Any, *, name: str | None = None) -> Any:
+        """Trace an existing generator, async generator or coroutine object (`name` replaces its
+        function's name); any other iterable gives an iterator over it that records each next.
+
+        >>> for row in tracer.wrap(csv.reader(f)): ...
+        """
+        if isinstance(iterable, GeneratorProxy) or type(iterable).__module__ == "gentrace.aproxy":
+            raise TypeError(f"wrap(): {iterable!r} is already traced")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"wrap(name=...): expected a str, got {type(name).__name__}")
+        if type(iterable) in _TRACEABLE:
+            return self._adopt(iterable, name, None, None)
+        iterators = self.iterators if self.iterators is not None else Iterators(self._recorder)
+        if self.iterators is None:
+            self.iterators = iterators  # kept: names stay the same from one wrap() to the next
+        return iterators.wrap(iterable, name)
 
     def _adopt(self, gen: Any, name: str | None, func: Callable[..., Any] | None, arg: Any) -> Any:
         """Put a proxy around a generator, async generator or coroutine, and record its creation.
@@ -300,6 +314,8 @@ class Tracer:
         with _open_lock:
             _open_tracers.pop(id(self), None)
         self._recorder.close()
+        if self.iterators is not None:
+            self.iterators.clear()
 
     def __enter__(self) -> Tracer:
         self._tokens.append(current.set(self))

@@ -81,6 +81,20 @@ def active_tracer() -> Tracer | None:
     return None if tracer is UNSET else cast("Tracer | None", tracer)
 
 
+def wrap(iterable: Any, name: str | None = None) -> Any:
+    """Trace `iterable` with the current tracer: a generator, async generator or coroutine as
+    ``@trace`` would, any other iterable as an iterator that records each next.
+
+    >>> for row in gentrace.wrap(csv.reader(f)): ...
+
+    With no tracer (the default set to None), `iterable` is given back as it is.
+    """
+    tracer = current_tracer()
+    if tracer is None:
+        return iterable
+    return tracer.wrap(iterable, name=name)
+
+
 @overload
 def trace(func: F, *, name: str | None = None) -> F: ...
 

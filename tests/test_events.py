@@ -371,6 +371,7 @@ def test_events_are_frozen_and_slotted(tracer: gentrace.Tracer) -> None:
         "filename",
         "lineno",
         "ended_after",
+        "loop",
     ]
 
 

@@ -19,7 +19,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "gentrace"
 
 LAYERS: dict[str, list[str]] = {
-    "record": ["records", "names", "heads", "reprs", "recorder", "proxy", "aproxy"],
+    "record": ["records", "names", "heads", "reprs", "recorder", "proxy", "aproxy", "iterators"],
     "output": ["styles", "sources", "renderers", "textlog", "jsonl", "events", "sinks", "chrome", "page"],
     "trace": ["reader", "summary", "timeline", "logview", "recap", "replay"],
     "front": [

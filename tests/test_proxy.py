@@ -868,15 +868,20 @@ def test_decorating_what_is_not_a_generator_function_fails_at_once(tracer: gentr
             decorate(counter(1))  # a generator, not a generator function
 
 
-def test_wrap_accepts_only_generator_objects(tracer: gentrace.Tracer) -> None:
-    with pytest.raises(TypeError, match="list is not a generator object"):
-        tracer.wrap([1, 2])
-    with pytest.raises(TypeError, match="counter is not a generator object"):
+def test_wrap_accepts_generator_objects_and_iterables(tracer: gentrace.Tracer) -> None:
+    with pytest.raises(TypeError, match="an iterable; got function"):
         tracer.wrap(counter)
     p = tracer.wrap(counter(1))
     with pytest.raises(TypeError, match="already traced"):
         tracer.wrap(p)
-    assert [e.op for e in tracer.events] == ["create"]
+    assert list(tracer.wrap([1, 2])) == [1, 2]
+    assert [(e.op, e.gen) for e in tracer.events] == [
+        ("create", "counter#1"),
+        ("iter", "list_iterator#1"),
+        ("next", "list_iterator#1"),
+        ("next", "list_iterator#1"),
+        ("next", "list_iterator#1"),
+    ]
 
 
 # -- garbage collection ---------------------------------------------------------------------------

@@ -248,7 +248,7 @@ def test_the_remembered_parts_are_bounded() -> None:
                 n,
                 info,
                 op,
-                n,
+                n if op == SEND else None,
                 YIELD,
                 n,
                 GEN_SUSPENDED,

@@ -84,6 +84,7 @@ def trace_event(seq: int, **fields: Any) -> dict[str, Any]:
 EVENT_KEYS = {
     "seq",
     "gen",
+    "kind",
     "op",
     "arg",
     "outcome",
