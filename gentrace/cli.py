@@ -351,8 +351,16 @@ def _report(exc: BaseException) -> None:
     help="Also write the session's events to FILE. Repeatable.",
 )
 @click.option("--save", metavar="FILE", help="Write the session as a Markdown doctest to FILE on exit.")
+@click.option(
+    "--iterators",
+    is_flag=True,
+    help="Also trace iterators: every for loop's iter() and next() calls, iter() and next() written "
+    "in the code, and generator expressions.",
+)
 @click.argument("script", required=False, metavar="[SCRIPT]")
-def repl(color: bool | None, outs: tuple[str, ...], save: str | None, script: str | None) -> NoReturn:
+def repl(
+    color: bool | None, outs: tuple[str, ...], save: str | None, iterators: bool, script: str | None
+) -> NoReturn:
     """Open a Python console whose generator steps are annotated on stderr. With SCRIPT, run it
     first (traced, as `gentrace run` does) and open the console in its namespace, like python -i.
 
@@ -363,7 +371,7 @@ def repl(color: bool | None, outs: tuple[str, ...], save: str | None, script: st
     from gentrace import repl as console
 
     try:
-        status = console.main(script, list(outs), color, save)
+        status = console.main(script, list(outs), color, save, iterators)
     except OSError as exc:
         name = exc.filename if exc.filename is not None else script
         raise UserError(f"can't open file {name!r}: {exc.strerror or exc}") from None

@@ -3,8 +3,10 @@
 Installed with gentrace (entry point ``pytest11``; ``-p no:gentrace`` turns it off). It gives:
 
 - the ``gentracer`` fixture: a fresh in-memory `GenTracer`, the process-wide tracer for the test;
-- ``--gentrace`` (and ``--gentrace-only PATTERN``): the project's generator functions are
-  instrumented at import, as ``gentrace run`` does, and each test is recorded;
+- ``--gentrace`` (and ``--gentrace-only PATTERN``, ``--gentrace-iterators``): the project's
+  generator functions are instrumented at import, as ``gentrace run`` does (with its loops,
+  ``iter()``/``next()`` calls and generator expressions, as ``--iterators``), and each test is
+  recorded;
 - the ``@pytest.mark.gentrace(only=...)`` marker: record one test.
 
 A recorded test that fails gets its generator log as a report section, shown by pytest as
@@ -106,10 +108,10 @@ class GenTracer(Tracer):
     `only` (``--only`` globs) are not traced.
     """
 
-    def __init__(self, *, keep: int | None = None, only: Sequence[str] = ()) -> None:
+    def __init__(self, *, keep: int | None = None, only: Sequence[str] = (), iterators: bool = False) -> None:
         self._text = _Log()
         self._keep = keep
-        super().__init__(out=self._text, color=False, keep=keep, only=only)
+        super().__init__(out=self._text, color=False, keep=keep, only=only, iterators=iterators)
 
     def ops(self, name: str) -> list[str]:
         """The operations on instance `name`, in order: ``["create", "next", "send", "close"]``."""
@@ -147,13 +149,14 @@ class GenTracer(Tracer):
 class _Recording:
     """What one test records: its tracers (usually one) and how to put the previous default back."""
 
-    def __init__(self, only: Sequence[str]) -> None:
+    def __init__(self, only: Sequence[str], iterators: bool = False) -> None:
         self.only = only
+        self.iterators = iterators
         self.tracers: list[GenTracer] = []
         self._restores: list[Callable[[], None]] = []
 
     def start(self, *, keep: int | None) -> GenTracer:
-        tracer = GenTracer(keep=keep, only=self.only)
+        tracer = GenTracer(keep=keep, only=self.only, iterators=self.iterators)
         self.tracers.append(tracer)
         self._restores.append(replace_default(tracer))
         return tracer
@@ -189,6 +192,7 @@ class _Recording:
 
 _RECORDING = pytest.StashKey[_Recording]()
 _ONLY = pytest.StashKey[tuple[str, ...]]()  # set when --gentrace is on: its --gentrace-only patterns
+_ITERATORS = pytest.StashKey[bool]()  # --gentrace-iterators
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -207,10 +211,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="With --gentrace (implied), record only generator functions matching the glob "
         "(outer.nested, nested, module:outer.nested). Repeatable.",
     )
+    group.addoption(
+        "--gentrace-iterators",
+        action="store_true",
+        default=False,
+        help="With --gentrace (implied), also record iterators: every for loop's iter() and next() "
+        "calls, iter() and next() written in the code, and generator expressions.",
+    )
 
 
 def _wanted(namespace: Any) -> bool:
-    return bool(getattr(namespace, "gentrace", False) or getattr(namespace, "gentrace_only", None))
+    return bool(
+        getattr(namespace, "gentrace", False)
+        or getattr(namespace, "gentrace_only", None)
+        or getattr(namespace, "gentrace_iterators", False)
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -222,7 +237,11 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     from gentrace.instrument import InstrumentingFinder, uninstall
 
     test_files = [str(pattern) for pattern in early_config.getini("python_files")]
-    finder = InstrumentingFinder([str(early_config.rootpath)], exclude=[*test_files, "conftest.py"])
+    finder = InstrumentingFinder(
+        [str(early_config.rootpath)],
+        exclude=[*test_files, "conftest.py"],
+        iterators=bool(early_config.known_args_namespace.gentrace_iterators),
+    )
     # Behind pytest's assertion rewriter, so that it keeps every module it wants (test files,
     # conftest.py, registered plugins) even when a test file's name escapes `exclude`.
     rewriter: object = early_config.pluginmanager.rewrite_hook
@@ -241,6 +260,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if _wanted(config.option):
         config.stash[_ONLY] = tuple(config.option.gentrace_only)
+        config.stash[_ITERATORS] = bool(config.option.gentrace_iterators)
 
 
 def _marker_only(marker: pytest.Mark) -> tuple[str, ...] | None:
@@ -266,7 +286,8 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     uses_fixture = "gentracer" in getattr(item, "fixturenames", ())
     if only is not None or marker is not None or uses_fixture:
         marked = _marker_only(marker) if marker is not None else None
-        recording = _Recording(marked if marked is not None else only or ())
+        iterators = item.config.stash.get(_ITERATORS, False)
+        recording = _Recording(marked if marked is not None else only or (), iterators)
         item.stash[_RECORDING] = recording
         recording.start(keep=None if uses_fixture else 0)  # keep nothing alive that needs no keeping
     yield
@@ -308,5 +329,5 @@ def gentracer(request: pytest.FixtureRequest) -> GenTracer:
     item: pytest.Item = request.node
     recording = item.stash.get(_RECORDING, None)
     if recording is None:  # asked for with request.getfixturevalue(): record from now on
-        recording = item.stash[_RECORDING] = _Recording(())
+        recording = item.stash[_RECORDING] = _Recording((), item.config.stash.get(_ITERATORS, False))
     return recording.in_memory() or recording.start(keep=None)

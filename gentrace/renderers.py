@@ -580,4 +580,5 @@ def one_line(record: Record, max_repr: int | None = 80, *, options: TextOptions 
         return f"{shown} · {note}" if shown and note else shown or note
     shown = result(record, max_repr)
     arrow = f" → {shown}" if shown else ""
-    return f"{expression(record, max_repr)}{arrow} · {annotation(record, options)}"
+    note = annotation(record, options)
+    return f"{expression(record, max_repr)}{arrow}{' · ' if note else ''}{note}"

@@ -23,9 +23,8 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from gentrace.instrument import (
-    DECORATOR,
     InstrumentingFinder,
-    auto_trace,
+    bindings,
     clean_exception,
     compile_script,
     install,
@@ -327,10 +326,13 @@ class Tee:
 class Console(code.InteractiveConsole):
     """An interactive console whose inputs are instrumented and whose steps are annotated."""
 
-    def __init__(self, namespace: dict[str, Any], notes: StepNotes, sources: Sources) -> None:
+    def __init__(
+        self, namespace: dict[str, Any], notes: StepNotes, sources: Sources, iterators: bool = False
+    ) -> None:
         super().__init__(namespace, filename="<stdin>")
         self.notes = notes
         self.sources = sources
+        self.iterators = iterators
         self.entries: list[Entry] = []
         self._entry: Entry | None = None
         self._tee: Tee | None = None
@@ -348,7 +350,7 @@ class Console(code.InteractiveConsole):
             return True
         flags = self.compile.compiler.flags & ~ast.PyCF_ONLY_AST
         try:
-            compiled = instrument_interactive(source, filename, flags)
+            compiled = instrument_interactive(source, filename, flags, self.iterators)
         except (OverflowError, SyntaxError, ValueError):
             self.showsyntaxerror(filename)
             return False
@@ -432,13 +434,17 @@ def main(
     outs: list[str],
     color: bool | None,
     save: str | None,
+    iterators: bool = False,
 ) -> int:
-    """Run the console (after SCRIPT, if given); the exit code. Raises OSError for an --out file."""
+    """Run the console (after SCRIPT, if given); the exit code. Raises OSError for an --out file.
+
+    `iterators` records iterators too, as ``gentrace run --iterators`` does.
+    """
     code_obj = None
     if script is not None:
-        code_obj = compile_script(script)  # OSError and SyntaxError are the caller's to report
+        code_obj = compile_script(script, iterators=iterators)  # OSError, SyntaxError: the caller's
     stderr_styles = styles_for(sys.stderr, color)
-    tracer = Tracer(out=list(outs), color=color, keep=None)
+    tracer = Tracer(out=list(outs), color=color, keep=None, iterators=iterators)
     recorder = tracer._recorder
     log = TextSink(_stderr, origin_ns=recorder.origin, color=color, sync_stdout=True) if script else None
     show_path = path_shower(os.getcwd())
@@ -449,7 +455,7 @@ def main(
     helpers = Helpers(tracer, sources, show_path)
 
     root = os.path.dirname(os.path.abspath(script)) if script is not None else os.getcwd()
-    install(InstrumentingFinder([root]))
+    install(InstrumentingFinder([root], iterators=iterators))
     entries: list[Entry] = []
     if script is not None and code_obj is not None:
         # In the saved doctest, the script is replayed by the first example, its output expected.
@@ -482,12 +488,12 @@ def main(
         namespace = module.__dict__
     notes.log = None
     namespace.update(helpers.namespace())
-    namespace[DECORATOR] = auto_trace
+    namespace.update(bindings())
 
     if sys.stdin.isatty():
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (line editing and history for input())
-    console = Console(namespace, notes, sources)
+    console = Console(namespace, notes, sources, iterators)
     console.entries = entries
     status = 0
     try:
