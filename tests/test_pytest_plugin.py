@@ -226,6 +226,35 @@ def test_gentrace_only_and_the_markers_only(pytester: pytest.Pytester) -> None:
     assert "averager" not in marker
 
 
+def test_gentrace_iterators_records_the_code_under_tests_loops(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        shapes="""
+        def firsts(rows):
+            pairs = enumerate(rows)
+            return [row for _, row in pairs], next(pairs, None)
+        """
+    )
+    pytester.makepyfile(
+        test_shapes="""
+        import shapes
+
+        def test_firsts(gentracer):
+            assert shapes.firsts("ab") == (["a", "b"], None)
+            assert gentracer.ops("enumerate#1") == ["iter", "next", "next", "next", "next"]
+            for x in [1]:  # the test file is pytest's, not instrumented
+                pass
+            assert [e.gen for e in gentracer.events if e.kind == "iterator"] == ["enumerate#1"] * 5
+            assert False
+        """
+    )
+    result = pytester.runpytest_subprocess(*FAST, "--gentrace-iterators")  # implies --gentrace
+    result.assert_outcomes(failed=1)
+    log = gentrace_log(sections(result.stdout.str())["test_firsts"])
+    assert "enumerate#1 = iter(pairs)" in log
+    assert "next(enumerate#1, None)" in log
+    assert "enumerate#1 was already exhausted" in log
+
+
 def test_only_selects_async_functions_too(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         aio="""

@@ -117,6 +117,29 @@ def test_annotations_come_before_the_echo(project: Path) -> None:
     assert out.index("# next(gen#1) → 1") < out.index("\n1\n")
 
 
+def test_iterators_at_the_prompt_and_in_modules_with_iterators(project: Path) -> None:
+    (project / "loops.py").write_text("def total(xs):\n    return sum(x for x in xs)\n")
+    session = """\
+        pairs = enumerate('ab')
+        for i, c in pairs: print(i, c)
+
+        next(pairs, 'done')
+        import loops
+        loops.total([5])
+        """
+    proc = repl(session, "--iterators", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "0 a\n1 b\n'done'\n5\n"
+    assert "# enumerate#1 = iter(pairs) · <stdin>:1 · pairs is its own iterator\n" in proc.stderr
+    assert "# next(enumerate#1) → (0, 'a')\n" in proc.stderr
+    assert "# next(enumerate#1) → StopIteration · loop at line 1 ends\n" in proc.stderr
+    assert "# next(enumerate#1, 'done') → 'done' · enumerate#1 was already exhausted\n" in proc.stderr
+    assert "# genexpr@2#1 created · loops.py:2 · GEN_CREATED\n" in proc.stderr
+    plain = repl(session, cwd=project)
+    assert plain.stdout == proc.stdout
+    assert "enumerate#1" not in plain.stderr and "genexpr" not in plain.stderr
+
+
 def test_modules_of_the_current_directory_are_traced(project: Path) -> None:
     proc = repl("import mod\ng = mod.gen()\nlist(g)\n", cwd=project)
     assert proc.stdout == "[1, 2]\n"
