@@ -355,8 +355,9 @@ def _iterator_note(record: Record, options: TextOptions) -> tuple[str, str, str]
         return f"{options.show_path(info[FILENAME])}:{lineno}", line, "".join(f" · {n}" for n in notes)
     if op == LEAVE:
         state = "exhausted" if after == ITER_EXHAUSTED else "not exhausted"
-        where = f"loop at line {lineno}" if lineno else "loop"
-        return f"{where} left before the end: {name} {state}", "", ""
+        if not lineno:  # gentrace.wrap()'s iterator
+            return f"gentrace.wrap() of {name} dropped before the end: {state}", "", ""
+        return f"loop at line {lineno} left before the end: {name} {state}", "", ""
     if outcome == RETURN:
         if in_loop and lineno:
             ended = f"loop at line {lineno} ends"
@@ -433,7 +434,8 @@ def single_line(record: Record, options: TextOptions) -> str:
         # Fitted, the call's arguments leave room for the comment: `>>> `, then `  # ` and it.
         limit = _expression_limit(record, options, len(indent) + 8 + display_width(comment))
         shown = expression(record, limit, columns=options.fit)
-        return f"{indent}{s.prompt}>>>{s.reset} {s.expr}{shown}{s.reset}  {s.comment}# {comment}{s.reset}"
+        line = f"{indent}{s.prompt}>>>{s.reset} {s.expr}{shown}{s.reset}"
+        return f"{line}  {s.comment}# {comment}{s.reset}" if comment else line
     return f"{indent}{s.comment}# {record[INST][NAME]} {annotation(record, options)}{s.reset}"
 
 
