@@ -13,7 +13,10 @@ What it holds:
 - an ``X`` slice for each operation that runs the generator's code, named by the expression the
   log writes (``averager#1.send(10)``, ``next(fib#1)``, ``await anext(readings#1)``), with its
   result, states, seq, thread and task in ``args``; an ``i`` instant for the others (a create, a
-  close of a generator that never started);
+  close of a generator that never started). An iterator's track is alike: a slice per next
+  (``next(list_iterator#1)``), an instant for its ``iter()`` (``list_iterator#1 = iter(numbers)``)
+  and for a loop that left it before the end (``loop at line 3 left list_iterator#2``, its state
+  saying whether it was exhausted);
 - a **flow** (an arrow: an ``s`` event on the caller's track, an ``f`` event with ``"bp": "e"`` on
   the resumed one, sharing an ``id`` and named ``resume``) from an operation to each operation its
   code made on *another* traced instance: a ``next()``/``send()``/``anext()`` written in a
@@ -47,7 +50,10 @@ from gentrace.records import (
     DEPTH,
     DURATION,
     INST,
+    LASTI,
+    LEAVE,
     NAME,
+    OP,
     SEQ,
     START,
     TASK,
@@ -55,6 +61,7 @@ from gentrace.records import (
     Ending,
     Record,
     Sink,
+    lineno_at,
     runs_code,
 )
 from gentrace.renderers import expression, result
@@ -129,7 +136,7 @@ class ChromeEvents:
         }
         if record[TASK] is not None:
             args["task"] = record[TASK]
-        name = _json(expression(record, self._limit))
+        name = _json(_name(record, self._limit))
         ts = _us(record[START] - self._origin)
         where = f'"pid": {PID}, "tid": {tid}, "name": {name}, "ts": {ts}'
         if runs_code(record):
@@ -151,6 +158,16 @@ class ChromeEvents:
             meta = {"ph": "M", "pid": PID, "tid": tid, "name": "thread_name", "args": {"name": name}}
             out.append(_json(meta))
         return tid
+
+
+def _name(record: Record, limit: int | None) -> str:
+    """An event's name: the log's expression, or for a loop that left its iterator (which the log
+    writes as a comment), ``loop at line 3 left list_iterator#2``."""
+    if record[OP] != LEAVE:
+        return expression(record, limit)
+    name = record[INST][NAME]
+    lineno = lineno_at(record[INST], record[LASTI])
+    return f"loop at line {lineno} left {name}" if lineno else f"a loop left {name}"
 
 
 def write_chrome(

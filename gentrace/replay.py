@@ -16,17 +16,30 @@ The page's DOM, for people and for the browser tests:
 - ``#cards``: one ``div.card[data-gen=NAME]`` per live instance, in order of appearance, holding
   ``.name``, ``.state`` (``GEN_SUSPENDED``), ``.line`` (``line 20: yield int(line)``), ``.sent``
   (``sent in: 10``), ``.yielded`` (``yielded out: 3``), ``.ended`` (``returned 5``; empty while
-  alive) and one ``.arrow[data-to=NAME]`` (``delegates to NAME``) per instance whose operations ran
-  inside its own last ones (``yield from``); ``svg#arrows`` draws them. The card of the current
-  event's instance is ``.current``. A card stays for the step where its instance closes, then goes.
+  alive) and one ``.arrow[data-to=NAME]`` (``delegates to NAME``, or ``iterates NAME`` for an
+  iterator) per instance whose operations ran inside its own last ones (``yield from``, a loop);
+  ``svg#arrows`` draws them. The card of the current event's instance is ``.current``. A card
+  stays for the step where its instance closes, then goes; so does an iterator's after the step
+  where a loop left it, until it is used again (most often no code can reach it any more, and a
+  program that breaks out of inner loops would pile up their cards). A card is ``.closed``,
+  ``.running``, ``.active`` (an iterator between its nexts) or ``.suspended``. An iterator's card
+  says where its last operation was made (``line 3: for m in numbers:``), what was asked of it in
+  ``.sent`` (``iter(numbers)``, ``next() by the loop at line 3``, ``left by the loop at line 3
+  before the end``), what it gave in ``.yielded`` (``gave: 2``, or ``raised ValueError: bad``)
+  and ``exhausted`` in ``.ended``. Its exhaustion is not an end like a generator's: a later next,
+  or iter() again, shows its card at that step (a class's ``__next__`` may even answer again).
 - ``#lanes``: one ``div.lane[data-gen=NAME]`` per instance (at most `MAX_LANES`), a label and a
   canvas. By default the lanes are drawn by time, as ``gentrace show --timeline`` draws them (the
-  spans of `timeline.Lanes`: created, running, awaiting, suspended, and a mark where it ended),
+  spans of `timeline.Lanes`: created, running, awaiting, suspended, and a mark where it ended; an
+  iterator's are active, running, and marks where an iter() took it, a loop left it, and it was
+  exhausted),
   ``#lanes[data-axis=time]``, and ``#cursor`` stands at the current event's start time; with
   ``input#by-step`` (a checkbox) checked they are drawn by event index instead, a cell per event,
   ``#lanes[data-axis=step]``, and the cursor is on the current event's cell. ``#axis`` says what the
   lanes span: ``.from`` (``0``, or ``event 1``) and ``.to`` (``40 µs``, or ``event N``). A click on a
   lane jumps to the event at that time (the last one started by then), or at that index.
+- ``#legend``: the lanes' colours; ``#iterator-legend`` in it, for the iterators' (shown when the
+  trace has an iterator: ``html.iterators``).
 - ``html[data-ready]`` once the script has run, ``html[data-error]`` if a script error happened;
   ``html.empty`` and ``#empty`` (``No events to show.``) when the filters left no event.
 
@@ -48,6 +61,7 @@ from gentrace.reader import Gap, LogItem, TraceReader
 from gentrace.records import (
     ACLOSE,
     AFTER,
+    AITER,
     ANEXT,
     ARG,
     ASEND,
@@ -62,7 +76,11 @@ from gentrace.records import (
     DURATION,
     FILENAME,
     INST,
+    ITER,
+    ITER_ACTIVE,
     LASTI,
+    LEAVE,
+    LOOP,
     NAME,
     NEXT,
     OP,
@@ -79,18 +97,23 @@ from gentrace.records import (
     Ending,
     Record,
     is_finished,
+    kind_of,
     lineno_at,
     running_state,
     runs_code,
 )
 from gentrace.renderers import TextOptions
-from gentrace.reprs import escape_controls, exc_line, is_exception, safe_repr
+from gentrace.reprs import cut, escape_controls, exc_line, is_exception, safe_repr
 from gentrace.sinks import FILE_MAX_REPR, FrameLookup, SpoolSink
 from gentrace.sources import path_shower, source_line, source_lookup
 from gentrace.timeline import (
+    LANE_ACTIVE,
     LANE_AWAITING,
     LANE_CREATED,
     LANE_ENDED,
+    LANE_EXHAUSTED,
+    LANE_ITER,
+    LANE_LEFT,
     LANE_RUNNING,
     LANE_SUSPENDED,
     Lanes,
@@ -109,6 +132,7 @@ MAX_LANES: Final = 500
 
 _NOTHING_SENT: Final = "sent in: nothing yet"
 _NOTHING_YIELDED: Final = "yielded out: nothing yet"
+_NOTHING_GIVEN: Final = "gave: nothing yet"
 _THROWN: Final = {CLOSE: "thrown in: GeneratorExit (close)", ACLOSE: "thrown in: GeneratorExit (aclose)"}
 
 
@@ -123,15 +147,41 @@ class TooManyEvents(Exception):
 class _Card:
     """What an instance's card says between steps."""
 
-    __slots__ = ("ended", "line", "parent", "sent", "state", "yielded")
+    __slots__ = ("ended", "iterator", "left", "line", "parent", "sent", "state", "yielded")
 
-    def __init__(self) -> None:
+    def __init__(self, iterator: bool) -> None:
+        self.iterator = iterator
         self.state = ""
         self.line = ""
-        self.sent = _NOTHING_SENT
-        self.yielded = _NOTHING_YIELDED
+        self.sent = "" if iterator else _NOTHING_SENT
+        self.yielded = _NOTHING_GIVEN if iterator else _NOTHING_YIELDED
         self.ended = ""
         self.parent = -1
+        self.left = False  # a loop left it (an iterator): the card goes after this step
+
+
+def _changes(record: Record) -> bool:
+    """Whether the operation changes its instance's card: not if the instance had finished, but an
+    iterator's exhaustion is no such end."""
+    return not is_finished(record[BEFORE]) or kind_of(record[AFTER]) == "iterator"
+
+
+def _raised(exc: Any, limit: int | None) -> str:
+    return f"raised {exc_line(exc, limit) if is_exception(exc) else safe_repr(exc, limit)}"
+
+
+def _mark(record: Record) -> int | None:
+    """The mark an iterator's record leaves on its lane: an iter(), a loop left, its exhaustion."""
+    if kind_of(record[AFTER]) != "iterator":
+        return None
+    op = record[OP]
+    if op == ITER or op == AITER:
+        return LANE_ITER
+    if op == LEAVE:
+        return LANE_LEFT
+    if is_finished(record[AFTER]) and not is_finished(record[BEFORE]):
+        return LANE_EXHAUSTED
+    return None
 
 
 class Replay:
@@ -142,10 +192,12 @@ class Replay:
     known, and the cards change there too. An operation still running (its nested steps follow)
     shows its instance ``*_RUNNING`` until then. A card says what the trace says so far: its
     instance has finished exactly when its last record up to the step left it closed, and an
-    operation on an instance already finished changes nothing.
+    operation on an instance already finished changes nothing (but on an exhausted iterator, it
+    does: the exhaustion of an iterator is no end).
 
     The timeline comes twice: by time, the spans `timeline.Lanes` makes of the events (as the
-    terminal chart draws them), and by step, a run of cells of one kind per stretch of events.
+    terminal chart draws them), and by step, a run of cells of one kind per stretch of events
+    (and an iterator's marks, a cell each).
     """
 
     def __init__(self, options: TextOptions, filters: Filters | None = None, limit: int = MAX_EVENTS) -> None:
@@ -157,6 +209,7 @@ class Replay:
         self._cards: list[_Card] = []
         self._steps: list[list[Any]] = []  # [gen, seq, lines, card changes, start time]
         self._pending: list[str] = []  # lines before the first event
+        self._iterators: list[int] = []
         self._subject: Record | None = None
         self._opened = False
         self._settled = False  # the last step was settled once (a gap in the trace settles it again)
@@ -192,10 +245,10 @@ class Replay:
         self._subject = record
         self._opened = step.opened
         self._settled = False
-        alive = not is_finished(record[BEFORE])
+        alive = _changes(record)
         if record[OP] not in (CREATE, COLLECT) and alive:
             card = self._cards[gen]
-            card.sent = self._sent(record)
+            card.sent = self._asked(record) if card.iterator else self._sent(record)
             outer = -1 if step.outer is None else self._gen(step.outer)
             card.parent = -1 if outer == gen else outer
         if step.opened and alive and runs_code(record):
@@ -233,6 +286,8 @@ class Replay:
             "span_label": format_duration(span),
             "closed": sorted(CLOSED_STATES),
             "running": sorted(RUNNING_STATES),
+            "active": [ITER_ACTIVE],
+            "iterators": self._iterators,
             "window": WINDOW,
         }
 
@@ -242,7 +297,10 @@ class Replay:
         if gen is None:
             gen = self._index[name] = len(self._names)
             self._names.append(name)
-            self._cards.append(_Card())
+            iterator = kind_of(record[AFTER]) == "iterator"
+            if iterator:
+                self._iterators.append(gen)
+            self._cards.append(_Card(iterator))
             if gen < MAX_LANES:
                 self._step_lanes.append([])
                 self._kind.append(None)
@@ -268,6 +326,22 @@ class Replay:
             return f"thrown in: {exc_line(arg, limit) if is_exception(arg) else safe_repr(arg, limit)}"
         return _THROWN.get(op, "")
 
+    def _asked(self, record: Record) -> str:
+        """What was asked of an iterator: ``iter(numbers)``, ``next() by the loop at line 3``."""
+        op = record[OP]
+        arg = record[ARG]
+        limit = self._options.max_repr
+        lineno = lineno_at(record[INST], record[LASTI])
+        loop = f"the loop at line {lineno}" if lineno else "a loop"
+        if op == ITER or op == AITER:
+            call = "gentrace.wrap(...)" if arg is None else f"{op}({cut(escape_controls(arg), limit)})"
+            return f"{call} · its own iterator" if record[VALUE] is True else call
+        if op == LEAVE:
+            return f"left by {loop} before the end"
+        if arg is LOOP:
+            return f"{op}() by {loop}"
+        return f"{op}()" if arg is None else f"{op}() with the default {safe_repr(arg, limit)}"
+
     def _line(self, record: Record) -> str:
         info = record[INST]
         lineno = lineno_at(info, record[LASTI])
@@ -286,7 +360,7 @@ class Replay:
         if outcome == RETURN:
             return "returned" if value is None else f"returned {safe_repr(value, limit)}"
         if outcome == RAISE:
-            return f"raised {exc_line(value, limit) if is_exception(value) else safe_repr(value, limit)}"
+            return _raised(value, limit)
         return f"closed by {record[OP]}()" if record[OP] in (CLOSE, ACLOSE) else "closed"
 
     def _finished(self, record: Record) -> int:
@@ -295,6 +369,16 @@ class Replay:
         card = self._cards[gen]
         after = record[AFTER]
         card.state = after
+        if card.iterator:
+            card.left = record[OP] == LEAVE
+            card.line = self._line(record)
+            card.ended = "exhausted" if is_finished(after) else ""
+            limit = self._options.max_repr
+            if record[OUTCOME] == YIELD:
+                card.yielded = f"gave: {safe_repr(record[VALUE], limit)}"
+            elif record[OUTCOME] == RAISE:
+                card.yielded = _raised(record[VALUE], limit)
+            return gen
         if after in CLOSED_STATES:
             card.line = ""
             card.ended = self._ending(record)
@@ -316,16 +400,24 @@ class Replay:
         k = len(self._steps) - 1
         first = not self._settled
         self._settled = True
-        alive = not is_finished(subject[BEFORE])
+        alive = _changes(subject)
         running = set(self._open)
         changed: dict[int, None] = {}
+        marks: list[tuple[int, int]] = []  # an iterator's marks at this step
         if first and not self._opened:
-            changed[self._finished(subject)] = None
+            gen = self._finished(subject)
+            changed[gen] = None
+            mark = _mark(subject)
+            if mark is not None:
+                marks.append((gen, mark))
         for record in finished:
-            if is_finished(record[BEFORE]):
+            if not _changes(record):
                 continue  # an operation on an instance already finished: nothing changed
             gen = self._finished(record)
             changed[gen] = None
+            mark = _mark(record)
+            if mark is not None:
+                marks.append((gen, mark))
             if runs_code(record):
                 self._open[gen] -= 1
                 if not self._open[gen]:
@@ -337,38 +429,47 @@ class Replay:
         updates = self._steps[k][3]
         for gen in changed:
             card = self._cards[gen]
-            updates.append([gen, card.state, card.line, card.sent, card.yielded, card.ended, card.parent])
+            update = [gen, card.state, card.line, card.sent, card.yielded, card.ended, card.parent]
+            updates.append([*update, True] if card.left else update)
         started = self._gen(subject) if first and alive and runs_code(subject) else None
         if started is not None:
             running.add(started)
         self._mark_lanes(k, running, changed, started, first)
+        for gen, mark in marks:
+            if gen < MAX_LANES:
+                self._step_lanes[gen] += (k, k, mark)
 
     def _mark_lanes(
         self, k: int, running: set[int], changed: dict[int, None], started: int | None, first: bool
     ) -> None:
         """The lanes' cells at step `k`; an operation that starts there starts a new run of cells.
 
-        Settling step `k` again changes only the cells of the instances it concerns.
+        Settling step `k` again changes only the cells of the instances it concerns. (An iterator's
+        marks are not cells: `_settle` adds them.)
         """
         recheck = set()
         for gen in running | changed.keys() | (self._recheck if first else set()):
             if gen >= MAX_LANES:
                 continue
-            state = self._cards[gen].state
+            card = self._cards[gen]
+            state = card.state
+            ends = gen in changed and not card.iterator  # an iterator's exhaustion is a mark
             kind: int | None
             if gen in running or state in RUNNING_STATES:
                 kind = LANE_RUNNING
             elif state in CLOSED_STATES:
-                kind = LANE_ENDED if gen in changed else None
+                kind = LANE_ENDED if ends else None
             elif state in CREATED_STATES:
                 kind = LANE_CREATED
             elif state == CORO_SUSPENDED:
                 kind = LANE_AWAITING  # a coroutine is suspended only in an await
+            elif state == ITER_ACTIVE:
+                kind = LANE_ACTIVE
             else:
                 kind = LANE_SUSPENDED
             if kind == LANE_RUNNING or kind == LANE_ENDED:
                 recheck.add(gen)
-            if kind == LANE_RUNNING and gen in changed and state in CLOSED_STATES:
+            if kind == LANE_RUNNING and ends and state in CLOSED_STATES:
                 self._step_lanes[gen] += (k, k, LANE_ENDED)  # drawn over the running cell it ends
             if kind != self._kind[gen] or gen == started:
                 previous = self._kind[gen]

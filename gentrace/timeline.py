@@ -5,8 +5,11 @@ not started, running, suspended at a ``yield``, awaiting, and when it ended. Awa
 records say an instance is suspended in an ``await``: a coroutine between a step that left it
 ``CORO_SUSPENDED`` and its next step, and the part of an async generator's operation (an
 ``anext()`` that awaits a sleep) during which a coroutine whose step it runs inside was so
-suspended (its task waiting in the event loop). The chart here and the replay page's timeline
-(`replay`) both draw these spans, so they agree.
+suspended (its task waiting in the event loop). An iterator's lane has its own marks: where an
+``iter()`` took it, where a loop left it, where it was exhausted; between its nexts it is active.
+Its exhaustion is not an end like a generator's (a next after it still runs its ``__next__``, and
+a class's may answer again): later nexts are drawn too. The chart here and the replay page's
+timeline (`replay`) both draw these spans, so they agree.
 
 `timeline` makes two passes over the records (the time span and the lanes first, then the
 marks), so memory is one row of characters per instance whatever the trace's length.
@@ -29,6 +32,8 @@ from gentrace.records import (
     CREATED_STATES,
     DURATION,
     INST,
+    INSTANT_OPS,
+    LEAVE,
     NAME,
     OP,
     START,
@@ -36,11 +41,16 @@ from gentrace.records import (
     THREAD,
     Record,
     is_finished,
+    kind_of,
     runs_code,
 )
 
-# What a lane shows: the kinds of span (the page's data uses the numbers too).
+# What a lane shows: the kinds of span (the page's data uses the numbers too). An iterator's
+# iter(), a loop leaving it and its exhaustion are marks, spans that take no time.
 LANE_CREATED, LANE_RUNNING, LANE_SUSPENDED, LANE_ENDED, LANE_AWAITING = range(5)
+LANE_ACTIVE, LANE_ITER, LANE_LEFT, LANE_EXHAUSTED = range(5, 9)
+MARKS: Final = frozenset({LANE_ITER, LANE_LEFT, LANE_EXHAUSTED})
+"""An iterator's marks: drawn in a column of their own, which no operation covers."""
 
 SYMBOLS: Final = {
     LANE_CREATED: ".",
@@ -48,9 +58,15 @@ SYMBOLS: Final = {
     LANE_SUSPENDED: "-",
     LANE_ENDED: "|",
     LANE_AWAITING: "~",
+    LANE_ACTIVE: ":",
+    LANE_ITER: "[",
+    LANE_LEFT: "^",
+    LANE_EXHAUSTED: "]",
 }
 LEGEND: Final = ("# running", "~ awaiting", "- suspended", ". created, not started", "| ended")
 """The chart's legend, item by item (wrapped to the width)."""
+ITERATOR_LEGEND: Final = ("[ iter()", ": active iterator", "^ a loop left it", "] exhausted")
+"""What the legend adds when the chart has an iterator's lane."""
 
 MAX_LABEL: Final = 30
 MIN_COLUMNS: Final = 10
@@ -62,15 +78,15 @@ Span = tuple[str, int, int, int]
 
 
 class _AsyncOp:
-    """An async generator's operation whose running span waits until its awaiting gaps are known."""
+    """An async operation whose running span waits until its awaiting gaps are known."""
 
     __slots__ = ("drivers", "end", "finishes", "gaps", "name", "start")
 
-    def __init__(self, record: Record, finishes: bool, drivers: frozenset[str]) -> None:
+    def __init__(self, record: Record, finishes: int | None, drivers: frozenset[str]) -> None:
         self.name: str = record[INST][NAME]
         self.start: int = record[START]
         self.end: int = record[START] + record[DURATION]
-        self.finishes = finishes
+        self.finishes = finishes  # the mark it ends with (LANE_ENDED, LANE_EXHAUSTED), if any
         self.drivers = drivers  # the instances whose operations it ran inside
         self.gaps: list[tuple[int, int]] = []
 
@@ -113,17 +129,14 @@ class Lanes:
         parked = self._parked.pop(name, None)
         if parked is not None:
             self._awaited(name, parked, start)
+        if kind_of(record[AFTER]) == "iterator":
+            self._iterator(record, around, out)
+            return out
         was_over = is_finished(record[BEFORE])
         ends = is_finished(record[AFTER]) and not was_over
         if runs_code(record) and not was_over:
-            if record[OP] in ASYNC_OPS:
-                drivers = frozenset(outer for outer, _ in around)
-                self._pending.setdefault(thread, []).append(_AsyncOp(record, ends, drivers))
-                ends = False  # said when its spans are
-            else:
-                out.append((name, LANE_RUNNING, start, end))
-            around.append((name, end))
-        if ends:
+            self._ran(record, around, LANE_ENDED if ends else None, out)
+        elif ends:
             out.append((name, LANE_ENDED, end, end))
         after = record[AFTER]
         kind: int | None
@@ -141,6 +154,36 @@ class Lanes:
         if not was_over:
             self._state[name] = (kind, end)
         return out
+
+    def _ran(
+        self, record: Record, around: list[tuple[str, int]], finishes: int | None, out: list[Span]
+    ) -> None:
+        # An operation that ran the instance's code, and the mark it ends with; an async one's spans
+        # wait for its awaiting gaps.
+        name = record[INST][NAME]
+        end = record[START] + record[DURATION]
+        if record[OP] in ASYNC_OPS:
+            drivers = frozenset(outer for outer, _ in around)
+            self._pending.setdefault(record[THREAD], []).append(_AsyncOp(record, finishes, drivers))
+        else:
+            out.append((name, LANE_RUNNING, record[START], end))
+            if finishes is not None:
+                out.append((name, finishes, end, end))
+        around.append((name, end))
+
+    def _iterator(self, record: Record, around: list[tuple[str, int]], out: list[Span]) -> None:
+        # An iterator's record: an iter() or a loop leaving it is a mark where it starts; a next runs.
+        name = record[INST][NAME]
+        start = record[START]
+        exhausted = is_finished(record[AFTER])
+        if record[OP] in INSTANT_OPS:
+            out.append((name, LANE_LEFT if record[OP] == LEAVE else LANE_ITER, start, start))
+            since = start
+        else:
+            finishes = LANE_EXHAUSTED if exhausted and not is_finished(record[BEFORE]) else None
+            self._ran(record, around, finishes, out)
+            since = start + record[DURATION]
+        self._state[name] = (None if exhausted else LANE_ACTIVE, since)
 
     def close(self, end: int) -> list[Span]:
         """The remaining spans, the trace having ended at `end`."""
@@ -177,8 +220,8 @@ class Lanes:
                 out.append((op.name, LANE_AWAITING, since, resumed))
                 at = resumed
             out.append((op.name, LANE_RUNNING, at, op.end))
-            if op.finishes:
-                out.append((op.name, LANE_ENDED, op.end, op.end))
+            if op.finishes is not None:
+                out.append((op.name, op.finishes, op.end, op.end))
         if keep:
             self._pending[thread] = keep
         else:
@@ -209,11 +252,13 @@ def timeline(records: Callable[[], Iterable[Record]], width: int | None = None) 
     start: int | None = None
     end = 0
     names: dict[str, None] = {}
+    iterators = False
     for record in records():
         t = record[START]
         start = t if start is None else min(start, t)
         end = max(end, t + record[DURATION])
         names.setdefault(record[INST][NAME], None)
+        iterators = iterators or kind_of(record[AFTER]) == "iterator"
     if start is None:
         return ["# timeline: no events"]
     total = max(width if width is not None else terminal_width(), MIN_WIDTH)
@@ -226,19 +271,28 @@ def timeline(records: Callable[[], Iterable[Record]], width: int | None = None) 
 
     lanes = {name: [" "] * cols for name in names}
     last = dict.fromkeys(names, -1)  # the last column an operation or an end took, per lane
+    marked = dict.fromkeys(names, -1)  # the last column an iterator's mark took, per lane
 
     def draw(spans: list[Span]) -> None:
         for name, kind, begin, until in spans:
             lane = lanes[name]
             first, final = col(begin), col(until)
             if kind == LANE_RUNNING:
+                first = min(max(first, marked[name] + 1), cols - 1)  # a mark keeps its column
+                final = max(final, first)
                 lane[first : final + 1] = "#" * (final - first + 1)
                 last[name] = max(last[name], final)
-            elif kind == LANE_ENDED:
+            elif kind == LANE_ENDED or kind == LANE_EXHAUSTED:
                 # In the column after its last operation; past the chart's end, in its last column.
                 at = min(max(last[name], first) + 1, cols - 1)
-                lane[at] = SYMBOLS[LANE_ENDED]
+                lane[at] = SYMBOLS[kind]
                 last[name] = at
+                if kind == LANE_EXHAUSTED:
+                    marked[name] = at
+            elif kind in MARKS:  # an iter() or a loop left: after the last operation or mark
+                at = min(max(last[name] + 1, first), cols - 1)
+                lane[at] = SYMBOLS[kind]
+                last[name] = marked[name] = at
             else:  # between operations: never over one
                 symbol = SYMBOLS[kind]
                 for c in range(first, final + 1):
@@ -252,21 +306,21 @@ def timeline(records: Callable[[], Iterable[Record]], width: int | None = None) 
     out = [f"{_cut(name, label):<{label}}  {''.join(lane).rstrip()}" for name, lane in lanes.items()]
     left, right = "0", format_duration(end - start)
     out.append(f"{'':<{label}}  {left}{right:>{cols - len(left)}}")
-    out += _legend(label + 2, total)
+    out += _legend(LEGEND + ITERATOR_LEGEND if iterators else LEGEND, label + 2, total)
     return out
 
 
-def _legend(indent: int, width: int) -> list[str]:
+def _legend(items: tuple[str, ...], indent: int, width: int) -> list[str]:
     """The legend in lines of at most `width`: under the lanes if two lines hold it there."""
-    lines = _wrapped(width - indent)
+    lines = _wrapped(items, width - indent)
     if len(lines) > 2:
-        indent, lines = 0, _wrapped(width)
+        indent, lines = 0, _wrapped(items, width)
     return [" " * indent + line for line in lines]
 
 
-def _wrapped(room: int) -> list[str]:
+def _wrapped(items: tuple[str, ...], room: int) -> list[str]:
     lines: list[str] = []
-    for item in LEGEND:
+    for item in items:
         if lines and len(lines[-1]) + 2 + len(item) <= room:
             lines[-1] += "  " + item
         else:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from test_cli_run import GENTRACE, TIMEOUT, environ, start_blocked, write
+from test_timeline import LOOPS, record_loops
 from trace_samples import ROOT, record_sample
 
 from gentrace.chrome import is_chrome_trace
@@ -164,6 +165,57 @@ def test_async_slices_and_the_pipelines_flows(tmp_path: Path) -> None:
     assert ("main#1.send(None)", "consume#1.send(None)") in linked  # `await consume(...)`
     # The second consumer runs in a task of its own: no step of main#1 resumed it.
     assert not [pair for pair in linked if pair[1].startswith("consume#2")]
+
+
+def test_an_iterators_track_has_its_nexts_as_slices_and_its_iter_and_leave_as_instants(
+    tmp_path: Path,
+) -> None:
+    events = show_chrome(record_loops(tmp_path), tmp_path)
+    tracks = track_names(events)
+    assert list(tracks.values()) == [
+        *(f"list_iterator#{n}" for n in range(1, 5)),
+        "enumerate#1",
+        "list_iterator#5",
+        "list_iterator#6",
+        "genexpr@12#1",
+        "Flaky#1",
+    ]
+
+    def on(name: str, ph: str) -> list[tuple[str, str, str]]:
+        return [
+            (e["name"], e["args"]["result"], e["args"]["state"])
+            for e in events
+            if e["ph"] == ph and tracks[e["tid"]] == name
+        ]
+
+    assert on("list_iterator#2", "X") == [
+        ("next(list_iterator#2)", "1", "ITER_ACTIVE"),
+        ("next(list_iterator#2)", "2", "ITER_ACTIVE"),
+    ]
+    assert on("list_iterator#2", "i") == [
+        ("list_iterator#2 = iter(numbers)", "", "ITER_ACTIVE"),
+        ("loop at line 3 left list_iterator#2", "", "ITER_ACTIVE"),  # not exhausted
+    ]
+    assert on("list_iterator#5", "X")[-1] == (
+        "next(list_iterator#5, 'done')",
+        "'done'",
+        "ITER_ACTIVE → ITER_EXHAUSTED",
+    )
+    assert on("enumerate#1", "i") == [("enumerate#1 = iter(pairs)", "", "ITER_ACTIVE")] * 2
+    assert on("Flaky#1", "X")[1] == ("next(Flaky#1)", "ValueError: flaky", "ITER_ACTIVE")
+    # The generator expression's steps call its iterator's next(): an arrow each.
+    assert named_flows(events) == [("next(genexpr@12#1)", "next(list_iterator#6)")] * 4
+
+
+def test_run_and_show_write_the_same_trace_of_iterators(tmp_path: Path) -> None:
+    write(tmp_path, {"loops.py": LOOPS})
+    traced = gentrace("run", "-q", "--iterators", "-o", "run.json", "-o", "t.jsonl", "loops.py", cwd=tmp_path)
+    assert traced.returncode == 0, traced.stderr
+    shown = gentrace("show", "t.jsonl", "--to", "chrome", "-o", "show.json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    from_run = events_of(tmp_path / "run.json")
+    assert from_run == events_of(tmp_path / "show.json")
+    assert "loop at line 3 left list_iterator#2" in {e["name"] for e in from_run if e["ph"] == "i"}
 
 
 # -- flows --------------------------------------------------------------------------------------------

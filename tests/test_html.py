@@ -24,14 +24,16 @@ from typing import Any
 import pytest
 import support
 from click.testing import CliRunner
+from test_timeline import record_loops
 from trace_samples import ROOT, consume, record_sample, trace_awaits, trace_event
 
 import gentrace
 from gentrace import replay
 from gentrace.cli import main
 from gentrace.logview import Filters, render_log
+from gentrace.page import page as page_html
 from gentrace.reader import END, START, Gap, TraceReader
-from gentrace.records import AFTER, INST, NAME, OP, is_finished
+from gentrace.records import AFTER, INST, INSTANT_OPS, NAME, OP, is_finished
 from gentrace.renderers import TextOptions
 from gentrace.replay import TooManyEvents, build_page, html_sink
 from gentrace.sources import path_shower, source_line, source_lookup
@@ -107,9 +109,9 @@ def last_update(data: dict[str, Any], name: str, step: int) -> list[Any] | None:
 # -- the page's data ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sample", ["delegation", "fib", "averager", "exception_demo"])
+@pytest.mark.parametrize("sample", ["delegation", "fib", "averager", "exception_demo", "loops"])
 def test_the_steps_lines_are_the_log_of_show(sample: str, tmp_path: Path) -> None:
-    trace = record_sample(sample, tmp_path / "t.jsonl")
+    trace = sample_trace(sample, tmp_path)
     data = data_of(page_of(trace))
     with open(trace, "rb") as stream:
         log = list(render_log(TraceReader(stream).in_log_order(), options()))
@@ -322,7 +324,7 @@ def finished_so_far(trace: Path) -> list[dict[str, bool]]:
                 continue
             kind, event = item
             record = event.record
-            instant = record[OP] in ("create", "collect")
+            instant = record[OP] in INSTANT_OPS
             if kind == END:
                 now[record[INST][NAME]] = is_finished(record[AFTER])
             if kind == START or instant:
@@ -334,11 +336,12 @@ def finished_so_far(trace: Path) -> list[dict[str, bool]]:
 
 def cards_at(data: dict[str, Any], step: int) -> dict[str, str]:
     """The cards the page shows at `step`: each instance's state, from its last change up to it;
-    a finished one only at the step where it finished."""
+    a finished one (or an iterator a loop left) only at the step where it finished (or was left)."""
     shown = {}
     for name in data["gens"]:
         update = last_update(data, name, step)
-        if update is not None and (update[1] not in data["closed"] or update[0] == step):
+        gone = update is not None and (update[1] in data["closed"] or update[7:] == [True])
+        if update is not None and (not gone or update[0] == step):
             shown[name] = update[1]
     return shown
 
@@ -350,9 +353,14 @@ def damaged(trace: Path, seq: int, to: Path) -> Path:
     return to
 
 
-@pytest.mark.parametrize("sample", ["delegation", "fib", "averager", "exception_demo"])
+def sample_trace(sample: str, where: Path) -> Path:
+    """The trace of a sample, or of `test_timeline.LOOPS` (``loops``: iterators)."""
+    return record_loops(where) if sample == "loops" else record_sample(sample, where / "t.jsonl")
+
+
+@pytest.mark.parametrize("sample", ["delegation", "fib", "averager", "exception_demo", "loops"])
 def test_cards_agree_with_the_trace_at_every_step(sample: str, tmp_path: Path) -> None:
-    trace = record_sample(sample, tmp_path / "t.jsonl")
+    trace = sample_trace(sample, tmp_path)
     events = len([line for line in trace.read_text().splitlines() if '"seq"' in line])
     for broken in [None, *range(1, events + 1)]:
         read = trace if broken is None else damaged(trace, broken, tmp_path / f"d{broken}.jsonl")
@@ -407,6 +415,115 @@ def test_operations_on_a_finished_instance_change_nothing(tmp_path: Path) -> Non
         assert kinds.count(ended) == 1 and kinds[-1] == ended
     assert max(k for k, _, kind in spans(data["step_lanes"][0]) if kind == running) == 2
     assert running not in {kind for _, _, kind in spans(data["step_lanes"][1])}
+
+
+def test_an_iterators_card_says_what_was_asked_what_it_gave_and_if_it_is_exhausted(tmp_path: Path) -> None:
+    data = data_of(page_of(record_loops(tmp_path)))
+    assert [data["gens"][g] for g in data["iterators"]] == [
+        *(f"list_iterator#{n}" for n in range(1, 5)),
+        "enumerate#1",
+        "list_iterator#5",
+        "list_iterator#6",
+        "Flaky#1",
+    ]
+    assert data["active"] == ["ITER_ACTIVE"]
+    said = {}  # the first card each iterator showed with each thing asked of it
+    for k, step in enumerate(data["steps"]):
+        for update in step[3]:
+            said.setdefault((data["gens"][update[0]], update[3]), [k, *update[1:]])
+    loop = "for m in numbers:"
+    assert said["list_iterator#2", "iter(numbers)"][1:] == [
+        "ITER_ACTIVE",
+        f"line 3: {loop}",
+        "iter(numbers)",
+        "gave: nothing yet",
+        "",
+        -1,
+    ]
+    k, *card = said["list_iterator#2", "next() by the loop at line 3"]
+    assert card == ["ITER_ACTIVE", f"line 3: {loop}", "next() by the loop at line 3", "gave: 1", "", -1]
+    k, *card = said["list_iterator#2", "left by the loop at line 3 before the end"]
+    assert card == [
+        "ITER_ACTIVE",
+        f"line 3: {loop}",
+        "left by the loop at line 3 before the end",
+        "gave: 2",
+        "",
+        -1,
+        True,  # left by a loop: the card goes after this step
+    ]
+    assert data["steps"][k][2] == ["# loop at line 3 left before the end: list_iterator#2 not exhausted"]
+    assert "list_iterator#2" in cards_at(data, k) and "list_iterator#2" not in cards_at(data, k + 1)
+    # A loop left Flaky#1 when its next() raised; another loop takes it up again: its card is back.
+    k, *_ = said["Flaky#1", "left by the loop at line 33 before the end"]
+    again = next(
+        j for j, step in enumerate(data["steps"]) if j > k and step[2][0].startswith(">>> Flaky#1 = iter")
+    )
+    assert [step for step in range(k, again + 2) if "Flaky#1" in cards_at(data, step)] == [
+        k,
+        again,
+        again + 1,
+    ]
+    assert said["enumerate#1", "iter(pairs) · its own iterator"][1] == "ITER_ACTIVE"
+    # The outer loop's next finds the enumerate exhausted: its card shows again at that step.
+    k, *card = said["enumerate#1", "next() by the loop at line 7"]
+    last = last_update(data, "enumerate#1", len(data["steps"]) - 1)
+    assert last is not None and last[0] > k
+    assert last[1:] == [
+        "ITER_EXHAUSTED",
+        "line 7: for i, a in pairs:",
+        "next() by the loop at line 7",
+        "gave: (1, 'b')",
+        "exhausted",
+        -1,
+    ]
+    assert cards_at(data, last[0])["enumerate#1"] == "ITER_EXHAUSTED"
+    assert "enumerate#1" not in cards_at(data, last[0] + 1)
+    assert said["list_iterator#5", "next() with the default 'done'"][1:6:4] == ["ITER_EXHAUSTED", "exhausted"]
+    # A class's next() raises (the card says so), a loop exhausts it, and it answers again.
+    assert said["Flaky#1", "next() by the loop at line 33"][4] == "gave: 1"
+    assert "raised ValueError: flaky" in {update[4] for step in data["steps"] for update in step[3]}
+    assert last_update(data, "Flaky#1", len(data["steps"]) - 1)[1:6] == [  # type: ignore[index]
+        "ITER_ACTIVE",
+        "line 39: next(flaky)",
+        "next()",
+        "gave: 4",
+        "",
+    ]
+    # The generator expression's steps ran the next()s of the iterator it loops over.
+    genexpr = data["gens"].index("genexpr@12#1")
+    assert said["list_iterator#6", "next() by the loop at line 12"][-1] == genexpr
+
+
+def test_an_iterators_lanes_by_step_mark_iter_leave_and_exhaustion(tmp_path: Path) -> None:
+    data = data_of(page_of(record_loops(tmp_path)))
+    running, active = replay.LANE_RUNNING, replay.LANE_ACTIVE
+    taken, left, exhausted = replay.LANE_ITER, replay.LANE_LEFT, replay.LANE_EXHAUSTED
+    steps = {
+        name: [k for k, step in enumerate(data["steps"]) if data["gens"][step[0]] == name]
+        for name in data["gens"]
+    }
+    # list_iterator#2: taken at its first step, two nexts, left: active from then on, to the end.
+    first, one, two, leave = steps["list_iterator#2"]
+    last = len(data["steps"]) - 1
+    assert sorted(spans(data["step_lanes"][data["gens"].index("list_iterator#2")])) == [
+        (first, first, active),
+        (first, first, taken),
+        (one, one, running),
+        (two, two, running),
+        (leave, leave, left),
+        (leave, last, active),
+    ]
+    # enumerate#1 is exhausted once (a mark over its running cell), and runs once more after that.
+    lane = spans(data["step_lanes"][data["gens"].index("enumerate#1")])
+    marks = [(k, kind) for k, _, kind in lane if kind in (taken, left, exhausted)]
+    enum = steps["enumerate#1"]
+    assert marks == [(enum[0], taken), (enum[2], taken), (enum[-2], exhausted)]
+    assert (enum[-1], enum[-1], running) in lane
+    assert max(end for _, end, kind in lane if kind != running) == enum[-2]  # nothing drawn once exhausted
+    # By time, the same kinds of span as the terminal chart: the marks included.
+    kinds = {kind for k in data["time_lanes"] for kind in k[2::3]}
+    assert {active, running, taken, left, exhausted} <= kinds
 
 
 def test_filters_apply(tmp_path: Path) -> None:
@@ -713,7 +830,22 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         code, _, _ = show(str(read), "--html", str(made[name]))
         assert code == 0
     made["averager-truth"] = root / "ad.jsonl"
+    made["loops-truth"] = record_loops(root)
+    made["loops"] = root / "loops.html"
+    made["loops"].write_text(page_of(made["loops-truth"]), encoding="utf-8")
+    made["unknown"] = root / "unknown.html"
+    made["unknown"].write_text(page_html(unknown(page_of(timed(root / "u.jsonl")))), encoding="utf-8")
     return made
+
+
+def unknown(text: str) -> dict[str, Any]:
+    """The page's data, with a state and a kind of lane span that no gentrace writes (yet)."""
+    data = data_of(text)
+    data["title"] = "t"
+    data["steps"][1][3][0][1] = "NEW_STATE"
+    data["time_lanes"][0] += [0, data["span"], 42]
+    data["step_lanes"][0] += [0, 1, 42]
+    return data
 
 
 def timed(path: Path) -> Path:
@@ -783,10 +915,10 @@ class Page:
         return [entry for entry in logs if entry["level"] == "SEVERE"]
 
     def card_kinds(self) -> dict[str, tuple[str, str]]:
-        """Each card's state and how it is drawn (``closed``, ``running`` or ``suspended``)."""
+        """Each card's state and how it is drawn (``closed``, ``running``, ``suspended`` or ``active``)."""
         found = {}
         for card in self.driver.find_elements(self.by.CSS_SELECTOR, "#cards .card"):
-            drawn = set(card.get_attribute("class").split()) & {"closed", "running", "suspended"}
+            drawn = set(card.get_attribute("class").split()) & {"closed", "running", "suspended", "active"}
             state = card.find_element(self.by.CLASS_NAME, "state").get_attribute("textContent")
             found[card.get_attribute("data-gen")] = (state, " ".join(sorted(drawn)))
         return found
@@ -926,6 +1058,7 @@ def test_cards_agree_with_the_trace_at_every_step_in_the_page(driver: Any, pages
 
 
 RUNNING, SUSPENDED, CREATED, ENDED = "#2f6fda", "#8fa3bf", "#c9d3e0", "#b42318"  # the page's colours
+ACTIVE, TAKEN, LEFT, EXHAUSTED = "#6fbf9f", "#1a7f37", "#dc6803", "#7a271a"  # an iterator's
 TOP, MIDDLE = 0.1, 0.5  # a running operation fills its lane's height; the rest is a line across the middle
 
 
@@ -984,3 +1117,96 @@ def test_a_page_without_events_says_so(driver: Any, pages: dict[str, Path]) -> N
     assert driver.find_element(page.by.ID, "empty").text == "No events to show."
     assert not page.slider.is_displayed() and not driver.find_element(page.by.ID, "cards").is_displayed()
     assert page.errors() == []
+
+
+# -- iterators in the browser ---------------------------------------------------------------------
+
+
+def test_iterator_cards_at_every_step_in_the_page(driver: Any, pages: dict[str, Path]) -> None:
+    page = Page(driver, pages["loops"])
+    truth = finished_so_far(pages["loops-truth"])
+    data = data_of(pages["loops"].read_text(encoding="utf-8"))
+    seen = set()
+    for step, finished in enumerate(truth):
+        page.go(step)
+        kinds = page.card_kinds()
+        assert {name: state for name, (state, _) in kinds.items()} == cards_at(data, step), step
+        for name, (state, drawn) in kinds.items():
+            seen.add(drawn)
+            if finished.get(name, False):
+                assert drawn == "closed" and state in ("ITER_EXHAUSTED", "GEN_CLOSED"), (step, name)
+            elif state == "ITER_ACTIVE":
+                assert drawn == "active", (step, name)
+            else:
+                assert drawn in ("running", "suspended"), (step, name, state)
+    assert seen == {"active", "closed", "running", "suspended"}
+    assert (
+        page.errors() == []
+        and driver.find_element(page.by.TAG_NAME, "html").get_attribute("data-error") is None
+    )
+
+
+def test_an_iterators_card_and_the_loop_that_iterates_it(driver: Any, pages: dict[str, Path]) -> None:
+    page = Page(driver, pages["loops"])
+    steps = ["\n".join(step[2]) for step in data_of(pages["loops"].read_text(encoding="utf-8"))["steps"]]
+    left = next(k for k, lines in enumerate(steps) if "left before the end: list_iterator#2" in lines)
+    page.go(left)
+    card = page.cards()["list_iterator#2"]
+    assert card == {
+        "name": "list_iterator#2",
+        "state": "ITER_ACTIVE",
+        "line": "line 3: for m in numbers:",
+        "sent": "left by the loop at line 3 before the end",
+        "yielded": "gave: 2",
+        "ended": "",
+        "arrows": "",
+    }
+    page.press("ARROW_RIGHT")  # a loop left it: its card goes
+    assert "list_iterator#2" not in page.cards() and "list_iterator#1" in page.cards()
+    # The generator expression's next() runs the next() of the list's iterator it loops over.
+    inner = next(k for k, lines in enumerate(steps) if lines.startswith("    >>> next(list_iterator#6)"))
+    page.go(inner)
+    assert page.cards()["genexpr@12#1"]["arrows"] == "list_iterator#6"
+    arrow = driver.find_element(page.by.CSS_SELECTOR, '.card[data-gen="genexpr@12#1"] .arrow')
+    assert arrow.text == "iterates list_iterator#6"
+    assert page.errors() == []
+
+
+def test_the_iterators_legend_and_lanes(driver: Any, pages: dict[str, Path]) -> None:
+    page = Page(driver, pages["delegation"])
+    assert not driver.find_element(page.by.ID, "iterator-legend").is_displayed()
+    page = Page(driver, pages["loops"])
+    legend = driver.find_element(page.by.ID, "iterator-legend")
+    assert legend.is_displayed()
+    assert all(key in legend.text for key in ("iter()", "active iterator", "a loop left it", "exhausted"))
+    driver.find_element(page.by.ID, "by-step").click()
+    data = data_of(pages["loops"].read_text(encoding="utf-8"))
+    n = len(data["steps"])
+    # list_iterator#2, by step: taken (a mark at its cell's start), two nexts, left (a mark at its
+    # cell's end), then active to the end.
+    first, one, _, leave = [k for k, step in enumerate(data["steps"]) if step[0] == 1]
+    assert page.colour("list_iterator#2", (first + 0.05) / n, TOP) == TAKEN
+    assert page.colour("list_iterator#2", (one + 0.5) / n, TOP) == RUNNING
+    assert page.colour("list_iterator#2", (leave + 0.95) / n, TOP) == LEFT
+    assert page.colour("list_iterator#2", (leave + n) / 2 / n, MIDDLE) == ACTIVE
+    assert page.colour("list_iterator#2", (leave + n) / 2 / n, TOP) == ""
+    exhausted = max(k for k, step in enumerate(data["steps"]) if step[0] == 0)
+    assert page.colour("list_iterator#1", (exhausted + 0.95) / n, TOP) == EXHAUSTED
+    assert page.colour("list_iterator#1", (exhausted + 0.5) / n, TOP) == RUNNING
+    assert page.errors() == []
+
+
+def test_a_state_or_a_lane_the_script_does_not_know_breaks_nothing(
+    driver: Any, pages: dict[str, Path]
+) -> None:
+    page = Page(driver, pages["unknown"])
+    page.go(1)
+    assert page.card_kinds() == {"g#1": ("NEW_STATE", "suspended")}
+    page.press("END")
+    driver.find_element(page.by.ID, "by-step").click()
+    assert page.value == 2 and page.colour("g#1", 0.5, TOP) == RUNNING
+    assert page.colour("g#1", 0.15, MIDDLE) == "#98a2b3"  # drawn as a span between operations, in grey
+    assert (
+        page.errors() == []
+        and driver.find_element(page.by.TAG_NAME, "html").get_attribute("data-error") is None
+    )

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from test_reader import jsonl
+from test_timeline import iterator_event, record_loops
 from trace_samples import ROOT, check_golden, record_sample
 from trace_samples import trace_event as event
 
@@ -159,3 +160,122 @@ def test_run_summary_is_printed_at_exit(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "fib#2: collected without close" in proc.stderr
     assert json.dumps("fib#1")[1:-1] in proc.stderr.split("# summary")[1]
+
+
+def test_a_coroutine_whose_first_step_raised_ended_there() -> None:
+    lines = summarize(
+        create(1) | {"state_after": "CORO_CREATED"},
+        event(
+            2,
+            op="send",
+            arg="None",
+            outcome="raise",
+            value="StopAsyncIteration()",
+            value_exc={"type": "builtins.StopAsyncIteration", "message": None},
+            state_before="CORO_CREATED",
+            state_after="CORO_CLOSED",
+        ),
+        END,
+    )
+    assert " · raised StopAsyncIteration · " in lines[1]
+
+
+# -- iterators ------------------------------------------------------------------------------------
+
+
+def test_iterators_summary_golden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["show", str(record_loops(tmp_path)), "--summary"])
+    assert result.exit_code == 0
+    check_golden("loops.summary", result.stdout)
+    lines = result.stdout.splitlines()
+    # A loop that leaves its iterator early is no anomaly, nor is an iterator not exhausted.
+    assert lines[-1] == "# anomalies: none"
+    assert (
+        "genexpr@12#1     loops.py:12 · next 4, send 0, throw 0, close 0 · yielded 3 · returned · "
+        in lines[8]
+    )
+
+
+ACTIVE, EXHAUSTED = "ITER_ACTIVE", "ITER_EXHAUSTED"
+STOP = {"outcome": "return", "value": "None"}
+
+
+def test_an_iterators_line_says_nexts_items_and_whether_it_was_exhausted() -> None:
+    def line(*events: dict[str, Any]) -> str:
+        lines = summarize(iterator_event(1, "iter", None, ACTIVE, duration=0.001), *events)
+        assert lines[-1] == "# anomalies: none"  # never "never finished", even killed (no end note)
+        return lines[1]
+
+    assert line() == "it#1  m.py:3 · next 0 · gave 0 · not exhausted · 0.000 ms inside"
+    assert (
+        line(
+            iterator_event(2, "next", ACTIVE, ACTIVE, duration=0.002),
+            iterator_event(3, "next", ACTIVE, EXHAUSTED, duration=0.001, **STOP),
+        )
+        == "it#1  m.py:3 · next 2 · gave 1 · exhausted · 3.000 ms inside"
+    )
+    assert (
+        line(
+            iterator_event(2, "next", ACTIVE, ACTIVE, lineno=3),
+            iterator_event(3, "leave", ACTIVE, ACTIVE, lineno=3, value=None),
+            iterator_event(4, "iter", ACTIVE, ACTIVE, lineno=7),
+            iterator_event(5, "leave", ACTIVE, ACTIVE, lineno=7, value=None),
+            iterator_event(6, "iter", ACTIVE, ACTIVE, lineno=3),
+            iterator_event(7, "leave", ACTIVE, ACTIVE, lineno=3, value=None),
+        )
+        == "it#1  m.py:3 · next 1 · gave 1 · not exhausted (loops at lines 3, 7 left early) · 0.000 ms inside"
+    )
+    # An exhausted iterator a next() found exhausted again stays so; one that answered again is not.
+    again = iterator_event(3, "next", EXHAUSTED, EXHAUSTED, **STOP)
+    exhausted = iterator_event(2, "next", ACTIVE, EXHAUSTED, **STOP)
+    assert " · next 2 · gave 0 · exhausted · " in line(exhausted, again)
+    assert " · next 2 · gave 1 · not exhausted · " in line(
+        exhausted, iterator_event(3, "next", EXHAUSTED, ACTIVE)
+    )
+    bad = {
+        "outcome": "raise",
+        "value": "ValueError('bad')",
+        "value_exc": {"type": "builtins.ValueError", "message": "bad"},
+    }
+    raised = line(
+        iterator_event(2, "anext", ACTIVE, ACTIVE, **bad),
+        iterator_event(3, "leave", ACTIVE, ACTIVE, lineno=5, value=None),
+    )
+    assert (
+        " · next 1 · gave 0 · not exhausted (anext() raised ValueError: bad; loop at line 5 left early) · "
+        in raised
+    )
+
+
+def test_run_and_show_summarize_iterators_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "loop.py").write_text("for n in [1, 2]:\n    break\n")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gentrace",
+            "run",
+            "-q",
+            "--iterators",
+            "--summary",
+            "-o",
+            "t.jsonl",
+            "loop.py",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines == CliRunner().invoke(main, ["show", "t.jsonl", "--summary"]).stdout.splitlines()
+    assert lines[1].startswith(
+        "list_iterator#1  loop.py:1 · next 1 · gave 1 · not exhausted (loop at line 1 left early) · "
+    )
+    assert lines[-1] == "# anomalies: none"

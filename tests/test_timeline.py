@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -13,16 +14,92 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import support
 from click.testing import CliRunner
 from trace_samples import ROOT, check_golden, record_sample, trace_awaits, trace_event
 
+import gentrace
 from gentrace.cli import main
+from gentrace.instrument import instrument_source
 from gentrace.reader import Gap, TraceReader
 from gentrace.records import Record
-from gentrace.timeline import LEGEND, timeline
+from gentrace.timeline import (
+    ITERATOR_LEGEND,
+    LANE_ACTIVE,
+    LANE_EXHAUSTED,
+    LANE_ITER,
+    LANE_LEFT,
+    LANE_RUNNING,
+    LEGEND,
+    Lanes,
+    timeline,
+)
 
 WIDTHS = [40, 41, 47, 60, 72, 80, 100, 133, 200]
 LONG = "a_generator_whose_name_is_longer_than_any_label#1"
+
+
+# Iterators as `gentrace run --iterators` records them: loops left early, one enumerate shared by
+# two loops, iter() and next() by hand, a generator expression, and an iterator class whose next()
+# raises, which a loop then exhausts and which answers again after that.
+LOOPS = """\
+numbers = [1, 2, 3]
+for n in numbers:
+    for m in numbers:
+        if m == 2:
+            break
+pairs = enumerate("ab")
+for i, a in pairs:
+    for j, b in pairs:
+        pass
+it = iter(numbers)
+next(it), next(it), next(it), next(it, "done")
+total = sum(x * x for x in numbers)
+
+
+class Flaky:
+    def __init__(self):
+        self.calls = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self.calls += 1
+        if self.calls == 2:
+            raise ValueError("flaky")
+        if self.calls == 3:
+            raise StopIteration
+        return self.calls
+
+
+flaky = Flaky()
+try:
+    for x in flaky:
+        pass
+except ValueError:
+    pass
+for x in flaky:
+    pass
+next(flaky)
+"""
+
+
+def record_loops(where: Path, source: str = LOOPS) -> Path:
+    """Run `source` as ``where/loops.py`` instrumented as ``gentrace run --iterators`` does, with a
+    fake clock; its JSON Lines trace is ``where/loops.jsonl``.
+
+    No event is kept in memory, as under ``run``: a kept event would keep the exception a next()
+    raised, and through its traceback the loop's iterator, whose loop is then never seen to leave it.
+    """
+    script, out = where / "loops.py", where / "loops.jsonl"
+    script.write_text(source, encoding="utf-8")
+    code = instrument_source(source, str(script), "__main__", iterators=True)
+    tracer = gentrace.Tracer(out=str(out), clock=support.FakeClock(), iterators=True, keep=0)
+    with contextlib.redirect_stdout(io.StringIO()), tracer:
+        exec(code, {"__name__": "__main__", "__file__": str(script)})
+    tracer.close()
+    return out
 
 
 def records_of(trace: Path) -> Iterator[Record]:
@@ -44,7 +121,7 @@ def lanes(lines: list[str]) -> dict[str, str]:
     found = {}
     for line in lines:
         label, gap, lane = line.partition("  ")
-        if gap and label.strip() and not label.startswith(("#", ".", "|", "-", "~")):
+        if gap and label.strip() and not label.startswith(("#", ".", "|", "-", "~", "[", ":", "^", "]")):
             found[label.strip()] = lane.lstrip()
     return found
 
@@ -230,3 +307,98 @@ def test_stdin_is_copied_for_the_two_passes(tmp_path: Path, monkeypatch: pytest.
 
 def test_no_events() -> None:
     assert timeline(lambda: iter(TraceReader(io.BytesIO(b""))), width=80) == ["# timeline: no events"]  # type: ignore[arg-type,return-value]
+
+
+# -- iterators ------------------------------------------------------------------------------------
+
+
+def test_iterators_timeline_golden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    lines = chart(record_loops(tmp_path), 72)
+    assert all(len(line) <= 72 for line in lines)
+    check_golden("loops.timeline", "".join(line + "\n" for line in lines))
+
+
+@pytest.mark.parametrize("width", [100, 133, 200])
+def test_iterator_lanes_mark_iter_leave_and_exhaustion(width: int, tmp_path: Path) -> None:
+    lines = chart(record_loops(tmp_path), width)
+    shown = lanes(lines)
+    # The outer loop's iterator: taken by the loop, active between its nexts, exhausted.
+    assert re.fullmatch(r"\[[:#]*#\]", shown["list_iterator#1"]), shown
+    # The inner loops' (each a new one) are left after two nexts, not exhausted: active to the end.
+    for name in ("list_iterator#2", "list_iterator#3", "list_iterator#4"):
+        assert re.fullmatch(r"\[[:#]*#:*\^:+", shown[name]), shown
+    # Two loops take the one enumerate; the inner exhausts it, the outer's next then ends at once.
+    assert re.fullmatch(r"\[[:#]*\[[:#]*#\]#+", shown["enumerate#1"]), shown
+    # Left by a loop when its next raised; taken again and exhausted; then a next answers again.
+    assert re.fullmatch(r"\[[:#]*#:*\^:*\[[:#]*#\] *#+:*", shown["Flaky#1"]), shown
+    # A generator expression keeps a generator's lane; the iterator it loops over has its own.
+    assert re.fullmatch(r"\.+[#-]*#\|", shown["genexpr@12#1"]), shown
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_iterator_lanes_fit_the_width_and_keep_their_marks(width: int, tmp_path: Path) -> None:
+    lines = chart(record_loops(tmp_path), width)
+    assert max(len(line) for line in lines) <= width, "\n".join(lines)
+    shown = lanes(lines)
+    assert all(lane.startswith("[") for name, lane in shown.items() if not name.startswith("genexpr"))
+    assert shown["list_iterator#1"].endswith("]") and shown["list_iterator#1"].count("]") == 1
+    for name in ("list_iterator#2", "list_iterator#3", "list_iterator#4"):
+        assert "^" in shown[name] and "]" not in shown[name], shown
+    assert legend(lines) == [*LEGEND, *ITERATOR_LEGEND]
+
+
+def test_only_a_chart_with_an_iterator_explains_its_marks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    assert legend(chart(record_sample("delegation", tmp_path / "d.jsonl"), 100)) == list(LEGEND)
+    one = chart(record_loops(tmp_path, "for n in [1]:\n    pass\n"), 100)
+    assert re.fullmatch(r"\[:*#+:+#+\]", lanes(one)["list_iterator#1"]), one
+    assert legend(one) == [*LEGEND, *ITERATOR_LEGEND]
+
+
+def iterator_event(seq: int, op: str, before: str | None, after: str, **fields: object) -> dict[str, object]:
+    """A JSON Lines event of an iterator named it#1 (fields override)."""
+    outcome = {"iter": "created", "leave": "left"}.get(op, "yield")
+    made = {"gen": "it#1", "func": "builtins:list_iterator", "kind": "iterator", "op": op, "outcome": outcome}
+    return trace_event(seq, **{**made, "state_before": before, "state_after": after, **fields})
+
+
+def spans_of(trace: Path) -> list[tuple[int, int, int]]:
+    shown = Lanes()
+    records = list(records_of(trace))
+    found = [span for record in records for span in shown.feed(record)]
+    found += shown.close(max(r[11] + r[12] for r in records))
+    return [(kind, start // 1000, end // 1000) for _, kind, start, end in found]
+
+
+def test_an_iterators_exhaustion_is_not_a_generators_end(tmp_path: Path) -> None:
+    active, exhausted = "ITER_ACTIVE", "ITER_EXHAUSTED"
+    stop = {"outcome": "return", "value": "None"}
+    trace = write_trace(
+        tmp_path / "t.jsonl",
+        iterator_event(1, "iter", None, active, time=0.0, duration=0.0),
+        iterator_event(2, "next", active, active, time=2e-6, duration=1e-6),
+        iterator_event(3, "next", active, exhausted, time=5e-6, duration=1e-6, **stop),
+        # A next after the end still calls __next__; a class's may answer again.
+        iterator_event(4, "next", exhausted, exhausted, time=8e-6, duration=1e-6, **stop),
+        iterator_event(5, "next", exhausted, active, time=10e-6, duration=1e-6),
+        iterator_event(6, "leave", active, active, time=13e-6, duration=0.0, value=None),
+        iterator_event(7, "next", active, active, time=15e-6, duration=1e-6),
+    )
+    assert spans_of(trace) == [
+        (LANE_ITER, 0, 0),
+        (LANE_ACTIVE, 0, 2),
+        (LANE_RUNNING, 2, 3),
+        (LANE_ACTIVE, 3, 5),
+        (LANE_RUNNING, 5, 6),
+        (LANE_EXHAUSTED, 6, 6),
+        (LANE_RUNNING, 8, 9),  # exhausted already: no second mark
+        (LANE_RUNNING, 10, 11),
+        (LANE_ACTIVE, 11, 13),
+        (LANE_LEFT, 13, 13),
+        (LANE_ACTIVE, 13, 15),  # a loop left it, not exhausted: it may be used again
+        (LANE_RUNNING, 15, 16),
+        (LANE_ACTIVE, 16, 16),
+    ]

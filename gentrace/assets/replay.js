@@ -6,11 +6,13 @@
   var SVG = "http://www.w3.org/2000/svg";
   var data = JSON.parse(document.getElementById("trace-data").textContent);
   var gens = data.gens, steps = data.steps, n = steps.length;
-  var closed = new Set(data.closed), runningStates = new Set(data.running);
+  var closed = new Set(data.closed), runningStates = new Set(data.running), active = new Set(data.active);
+  var iterators = new Set(data.iterators);
   function $(id) { return document.getElementById(id); }
   function el(tag, cls) { var e = document.createElement(tag); if (cls) e.className = cls; return e; }
   document.title = data.title + " · gentrace replay";
   $("title").textContent = data.title;
+  if (iterators.size) root.classList.add("iterators");
   if (n === 0) {
     $("empty").textContent = "No events to show.";
     root.classList.add("empty");
@@ -18,7 +20,8 @@
     return;
   }
 
-  // Per instance: the steps that changed its card, and what the card said from then on.
+  // Per instance: the steps that changed its card, and what the card said from then on:
+  // [instance, state, line, sent, yielded, ended, parent], and true after them if a loop left it.
   var when = gens.map(function () { return []; }), what = gens.map(function () { return []; });
   steps.forEach(function (step, k) {
     step[3].forEach(function (u) { when[u[0]].push(k); what[u[0]].push(u); });
@@ -74,14 +77,15 @@
       var j = latest(g, i);
       if (j < 0) continue;
       var u = what[g][j];
-      if (closed.has(u[1]) && when[g][j] !== i) continue;
+      if ((closed.has(u[1]) || u[7]) && when[g][j] !== i) continue;  // shown where it closed, or was left
       live.push(u);
       shown.add(g);
     }
     var els = [], links = [];
     live.forEach(function (u) {
       var c = card(u[0]);
-      var kind = closed.has(u[1]) ? " closed" : runningStates.has(u[1]) ? " running" : " suspended";
+      var kind = closed.has(u[1]) ? " closed" : runningStates.has(u[1]) ? " running" :
+        active.has(u[1]) ? " active" : " suspended";
       c.root.className = "card" + kind + (u[0] === steps[i][0] ? " current" : "");
       c.state.textContent = u[1];
       c.line.textContent = u[2];
@@ -95,7 +99,7 @@
     links.forEach(function (link) {
       var a = el("div", "arrow");
       a.setAttribute("data-to", gens[link[1]]);
-      a.textContent = "delegates to " + gens[link[1]];
+      a.textContent = (iterators.has(link[1]) ? "iterates " : "delegates to ") + gens[link[1]];
       card(link[0]).arrows.appendChild(a);
     });
     cardsBox.replaceChildren.apply(cardsBox, els);
@@ -123,10 +127,14 @@
   }
 
   // The timeline: by time (each instance's spans, from the trace's start) or, with #by-step, by
-  // event index (a cell per event). Kinds: created, running, suspended, ended, awaiting.
+  // event index (a cell per event). Kinds: created, running, suspended, ended, awaiting; an
+  // iterator's active span, and its marks: iter(), a loop left it, exhausted. A kind this script
+  // does not know is drawn as a span between operations, in grey.
   var laneEls = [], byStep = $("by-step"), axis = $("axis");
-  var COLORS = ["#c9d3e0", "#2f6fda", "#8fa3bf", "#b42318", "#9b6bd3"];
-  var RUNNING = 1, ENDED = 3;
+  var COLORS = ["#c9d3e0", "#2f6fda", "#8fa3bf", "#b42318", "#9b6bd3", "#6fbf9f", "#1a7f37", "#dc6803", "#7a271a"];
+  var RUNNING = 1, ENDED = 3, ITER = 6, LEFT = 7, EXHAUSTED = 8, UNKNOWN = "#98a2b3";
+  var MARKS = new Set([ENDED, ITER, LEFT, EXHAUSTED]);
+  function layer(kind) { return kind === RUNNING ? 1 : MARKS.has(kind) ? 2 : 0; }
   var span = Math.max(data.span, 1);
   var starts = [];  // each event's start, never decreasing (threads may record them a little out of order)
   steps.forEach(function (step, k) { starts.push(k ? Math.max(starts[k - 1], step[4]) : step[4]); });
@@ -169,18 +177,20 @@
       ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
       ctx.clearRect(0, 0, w, h);
       var s = stepped ? l.step : l.time;
-      // Between operations first, then the operations over them, then the end marks.
-      [0, RUNNING, ENDED].forEach(function (pass) {
+      // Between operations first, then the operations over them, then the marks: an iter() where
+      // it starts, the others after their operation.
+      [0, 1, 2].forEach(function (pass) {
         for (var j = 0; j < s.length; j += 3) {
           var kind = s[j + 2];
-          if ((kind === RUNNING || kind === ENDED ? kind : 0) !== pass) continue;
+          if (layer(kind) !== pass) continue;
           var x, width;
           if (stepped) { x = s[j] * w / n; width = Math.max((s[j + 1] - s[j] + 1) * w / n, 1); }
           else { x = s[j] * w / span; width = Math.max((s[j + 1] - s[j]) * w / span, 1); }
-          ctx.fillStyle = COLORS[kind];
+          ctx.fillStyle = COLORS[kind] || UNKNOWN;
           if (kind === RUNNING) ctx.fillRect(x, 0, stepped && width > 4 ? width - 1 : width, h);
-          else if (kind === ENDED && stepped) ctx.fillRect(x + Math.max(width - 3, 0), 0, Math.min(width, 3), h);
-          else if (kind === ENDED) ctx.fillRect(Math.max(Math.min(x + 1, w - 3), 0), 0, 3, h);  // after its run
+          else if (pass === 2 && kind === ITER) ctx.fillRect(Math.max(Math.min(x, w - 3), 0), 0, Math.min(width, 3), h);
+          else if (pass === 2 && stepped) ctx.fillRect(x + Math.max(width - 3, 0), 0, Math.min(width, 3), h);
+          else if (pass === 2) ctx.fillRect(Math.max(Math.min(x + 1, w - 3), 0), 0, 3, h);  // after its run
           else ctx.fillRect(x, h / 2 - 2, width, 4);
         }
       });
