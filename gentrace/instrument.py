@@ -146,7 +146,9 @@ class _Instrumenter(ast.NodeTransformer):
         return ast.Constant(value=(self.filename, line, source))  # type: ignore[arg-type]  # a tuple constant compiles
 
     def _loop(self, node: ast.For | ast.AsyncFor, function: str) -> ast.stmt:
-        source = ast.unparse(node.iter)
+        # Unparsed before the visit rewrites it, and only for iterators: 3.14's ast.unparse imports
+        # a module at its first call, which may be the one being rewritten (--include '*').
+        source = ast.unparse(node.iter) if self.iterators else ""
         self.generic_visit(node)
         if self.iterators:
             node.iter = self._call(function, node.iter, [node.iter, self._site(node.lineno, source)])
@@ -159,7 +161,7 @@ class _Instrumenter(ast.NodeTransformer):
         return self._loop(node, "aloop")
 
     def visit_comprehension(self, node: ast.comprehension) -> ast.comprehension:
-        source = ast.unparse(node.iter)
+        source = ast.unparse(node.iter) if self.iterators else ""
         self.generic_visit(node)
         if self.iterators:
             site = self._site(node.iter.lineno, source)
@@ -167,7 +169,7 @@ class _Instrumenter(ast.NodeTransformer):
         return node
 
     def visit_GeneratorExp(self, node: ast.GeneratorExp) -> ast.expr:
-        source = ast.unparse(node)
+        source = ast.unparse(node) if self.iterators else ""
         self.generic_visit(node)
         if not self.iterators:
             return node
@@ -214,7 +216,11 @@ def loop(iterable: Any, site: Site) -> Any:
     iterators = _recording()
     if iterators is None:
         return iterable
-    return iterators.loop(iterable, site)
+    try:
+        return iterators.loop(iterable, site)
+    except BaseException as exc:  # iter() failed: the program's own error, raised from its line
+        _strip_call(exc, loop.__code__)
+        raise
 
 
 def aloop(iterable: Any, site: Site) -> Any:
@@ -222,7 +228,11 @@ def aloop(iterable: Any, site: Site) -> Any:
     iterators = _recording()
     if iterators is None:
         return iterable
-    return iterators.aloop(iterable, site)
+    try:
+        return iterators.aloop(iterable, site)
+    except BaseException as exc:
+        _strip_call(exc, aloop.__code__)
+        raise
 
 
 def genexpr(gen: Any, site: Site) -> Any:
@@ -237,24 +247,24 @@ def genexpr(gen: Any, site: Site) -> Any:
 
 def iter_(function: Any, site: Site, *args: Any) -> Any:
     """A rewritten ``iter(...)``: the real call (recorded if it is the builtin's) and its result."""
-    if function is not builtins.iter or (iterators := _recording()) is None:
-        try:
+    try:
+        if function is not builtins.iter or (iterators := _recording()) is None:
             return function(*args)
-        except BaseException as exc:
-            _strip_call(exc, iter_.__code__)
-            raise
-    return iterators.iter_call(args, site)
+        return iterators.iter_call(args, site)
+    except BaseException as exc:
+        _strip_call(exc, iter_.__code__)
+        raise
 
 
 def next_(function: Any, site: Site, it: Any, *default: Any) -> Any:
     """A rewritten ``next(...)``: the real call (recorded if it is the builtin's) and its result."""
-    if function is not builtins.next or (iterators := _recording()) is None:
-        try:
+    try:
+        if function is not builtins.next or (iterators := _recording()) is None:
             return function(it, *default)
-        except BaseException as exc:
-            _strip_call(exc, next_.__code__)
-            raise
-    return iterators.next_call(it, default, site)
+        return iterators.next_call(it, default, site)
+    except BaseException as exc:
+        _strip_call(exc, next_.__code__)
+        raise
 
 
 def _strip_call(exc: BaseException, code: types.CodeType) -> None:
@@ -397,6 +407,8 @@ class InstrumentingFinder(importlib.abc.MetaPathFinder):
     ) -> None:
         given = list(roots)
         self.iterators = iterators
+        if iterators:  # the rewrite calls ast.unparse, which imports its module when first called
+            ast.unparse(ast.Constant(None))  # (3.14): now, not while the finder instruments that module
         self.roots = [os.path.realpath(r) for r in given]
         self.include = list(include)
         self.only = list(only)

@@ -79,6 +79,13 @@ def _calibrate() -> int:
 HELD_ONLY: Final = _calibrate()
 SWEEP_MIN: Final = 1
 
+# What a recorded step adds to the stack between the program's frame and the iterator's
+# ``__next__`` (see proxy.DEEP): a loop's step, `LoopIterator.__next__`, what a generator proxy's
+# adds (STEP_FRAMES); a ``next(it)`` call, the rewrite's `next_`, `Iterators.next_call` and
+# `_step`. Deep in such steps, `Iterators.loop` takes LOOP_ROOM more to make and record an iter().
+NEXT_FRAMES: Final = 3
+LOOP_ROOM: Final = 20
+
 
 def type_func(obj: Any) -> str:
     """``module:qualname`` of an object's type: ``builtins:list_iterator``."""
@@ -163,16 +170,26 @@ class Iterators:
         """``iter(iterable)`` for a loop, recorded; what the loop iterates: a `LoopIterator` around
         the iterator, or a traced generator itself (which records its own steps)."""
         rec = self.rec
-        start = rec.clock()
+        # Deep in a recursion through loops, the steps below gave back the stack their frames
+        # take; this call's frames, and the recording's, get room too: the program's recursion
+        # ends where it would untraced, not in gentrace.
+        room = LOOP_ROOM if thread_state.s[0] >= DEEP else 0
+        if room:
+            _raise_limit(room)
         try:
-            it = iter(iterable)
-        except BaseException as exc:
-            _strip(exc)
-            raise
-        info, handle = self._iter_record(iterable, it, site, start)
-        if handle is None:
-            return it
-        return LoopIterator(it, handle, info, self, site[1])
+            start = rec.clock()
+            try:
+                it = iter(iterable)
+            except BaseException as exc:
+                _strip(exc)
+                raise
+            info, handle = self._iter_record(iterable, it, site, start)
+            if handle is None:
+                return it
+            return LoopIterator(it, handle, info, self, site[1])
+        finally:
+            if room:
+                sys.setrecursionlimit(sys.getrecursionlimit() - room)
 
     def aloop(self, iterable: Any, site: Site) -> Any:
         """`loop` for an ``async for``: the loop's ``__aiter__()`` made here, recorded as ``aiter()``."""
@@ -283,7 +300,7 @@ class Iterators:
         """A loop let go of its iterator before the end: say so, and let go of the name."""
         rec = self.rec
         handle = loop._handle
-        if not loop._done and loop._line and not rec.closed:
+        if not loop._done and not rec.closed:
             seq = next(rec.counter)
             if seq > rec.limit:
                 rec.overflow(seq)
@@ -313,9 +330,16 @@ _FRESH: Final = frozenset({"GEN_CREATED", "AGEN_CREATED", "CORO_CREATED"})
 def _proxy_ref(obj: Any) -> Any:
     """The instance reference of a traced generator (or async one), else None."""
     cls = type(obj)
-    if cls is GeneratorProxy or issubclass(cls, GeneratorProxy) or cls.__module__ == "gentrace.aproxy":
+    # Not issubclass(): an ABC's check runs Python code, which a recursion at its limit can't afford.
+    if GeneratorProxy in cls.__mro__ or cls.__module__ == "gentrace.aproxy":
         return getattr(obj, "_ref", None)
     return None
+
+
+def _raise_limit(extra: int) -> None:
+    # A call, not inline: this frame, one deeper than the caller's, fits under the limit as it
+    # was, so the caller can set it back (Python refuses a limit the stack has already reached).
+    sys.setrecursionlimit(sys.getrecursionlimit() + extra)
 
 
 def _step(
@@ -326,14 +350,14 @@ def _step(
     if seq > rec.limit:
         rec.overflow(seq)
         return next(it, *default)
-    rec.latest = seq
-    before = handle.state
     st = thread_state.s
     depth = st[0]
-    st[0] = depth + 1
     if depth >= DEEP:
-        extra = STEP_FRAMES * (DEEP + 1) + ROOM if depth == DEEP else STEP_FRAMES
-        sys.setrecursionlimit(sys.getrecursionlimit() + extra)
+        extra = NEXT_FRAMES * (DEEP + 1) + ROOM if depth == DEEP else NEXT_FRAMES
+        _raise_limit(extra)
+    rec.latest = seq
+    before = handle.state
+    st[0] = depth + 1
     clock = rec.clock
     tasks = rec.tasks
     task = task_of(tasks) if tasks else None
@@ -345,30 +369,30 @@ def _step(
     except StopIteration as exc:
         end = clock()
         st[0] = depth
-        if depth >= DEEP:
-            sys.setrecursionlimit(sys.getrecursionlimit() - extra)
         handle.state = ITER_EXHAUSTED
         shown = default[0] if default else exc.value
         # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
         rec.emit((seq, info, NEXT, arg, RETURN, shown, before, ITER_EXHAUSTED, depth, st[1], task, start, end - start, line, rec.latest))  # fmt: skip
+        if depth >= DEEP:  # after the recording, which may need the room at a recursion's deepest step
+            sys.setrecursionlimit(sys.getrecursionlimit() - extra)
         if default:
             return default[0]
         raise
     except BaseException as exc:
         end = clock()
         st[0] = depth
-        if depth >= DEEP:
-            sys.setrecursionlimit(sys.getrecursionlimit() - extra)
         # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
         rec.emit((seq, info, NEXT, arg, RAISE, exc, before, before, depth, st[1], task, start, end - start, line, rec.latest))  # fmt: skip
+        if depth >= DEEP:
+            sys.setrecursionlimit(sys.getrecursionlimit() - extra)
         raise
     end = clock()
     st[0] = depth
-    if depth >= DEEP:
-        sys.setrecursionlimit(sys.getrecursionlimit() - extra)
     handle.state = ITER_ACTIVE
     # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
     rec.emit((seq, info, NEXT, arg, YIELD, value, before, ITER_ACTIVE, depth, st[1], task, start, end - start, line, rec.latest))  # fmt: skip
+    if depth >= DEEP:
+        sys.setrecursionlimit(sys.getrecursionlimit() - extra)
     return value
 
 
@@ -454,6 +478,9 @@ class LoopIterator(Iterator[Any]):
             # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
             rec.emit((seq, info, NEXT, LOOP, RAISE, exc, before, before, depth, st[1], task, start, end - start, self._line, rec.latest))  # fmt: skip
             _strip(exc)
+            # The loop ends here: as it unwinds, it lets go of its iterator, as it would untraced.
+            # The traceback may keep this frame (the caller of a frame that raised), not these.
+            del self, handle
             raise
         end = clock()
         st[0] = depth
@@ -544,6 +571,7 @@ class AsyncLoopIterator:
             # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
             rec.emit((seq, info, ANEXT, LOOP, RAISE, exc, before, before, depth, st[1], task, start, clock() - start, self._line, rec.latest))  # fmt: skip
             _strip(exc)
+            del self, handle, it  # as LoopIterator.__next__: the loop lets go of its iterator
             raise
         handle.state = ITER_ACTIVE
         # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
