@@ -3,12 +3,15 @@
 Each library's suite runs twice, with the same arguments, in a venv of its own: once as
 ``python -m pytest ...`` and once as ``gentrace run -q --include 'LIB*' -m pytest ...``. Every test's
 outcome is read from pytest's JUnit XML and the two runs are compared test by test: a transparent
-tracer changes none. Not part of the default ``pytest`` run (it downloads, installs and runs other
-projects' suites for many minutes); see README.md beside this file.
+tracer changes none. With ``--iterators`` the traced run is ``gentrace run -q --iterators ...``
+(every loop, ``iter()``/``next()`` call and generator expression of the library recorded too). Not
+part of the default ``pytest`` run (it downloads, installs and runs other projects' suites for many
+minutes); see README.md beside this file.
 
     python tests/real/run_real.py                 # every library
     python tests/real/run_real.py toolz boltons   # some of them
     python tests/real/run_real.py --table         # the Markdown table for the README
+    python tests/real/run_real.py --iterators more-itertools toolz
 """
 
 from __future__ import annotations
@@ -175,6 +178,12 @@ class Options:
     timeout: float
     reuse_python: bool
     pytest_args: tuple[str, ...]
+    iterators: bool  # the traced run records iterators too (``gentrace run --iterators``)
+
+    @property
+    def traced_run(self) -> str:
+        """What the traced run's files are named: ``traced.xml`` or ``iterators.xml``, and so on."""
+        return "iterators" if self.iterators else "traced"
 
 
 def _result(outcome: Outcome | None) -> str:
@@ -262,16 +271,17 @@ def outcomes(junit: Path) -> dict[str, Outcome]:
 def run_suite(
     lib: Library, venv: Path, unpacked: Path, out: Path, traced: bool, options: Options
 ) -> list[str]:
-    """One run of the suite, its JUnit XML at ``out/<python|traced>.xml`` and its output beside it;
-    gentrace's own exit report and a run that gave no result, as notes."""
-    which = "traced" if traced else "python"
+    """One run of the suite, its JUnit XML at ``out/<python|traced|iterators>.xml`` and its output
+    beside it; gentrace's own exit report and a run that gave no result, as notes."""
+    which = options.traced_run if traced else "python"
     junit, log, argv = out / f"{which}.xml", out / f"{which}.out", out / f"{which}.args"
     pytest = ["-m", "pytest", *PYTEST_ARGS, *options.pytest_args, f"--junitxml={junit}"]
     if lib.installed:
         pytest += [f"--rootdir={site_packages(venv)}", "--pyargs"]
     pytest += lib.args
     if traced:
-        cmd = [str(venv / "bin" / "gentrace"), "run", "-q", "--include", lib.include, *pytest]
+        flags = ["--iterators"] if options.iterators else []
+        cmd = [str(venv / "bin" / "gentrace"), "run", "-q", *flags, "--include", lib.include, *pytest]
     else:
         cmd = [str(venv / "bin" / "python"), *pytest]
     kept = junit.exists() and argv.exists() and argv.read_text() == "\n".join(cmd)
@@ -327,11 +337,12 @@ def compare(lib: Library, options: Options) -> Comparison:
     notes = run_suite(lib, venv, unpacked, out, traced=False, options=options)
     notes += run_suite(lib, venv, unpacked, out, traced=True, options=options)
     # Warnings and subtests are counted only there.
-    python, traced = summary(out / "python.out"), summary(out / "traced.out")
+    which = options.traced_run
+    python, traced = summary(out / "python.out"), summary(out / f"{which}.out")
     if python and traced and python != traced:
         notes.append(f"pytest's summary: python {python!r}, traced {traced!r}")
     untraced = any("matched no module" in note for note in notes)
-    return Comparison(lib, outcomes(out / "python.xml"), outcomes(out / "traced.xml"), notes, untraced)
+    return Comparison(lib, outcomes(out / "python.xml"), outcomes(out / f"{which}.xml"), notes, untraced)
 
 
 def counts(results: dict[str, Outcome]) -> str:
@@ -343,8 +354,8 @@ def counts(results: dict[str, Outcome]) -> str:
     return ", ".join(f"{by[k]} {k}" for k in keys)
 
 
-def table(rows: list[Comparison], markdown: bool) -> str:
-    head = ["library", "version", "tests", "python", "traced", "identical", "differing"]
+def table(rows: list[Comparison], markdown: bool, traced: str = "traced") -> str:
+    head = ["library", "version", "tests", "python", traced, "identical", "differing"]
     body = [
         [
             c.library.name,
@@ -397,6 +408,11 @@ def main() -> int:
         "them otherwise, and they run untraced)",
     )
     parser.add_argument(
+        "--iterators",
+        action="store_true",
+        help="trace with gentrace run --iterators (python's run is the same: --reuse-python keeps it)",
+    )
+    parser.add_argument(
         "--reuse-python",
         action="store_true",
         help="keep python's results from an earlier run with the same arguments",
@@ -414,9 +430,10 @@ def main() -> int:
         timeout=args.timeout,
         reuse_python=args.reuse_python,
         pytest_args=("--assert=plain",) if args.assert_plain else (),
+        iterators=args.iterators,
     )
     rows = [compare(BY_NAME[name], options) for name in args.libraries or BY_NAME]
-    print(table(rows, args.table))
+    print(table(rows, args.table, "traced --iterators" if args.iterators else "traced"))
     for c in rows:
         if c.differing or c.notes:
             print()
