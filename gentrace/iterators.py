@@ -147,14 +147,20 @@ class Iterators:
     def sweep(self) -> None:
         """Let go of every strong entry whose object only the table holds."""
         table = self._table
+        # The objects let go of are freed after the loop: freeing one may run a finalizer (a
+        # suspended generator's loop ends) that changes the table.
+        dropped = []
+        handle = None
         for key in list(self._held):
             handle = table.get(key)
             if handle is None or not handle.strong:
                 self._held.pop(key, None)
             elif _held_refs(handle) <= HELD_ONLY:
-                del table[key]
-                del self._held[key]
+                dropped.append(table.pop(key))
+                self._held.pop(key, None)
+        del handle
         self._sweep_at = max(2 * len(self._held), SWEEP_MIN)
+        dropped.clear()
 
     def clear(self) -> None:
         """Forget every name (the tracer closed): the objects held are let go."""

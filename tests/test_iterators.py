@@ -732,6 +732,28 @@ for i in range(N):
         assert len(keep) <= len(tracer.iterators) <= 2 * len(keep) + 2
 
 
+def test_letting_go_of_names_survives_the_finalizers_it_runs() -> None:
+    # The sweep frees a suspended generator, whose loop's end (its finalizer) lets go of another
+    # entry of the table while the sweep goes through it.
+    traced = both(
+        """\
+def gen(xs):
+    for x in xs:
+        yield x
+
+g = gen([1, 2])
+outer = iter([g])
+next(g)
+del g, outer
+for _ in range(4):
+    iter([])
+print("ok")
+"""
+    )
+    assert traced.stdout == "ok\n"
+    assert ("leave", "left", None, False) in steps(traced.events, "list_iterator#2")
+
+
 @pytest.mark.xfail(
     reason="an iterator that cannot be weakly referenced lives on in the name table until a sweep",
     strict=True,
