@@ -2,8 +2,10 @@
 
 The rewrite only adds a decorator (``gentrace.instrument.auto_trace``) under the other decorators
 of every generator function — a ``def`` whose own body contains ``yield`` — that passes the
-``--only`` patterns; all behaviour stays in `tracer`/`proxy`. Line numbers are kept, so tracebacks
-point at the user's lines. An import hook applies it to the modules of the program's own tree
+``--only`` patterns (and with ``--iterators``, calls around loops' iterables, ``iter()``/``next()``
+calls and generator expressions); all behaviour stays in `tracer`/`proxy`/`iterators`. The names
+it calls are builtins (`_bind`), so a module's globals stay its own. Line numbers are kept, so
+tracebacks point at the user's lines. An import hook applies it to the modules of the program's own tree
 (never to installed packages or the standard library), plus modules named by ``--include``.
 """
 
@@ -90,7 +92,7 @@ class _Instrumenter(ast.NodeTransformer):
         self.filename = filename
         self.scope: list[str] = []
         self.count = 0
-        self.used: set[str] = set()  # the names of this module's functions the rewrite calls
+        self.used = False  # whether the rewrite calls this module's functions
 
     def _selects(self, qualname: str) -> bool:
         """Whether the ``--only`` patterns select this function; notes in `selected` which did."""
@@ -138,7 +140,7 @@ class _Instrumenter(ast.NodeTransformer):
     # traceback's line and columns stay), with the place as a constant: (filename, line, source).
 
     def _call(self, function: str, node: ast.expr, args: list[ast.expr]) -> ast.Call:
-        self.used.add(function)
+        self.used = True
         call = ast.Call(func=ast.Name(id=_CALLS[function], ctx=ast.Load()), args=args, keywords=[])
         return ast.copy_location(call, node)
 
@@ -291,7 +293,7 @@ def instrument_source(
     instrumenter = _Instrumenter(module, only, selected, iterators, filename)
     tree = instrumenter.visit(tree)
     if instrumenter.count or instrumenter.used:
-        _bind_decorator(tree, instrumenter.used)
+        _bind()
     ast.fix_missing_locations(tree)
     return compile(tree, filename, "exec", dont_inherit=True)
 
@@ -301,45 +303,23 @@ def instrument_interactive(
 ) -> types.CodeType:
     """Compile one console input (``'single'`` mode) with its generator functions traced.
 
-    No import of the decorator is added: the console binds the rewrite's names in its namespace
-    (`bindings`). `flags` are the ``__future__`` flags the console has seen so far.
+    `flags` are the ``__future__`` flags the console has seen so far.
     """
     tree = ast.parse(source, filename, mode="single")
     tree = _Instrumenter("__main__", (), iterators=iterators, filename=filename).visit(tree)
+    _bind()
     ast.fix_missing_locations(tree)
     code: types.CodeType = compile(tree, filename, "single", flags=flags, dont_inherit=True)
     return code
 
 
-def bindings() -> dict[str, Any]:
-    """The names rewritten code calls, and what they are bound to (for a console's namespace)."""
-    found: dict[str, Any] = {DECORATOR: auto_trace}
-    found.update((name, _FUNCTIONS[function]) for function, name in _CALLS.items())
-    return found
-
-
-def _bind_decorator(tree: ast.Module, used: set[str]) -> None:
-    # `from gentrace.instrument import auto_trace as __gentrace_auto_trace__, ...`, after the
-    # docstring and `from __future__` imports (which must come first).
-    position = 0
-    body = tree.body
-    first = body[0] if body else None
-    if (
-        isinstance(first, ast.Expr)
-        and isinstance(first.value, ast.Constant)
-        and isinstance(first.value.value, str)
-    ):
-        position = 1
-    while position < len(body) and isinstance(body[position], ast.ImportFrom):
-        statement = body[position]
-        if not (isinstance(statement, ast.ImportFrom) and statement.module == "__future__"):
-            break
-        position += 1
-    anchor = body[position] if position < len(body) else body[-1]
-    names = [ast.alias(name="auto_trace", asname=DECORATOR)]
-    names.extend(ast.alias(name=_FUNCTIONS[f].__name__, asname=_CALLS[f]) for f in sorted(used))
-    statement = ast.ImportFrom(module="gentrace.instrument", names=names, level=0)
-    body.insert(position, ast.copy_location(statement, anchor))
+def _bind() -> None:
+    """Make the names rewritten code calls builtins: a module's globals stay its own (a program
+    may go through them: toolz checks every name of its curried modules)."""
+    names = builtins.__dict__
+    if names.get(DECORATOR) is not auto_trace:
+        names[DECORATOR] = auto_trace
+        names.update((name, _FUNCTIONS[function]) for function, name in _CALLS.items())
 
 
 _FUNCTIONS: Final = {"loop": loop, "aloop": aloop, "genexpr": genexpr, "iter": iter_, "next": next_}

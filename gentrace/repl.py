@@ -24,7 +24,6 @@ from typing import IO, Any
 
 from gentrace.instrument import (
     InstrumentingFinder,
-    bindings,
     clean_exception,
     compile_script,
     install,
@@ -488,7 +487,6 @@ def main(
         namespace = module.__dict__
     notes.log = None
     namespace.update(helpers.namespace())
-    namespace.update(bindings())
 
     if sys.stdin.isatty():
         with contextlib.suppress(ImportError):

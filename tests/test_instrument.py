@@ -29,7 +29,6 @@ import gentrace
 import gentrace.instrument
 from gentrace import GeneratorProxy, tracing
 from gentrace.instrument import (
-    DECORATOR,
     InstrumentingFinder,
     clean_exception,
     install,
@@ -182,18 +181,7 @@ def test_only_patterns_choose_what_is_decorated(only: tuple[str, ...], expected:
     assert {name for name, traced in found.items() if traced} == expected
 
 
-def test_no_generator_functions_means_no_import() -> None:
-    ns = run(
-        """
-        def plain():
-            return 1
-        """
-    )
-    assert DECORATOR not in ns
-    assert DECORATOR in run("def g():\n    yield 1\n")
-
-
-# -- line numbers and the import's place --------------------------------------------------------
+# -- line numbers, docstrings, globals --------------------------------------------------------
 
 
 RAISING = '''\
@@ -242,8 +230,31 @@ def test_line_numbers_are_kept(clock: Any) -> None:
     assert [e.lineno for e in tracer.events if e.outcome == "yield"] == [12, 12]
 
 
-def test_the_import_goes_after_the_docstring_and_future_imports() -> None:
-    ns = run(RAISING)  # a SyntaxError if the import came before `from __future__`
+def test_a_rewritten_modules_globals_are_its_own() -> None:
+    source = """\
+        import gentrace
+        squares = [x * x for x in range(3)]
+        pairs = list(zip("ab", (n for n in range(2))))
+
+        def g():
+            for x in iter(squares):
+                yield next(iter([x]))
+        """
+    plain = run_plain(source)
+    for iterators in (False, True):
+        namespace: dict[str, Any] = {"__name__": "mymod"}
+        with gentrace.Tracer(iterators=True) as tracer:
+            exec(
+                instrument_source(textwrap.dedent(source), FILENAME, "mymod", iterators=iterators), namespace
+            )
+            assert list(namespace["g"]()) == [0, 1, 4]
+        assert namespace.keys() == plain.keys()
+        assert namespace["pairs"] == plain["pairs"]
+        assert ("iter" in [e.op for e in tracer.events]) is iterators
+
+
+def test_the_rewrite_keeps_the_docstring_and_future_imports() -> None:
+    ns = run(RAISING)
     assert ns["__doc__"] == "A program whose generator fails."
     ns = run(
         '''\
