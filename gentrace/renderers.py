@@ -344,10 +344,11 @@ def _iterator_note(record: Record, options: TextOptions) -> tuple[str, str, str]
         notes = []
         own = record[VALUE]
         if own is True or (type(own) is ReprText and own == "True"):
-            notes.append(f"{escape_controls(record[ARG] or 'it')} is its own iterator")
+            notes.append("its own iterator")  # the iterable itself: `iter(x) is x`
         if before is not None:
             again = f"the same {name} again"
             notes.append(f"{again}, already exhausted" if before == ITER_EXHAUSTED else again)
+        notes = [": ".join(notes)] if notes else []
         if not (info[FILENAME] and lineno):
             return " · ".join(notes), "", ""
         source = options.source(info[FILENAME], lineno) if options.source is not None else ""

@@ -130,7 +130,7 @@ def test_iterators_at_the_prompt_and_in_modules_with_iterators(project: Path) ->
     proc = repl(session, "--iterators", cwd=project)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "0 a\n1 b\n'done'\n5\n"
-    assert "# enumerate#1 = iter(pairs) · <stdin>:1 · pairs is its own iterator\n" in proc.stderr
+    assert "# enumerate#1 = iter(pairs) · <stdin>:1 · its own iterator\n" in proc.stderr
     assert "# next(enumerate#1) → (0, 'a')\n" in proc.stderr
     assert "# next(enumerate#1) → StopIteration · loop at line 1 ends\n" in proc.stderr
     assert "# next(enumerate#1, 'done') → 'done' · enumerate#1 was already exhausted\n" in proc.stderr

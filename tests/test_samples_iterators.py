@@ -102,9 +102,9 @@ def test_the_enumerate_loops_share_one_iterator(traced: subprocess.CompletedProc
     site = "samples/iterators.py"
     made = [line for line in log.splitlines() if line.startswith(">>> enumerate#")]
     assert made == [
-        f">>> enumerate#1 = iter(items)  # {site}:{outer} · for a in items: · items is its own iterator",
-        f">>> enumerate#1 = iter(items)  # {site}:{inner} · for b in items: · items is its own iterator"
-        " · the same enumerate#1 again",
+        f">>> enumerate#1 = iter(items)  # {site}:{outer} · for a in items: · its own iterator",
+        f">>> enumerate#1 = iter(items)  # {site}:{inner} · for b in items: · its own iterator"
+        ": the same enumerate#1 again",
     ]
     assert results(log, "next(enumerate#1)") == [
         ("(0, 'a')", ""),
