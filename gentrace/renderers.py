@@ -322,8 +322,12 @@ def annotation(record: Record, options: TextOptions) -> str:
         return f"{head}{'' if value is None else safe_repr(value, options.max_repr)}{line}{tail}"
     if value is None and not line:
         return head + tail
-    # A result line's comment starts at the comment column, or two spaces after a deeper indent.
-    start = max(comment_column(options.width), len(INDENT) * record[DEPTH] + 2)
+    # A result line's comment starts at the comment column, or two spaces after a deeper indent;
+    # an iter()'s, two spaces after its `>>>` line.
+    if op == ITER or op == AITER:
+        start = len(INDENT) * record[DEPTH] + 4 + display_width(expression(record, None)) + 2
+    else:
+        start = max(comment_column(options.width), len(INDENT) * record[DEPTH] + 2)
     room = max(cast(int, options.width) - start - 2 - display_width(head) - display_width(tail), MIN_FIT)
     part = cut(line, room, columns=True) if value is None else safe_repr(value, room, columns=True)
     return f"{head}{part}{tail}"

@@ -112,6 +112,18 @@ def test_a_returned_value_fits_as_well_as_the_stopiteration_before_it() -> None:
     assert width_of(line) <= 100
 
 
+@pytest.mark.parametrize("width", [60, 80, 100, 120])
+def test_an_iter_line_quotes_as_much_of_its_loop_as_the_width_leaves(width: int) -> None:
+    info = make_info("list_iterator#1", "builtins:list_iterator", None, "mod.py")
+    it = (1, info, "iter", "numbers", "created", False, None, "ITER_ACTIVE", 0, "MainThread", None, 0, 0, 7, 1)
+    line = single_line(it, terminal(width))
+    assert line.startswith(">>> list_iterator#1 = iter(numbers)  # mod.py:7 · ")
+    assert width_of(line) <= width
+    whole = single_line(it, TextOptions(source=lambda filename, lineno: SOURCE))
+    assert width_of(whole) > 120  # the source line was cut for the width, and only as far as needed
+    assert width_of(line) >= width - len(ELLIPSIS)
+
+
 def test_a_wide_terminal_uses_its_width() -> None:
     line = end_line(record(value="x" * 300), terminal(200))
     assert line.startswith("'" + "x" * 74 + "...  # ")  # 78 columns: more than the 80-character default
