@@ -115,7 +115,23 @@ def test_a_returned_value_fits_as_well_as_the_stopiteration_before_it() -> None:
 @pytest.mark.parametrize("width", [60, 80, 100, 120])
 def test_an_iter_line_quotes_as_much_of_its_loop_as_the_width_leaves(width: int) -> None:
     info = make_info("list_iterator#1", "builtins:list_iterator", None, "mod.py")
-    it = (1, info, "iter", "numbers", "created", False, None, "ITER_ACTIVE", 0, "MainThread", None, 0, 0, 7, 1)
+    it = (
+        1,
+        info,
+        "iter",
+        "numbers",
+        "created",
+        False,
+        None,
+        "ITER_ACTIVE",
+        0,
+        "MainThread",
+        None,
+        0,
+        0,
+        7,
+        1,
+    )
     line = single_line(it, terminal(width))
     assert line.startswith(">>> list_iterator#1 = iter(numbers)  # mod.py:7 · ")
     assert width_of(line) <= width
