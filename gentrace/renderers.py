@@ -290,7 +290,7 @@ def annotation(record: Record, options: TextOptions) -> str:
     # The comment is `head`, the part a width may cut (`value`'s repr or the source `line`), `tail`.
     value: Any = None
     line = tail = ""
-    if kind_of(after) == "iterator":
+    if op == ITER or op == AITER or kind_of(after) == "iterator":  # (iter() of a generator too)
         head, line, tail = _iterator_note(record, options)
     elif op == CREATE:
         lineno = lineno_at(info, record[LASTI])

@@ -965,3 +965,29 @@ def test_gentrace_run_iterators_can_instrument_the_modules_it_uses(tmp_path: Pat
         [str(GENTRACE), "run", "--iterators", "-q", "--include", "*", "unparse.py"], tmp_path
     )
     assert (traced.returncode, traced.stdout) == (plain.returncode, plain.stdout) == (0, "x = [1, 2]\n")
+
+
+def test_a_loop_over_a_traced_generator_says_where_and_that_it_is_used_again() -> None:
+    traced = run(
+        """\
+def fib(n):
+    a, b = 0, 1
+    for _ in range(n):
+        yield a
+        a, b = b, a + b
+
+f = fib(3)
+for x in f:
+    break
+for x in f:
+    print(x)
+""",
+        True,
+        out="text",
+    )
+    assert traced.stdout == "1\n1\n"
+    lines = [line for line in traced.log.splitlines() if line.startswith(">>> fib#1 = iter(f)")]
+    assert lines == [
+        f">>> fib#1 = iter(f)  # {FILENAME}:8 · its own iterator",
+        f">>> fib#1 = iter(f)  # {FILENAME}:10 · its own iterator: the same fib#1 again",
+    ]
