@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from gentrace.iterators import Iterators, Site
 from gentrace.names import matches_only
-from gentrace.tracer import traced
+from gentrace.tracer import Tracer, traced
 from gentrace.tracing import active_tracer
 
 DECORATOR = "__gentrace_auto_trace__"
@@ -205,11 +205,17 @@ _CALLS: Final = {
 """The functions of this module that rewritten code calls → the names it binds them to."""
 
 
-def _recording() -> Iterators | None:
+def _recorder_of_iterators() -> Tracer | None:
+    """The current tracer, if it records iterators (and is open)."""
     tracer = active_tracer()
     if tracer is None or tracer.iterators is None or tracer.closed:
         return None
-    return tracer.iterators
+    return tracer
+
+
+def _recording() -> Iterators | None:
+    tracer = _recorder_of_iterators()
+    return None if tracer is None else tracer.iterators
 
 
 def loop(iterable: Any, site: Site) -> Any:
@@ -239,11 +245,9 @@ def aloop(iterable: Any, site: Site) -> Any:
 
 def genexpr(gen: Any, site: Site) -> Any:
     """A generator expression's generator, traced as ``genexpr@LINE#N``."""
-    iterators = _recording()
-    if iterators is None:
+    tracer = _recorder_of_iterators()
+    if tracer is None:
         return gen
-    tracer = active_tracer()
-    assert tracer is not None
     return tracer._adopt(gen, f"genexpr@{site[1]}", None, site[2])
 
 

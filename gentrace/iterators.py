@@ -27,6 +27,8 @@ from gentrace.records import (
     AITER,
     ANEXT,
     CREATED,
+    CREATED_STATES,
+    FUNC,
     ITER,
     ITER_ACTIVE,
     ITER_EXHAUSTED,
@@ -263,8 +265,8 @@ class Iterators:
         proxy = _proxy_ref(it)
         if proxy is not None:
             handle = None
-            name, func, state = proxy.info[NAME], proxy.info[1], proxy.state
-            before = None if state in _FRESH else state
+            name, func, state = proxy.info[NAME], proxy.info[FUNC], proxy.state
+            before = None if state in CREATED_STATES else state
         else:
             handle = self.handle(it)
             name, func, state = handle.name, handle.func, handle.state
@@ -328,9 +330,6 @@ def _strip(exc: BaseException) -> None:
     while tb is not None and tb.tb_frame.f_code in _OWN_CODES:
         tb = tb.tb_next
     exc.__traceback__ = tb
-
-
-_FRESH: Final = frozenset({"GEN_CREATED", "AGEN_CREATED", "CORO_CREATED"})
 
 
 def _proxy_ref(obj: Any) -> Any:
@@ -443,25 +442,7 @@ class LoopIterator(Iterator[Any]):
         tasks = rec.tasks
         task = task_of(tasks) if tasks else None
         if rec.starting:
-            rec.start(
-                (
-                    seq,
-                    info,
-                    NEXT,
-                    LOOP,
-                    None,
-                    None,
-                    before,
-                    None,
-                    depth,
-                    st[1],
-                    task,
-                    clock(),
-                    0,
-                    self._line,
-                    0,
-                )
-            )
+            rec.start((seq, info, NEXT, LOOP, None, None, before, None, depth, st[1], task, clock(), 0, self._line, 0))  # fmt: skip
         start = clock()
         try:
             value = next(self._it)
@@ -544,25 +525,7 @@ class AsyncLoopIterator:
         tasks = rec.tasks
         task = task_of(tasks) if tasks else None
         if rec.starting:
-            rec.start(
-                (
-                    seq,
-                    info,
-                    ANEXT,
-                    LOOP,
-                    None,
-                    None,
-                    before,
-                    None,
-                    depth,
-                    st[1],
-                    task,
-                    clock(),
-                    0,
-                    self._line,
-                    0,
-                )
-            )
+            rec.start((seq, info, ANEXT, LOOP, None, None, before, None, depth, st[1], task, clock(), 0, self._line, 0))  # fmt: skip
         start = clock()
         try:
             value = await type(it).__anext__(it)
