@@ -21,9 +21,10 @@ import os
 import sys
 from collections.abc import Generator
 from types import CodeType, GeneratorType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gentrace.recorder import InstanceRef, Recorder, task_of, thread_state
+from gentrace.compiled import speedups
+from gentrace.recorder import InstanceRef, Recorder, discard, new_thread_state, task_of, thread_state
 from gentrace.records import (
     CLOSE,
     CLOSED,
@@ -49,6 +50,8 @@ from gentrace.records import (
 DEEP = 50
 ROOM = 6  # for the recorder's call at the deepest step (a sink that needs more gets it: Recorder)
 STEP_FRAMES = 2 if sys.version_info < (3, 11) else 1
+# The compiled step has no frame, but on 3.10 and 3.11 a generator run from C counts one more.
+COMPILED_STEP_FRAMES = 1 if sys.version_info < (3, 12) else 0
 
 
 def _strip_own_frame(exc: BaseException, code: CodeType) -> None:
@@ -57,8 +60,38 @@ def _strip_own_frame(exc: BaseException, code: CodeType) -> None:
         exc.__traceback__ = tb.tb_next
 
 
-class GeneratorProxy(Generator[Any, Any, Any]):
-    """A traced generator: behaves exactly like the generator it wraps, and records every step."""
+def record_raised(
+    proxy: Any,
+    seq: int,
+    op: str,
+    arg: Any,
+    exc: BaseException,
+    before: str,
+    depth: int,
+    thread: Any,
+    task: str | None,
+    start: int,
+    end: int,
+) -> None:
+    """Record a step that raised `exc` (both paths: the compiled one calls this too)."""
+    inst = proxy._ref
+    info = proxy._info
+    after = state_after_raise(op, before, arg, exc)
+    frame = proxy._gen.gi_frame
+    if after == GEN_SUSPENDED and frame is None:
+        # "generator ignored GeneratorExit" came from a generator this one delegates to (or
+        # closed itself), and finished this one on its way out.
+        after = GEN_CLOSED
+    lasti = -1 if after == GEN_CLOSED or frame is None else frame.f_lasti
+    # A re-entrant call leaves the state to the outer call, which is still running.
+    inst.state = after
+    rec = proxy._rec
+    # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
+    rec.emit((seq, info, op, arg, RAISE, exc, before, after, depth, thread, task, start, end - start, lasti, rec.latest))  # fmt: skip
+
+
+class _PythonSteps:
+    """A traced generator's steps in Python: the twin of the compiled ``_speedups.GeneratorSteps``."""
 
     __slots__ = ("__weakref__", "_gen", "_info", "_rec", "_ref")
 
@@ -68,7 +101,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         self._ref = ref
         self._info: Info = ref.info
 
-    def __iter__(self) -> GeneratorProxy:
+    def __iter__(self) -> _PythonSteps:
         return self
 
     def __next__(self) -> Any:
@@ -106,15 +139,15 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             inst.state = GEN_CLOSED
             # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
             rec.emit((seq, info, NEXT, None, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1, rec.latest))  # fmt: skip
-            _strip_own_frame(exc, GeneratorProxy.__next__.__code__)
+            _strip_own_frame(exc, _PythonSteps.__next__.__code__)
             raise
         except BaseException as exc:
             end = clock()
             st[0] = depth
             if depth >= DEEP:
                 sys.setrecursionlimit(sys.getrecursionlimit() - extra)
-            self._raised(seq, NEXT, None, exc, before, depth, st[1], task, start, end)
-            _strip_own_frame(exc, GeneratorProxy.__next__.__code__)
+            record_raised(self, seq, NEXT, None, exc, before, depth, st[1], task, start, end)
+            _strip_own_frame(exc, _PythonSteps.__next__.__code__)
             raise
         end = clock()
         st[0] = depth
@@ -161,15 +194,15 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             inst.state = GEN_CLOSED
             # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
             rec.emit((seq, info, SEND, value, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1, rec.latest))  # fmt: skip
-            _strip_own_frame(exc, GeneratorProxy.send.__code__)
+            _strip_own_frame(exc, _PythonSteps.send.__code__)
             raise
         except BaseException as exc:
             end = clock()
             st[0] = depth
             if depth >= DEEP:
                 sys.setrecursionlimit(sys.getrecursionlimit() - extra)
-            self._raised(seq, SEND, value, exc, before, depth, st[1], task, start, end)
-            _strip_own_frame(exc, GeneratorProxy.send.__code__)
+            record_raised(self, seq, SEND, value, exc, before, depth, st[1], task, start, end)
+            _strip_own_frame(exc, _PythonSteps.send.__code__)
             raise
         end = clock()
         st[0] = depth
@@ -189,7 +222,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         try:
             return self._step_slow(THROW, thrown, self._gen.throw, args)
         except BaseException as exc:
-            _strip_own_frame(exc, GeneratorProxy.throw.__code__)
+            _strip_own_frame(exc, _PythonSteps.throw.__code__)
             raise
 
     def close(self) -> Any:
@@ -197,7 +230,7 @@ class GeneratorProxy(Generator[Any, Any, Any]):
         try:
             return self._step_slow(CLOSE, None, self._gen.close, ())
         except BaseException as exc:
-            _strip_own_frame(exc, GeneratorProxy.close.__code__)
+            _strip_own_frame(exc, _PythonSteps.close.__code__)
             raise
 
     def _step_slow(self, op: str, arg: Any, call: Any, args: tuple[Any, ...]) -> Any:
@@ -234,15 +267,15 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             inst.state = GEN_CLOSED
             # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
             rec.emit((seq, info, op, arg, RETURN, exc.value, before, GEN_CLOSED, depth, st[1], task, start, end - start, -1, rec.latest))  # fmt: skip
-            _strip_own_frame(exc, GeneratorProxy._step_slow.__code__)
+            _strip_own_frame(exc, _PythonSteps._step_slow.__code__)
             raise
         except BaseException as exc:
             end = clock()
             st[0] = depth
             if depth >= DEEP:
                 sys.setrecursionlimit(sys.getrecursionlimit() - extra)
-            self._raised(seq, op, arg, exc, before, depth, st[1], task, start, end)
-            _strip_own_frame(exc, GeneratorProxy._step_slow.__code__)
+            record_raised(self, seq, op, arg, exc, before, depth, st[1], task, start, end)
+            _strip_own_frame(exc, _PythonSteps._step_slow.__code__)
             raise
         end = clock()
         st[0] = depth
@@ -258,33 +291,34 @@ class GeneratorProxy(Generator[Any, Any, Any]):
             rec.emit((seq, info, op, arg, YIELD, result, before, GEN_SUSPENDED, depth, st[1], task, start, end - start, self._gen.gi_frame.f_lasti, rec.latest))  # fmt: skip
         return result
 
-    def _raised(
-        self,
-        seq: int,
-        op: str,
-        arg: Any,
-        exc: BaseException,
-        before: str,
-        depth: int,
-        thread: Any,
-        task: str | None,
-        start: int,
-        end: int,
-    ) -> None:
-        inst = self._ref
-        info = self._info
-        after = state_after_raise(op, before, arg, exc)
-        frame = self._gen.gi_frame
-        if after == GEN_SUSPENDED and frame is None:
-            # "generator ignored GeneratorExit" came from a generator this one delegates to (or
-            # closed itself), and finished this one on its way out.
-            after = GEN_CLOSED
-        lasti = -1 if after == GEN_CLOSED or frame is None else frame.f_lasti
-        # A re-entrant call leaves the state to the outer call, which is still running.
-        inst.state = after
-        rec = self._rec
-        # (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after)
-        rec.emit((seq, info, op, arg, RAISE, exc, before, after, depth, thread, task, start, end - start, lasti, rec.latest))  # fmt: skip
+
+if TYPE_CHECKING or speedups is None:
+    _Steps = _PythonSteps
+else:
+    _Steps = speedups.GeneratorSteps
+    speedups.configure(
+        (NEXT, SEND, THROW, CLOSE),
+        (YIELD, RETURN, CLOSED),
+        (GEN_RUNNING, GEN_SUSPENDED, GEN_CLOSED),
+        raised=record_raised,
+        task_of=task_of,
+        new_thread_state=new_thread_state,
+        instance_ref=InstanceRef,
+        discard=discard,
+        deep=DEEP,
+        room=ROOM,
+        step_frames=COMPILED_STEP_FRAMES,
+    )
+
+
+class GeneratorProxy(_Steps, Generator[Any, Any, Any]):
+    """A traced generator: behaves exactly like the generator it wraps, and records every step.
+
+    Its steps (``__next__``, ``send``, ``throw``, ``close``) are compiled when the C core is there,
+    else `_PythonSteps`; everything else is here, for both.
+    """
+
+    __slots__ = ()
 
     # -- what a generator also has: gi_* and the rest, forwarded by `pass_for` below ------------
 
@@ -402,10 +436,10 @@ pass_for(
     ("gi_frame", "gi_code", "gi_running", "gi_suspended", "gi_yieldfrom"),
 )
 hide_from_warnings(
-    GeneratorProxy.__next__,
-    GeneratorProxy.send,
-    GeneratorProxy.throw,
-    GeneratorProxy.close,
-    GeneratorProxy._step_slow,
+    _PythonSteps.__next__,
+    _PythonSteps.send,
+    _PythonSteps.throw,
+    _PythonSteps.close,
+    _PythonSteps._step_slow,
 )
 AwaitableGeneratorProxy.__name__ = GeneratorType.__name__

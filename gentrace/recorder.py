@@ -19,8 +19,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from threading import get_ident
 from types import CodeType, CoroutineType, GeneratorType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from gentrace.compiled import speedups
 from gentrace.names import clean_qualname, display_name
 from gentrace.records import (
     CLOSED,
@@ -46,14 +47,19 @@ NAMING_CACHE = 4096
 """Traced functions whose instances' names are remembered (a program may make functions anew)."""
 
 
+def new_thread_state() -> list[Any]:
+    """A thread's ``[depth, name]``: traced steps running on it, and its name."""
+    return [0, threading.current_thread().name]
+
+
 class _ThreadState(threading.local):
-    """Per thread: ``[depth, name]`` — traced steps running here, and the thread's name."""
+    """Per thread, `s`: `new_thread_state()`. The compiled core keeps it on the thread state instead."""
 
     def __init__(self) -> None:
-        self.s: list[Any] = [0, threading.current_thread().name]
+        self.s: list[Any] = new_thread_state()
 
 
-thread_state = _ThreadState()
+thread_state: Any = _ThreadState() if speedups is None else speedups.ThreadState()
 
 
 # 3.14's C tasks keep the running task on the thread state, no longer in asyncio's table: a
@@ -112,8 +118,12 @@ def _qualname(func: Callable[..., Any] | GeneratorType[Any, Any, Any]) -> str:
     return clean_qualname(str(qualname))
 
 
-class Recorder:
-    """Turns operations into records and feeds them to memory and the sinks."""
+class Recorder(object if TYPE_CHECKING or speedups is None else speedups.RecorderCore):  # type: ignore[misc]
+    """Turns operations into records and feeds them to memory and the sinks.
+
+    With the compiled core, the fields a step reads (`counter`, `limit`, `latest`, `clock`, `tasks`,
+    `starting`, `emit`) are its `RecorderCore`'s, which the compiled steps read without a lookup.
+    """
 
     def __init__(
         self,
@@ -130,7 +140,7 @@ class Recorder:
         # after, so a trace read back writes its lines in the order the live log did.
         self.latest = 0
         self.max_events = max_events
-        self.limit = sys.maxsize if max_events is None else max_events
+        self.limit = sys.maxsize if max_events is None else min(max_events, sys.maxsize)
         # Which task runs a step is looked up only while some task runs; the table is found once
         # asyncio is imported, checked again at every new instance (imports come before loops).
         self.tasks = running_tasks()
@@ -173,7 +183,7 @@ class Recorder:
         keep_all = isinstance(self.memory, list)
         if not self.sinks:
             if self.memory is None:
-                return _discard
+                return discard
             return self.memory.extend if keep_all else self.memory.append
         memory_append = None
         if self.memory is not None:
@@ -416,5 +426,5 @@ def _seq_of(record: Record) -> int:
     return record[0]  # type: ignore[no-any-return]
 
 
-def _discard(record: Record) -> None:
-    pass
+def discard(record: Record) -> None:
+    """Where records go when nothing keeps them (``keep=0`` and no sinks)."""

@@ -1,7 +1,8 @@
 """The package's layers, enforced: a module imports only from its own layer or a lower one, never in
 a circle, and imports inside functions only where listed here (see ARCHITECTURE.md).
 
-record  — the record layout and state sets, names, reprs, the recorder, the proxies (stdlib only)
+record  — the compiled core and its switch, the record layout and state sets, names, reprs, the
+          recorder, the proxies (stdlib only)
 output  — styles, sources, renderers, the public Event, sinks, the Chrome format, the page
 trace   — reading a trace back and what is made of it: reader, summary, timeline, log view, recap, replay
 front   — the ways in: Tracer and tracing, instrumentation, the CLI, show, the console, the pytest plugin
@@ -19,7 +20,18 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "gentrace"
 
 LAYERS: dict[str, list[str]] = {
-    "record": ["records", "names", "heads", "reprs", "recorder", "proxy", "aproxy", "iterators"],
+    "record": [
+        "_speedups",
+        "compiled",
+        "records",
+        "names",
+        "heads",
+        "reprs",
+        "recorder",
+        "proxy",
+        "aproxy",
+        "iterators",
+    ],
     "output": ["styles", "sources", "renderers", "textlog", "jsonl", "events", "sinks", "chrome", "page"],
     "trace": ["reader", "summary", "timeline", "logview", "recap", "replay"],
     "front": [
@@ -156,7 +168,8 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_every_module_has_a_layer() -> None:
-    modules = {_module_name(path) for path in PACKAGE.glob("*.py")}
+    # _speedups is the C module (gentrace/_speedups.c and the other .c files it is built from).
+    modules = {_module_name(path) for path in PACKAGE.glob("*.py")} | {"_speedups"}
     assert modules == set(RANK), "every module of gentrace/ belongs to exactly one layer"
 
 

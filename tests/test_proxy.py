@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from support import PROXY_FRAME_IN_TRACEBACKS, FakeClock, keeps_proxy_frame_on_310, run_threads
 
 import gentrace
+from gentrace.compiled import speedups
 from gentrace.records import NEXT, OP, SEND
 
 GENTRACE_DIR = os.path.dirname(gentrace.__file__)
@@ -1094,6 +1095,9 @@ def _records_of(shape: Callable[[], Generator[Any, Any, Any]], step: str) -> lis
     ]
 
 
+@pytest.mark.skipif(
+    speedups is not None, reason="the pure-Python path's step bodies (GENTRACE_PURE_PYTHON=1)"
+)
 @pytest.mark.parametrize("shape", [_shape_yields, _shape_raises])
 def test_next_send_and_the_general_step_record_alike(shape: Callable[[], Generator[Any, Any, Any]]) -> None:
     assert _records_of(shape, "__next__") == _records_of(shape, "general next")

@@ -1,0 +1,50 @@
+"""The compiled core (gentrace/_speedups.c): what it offers Python. See gentrace/compiled.py."""
+
+from collections.abc import Callable
+from typing import Any
+
+class ThreadState:
+    """Per thread, `s`: [depth of traced steps running, thread name] (kept on the thread state)."""
+
+    @property
+    def s(self) -> list[Any]: ...
+
+class RecorderCore:
+    """The fields of a Recorder that a compiled step reads and writes."""
+
+    counter: Any
+    limit: int
+    latest: int
+    clock: Callable[[], int]
+    tasks: Any
+    starting: bool
+    emit: Callable[[Any], Any]
+
+class GeneratorSteps:
+    """A traced generator's steps, compiled: the twin of proxy._PythonSteps."""
+
+    _gen: Any
+    _rec: Any
+    _ref: Any
+    _info: Any
+    def __init__(self, gen: Any, recorder: Any, ref: Any) -> None: ...
+    def __iter__(self) -> GeneratorSteps: ...
+    def __next__(self) -> Any: ...
+    def send(self, value: Any, /) -> Any: ...
+    def throw(self, typ: Any, val: Any = ..., tb: Any = ..., /) -> Any: ...
+    def close(self) -> Any: ...
+
+def configure(
+    ops: tuple[str, str, str, str],
+    outcomes: tuple[str, str, str],
+    states: tuple[str, str, str],
+    *,
+    raised: Callable[..., None],
+    task_of: Callable[[Any], str | None],
+    new_thread_state: Callable[[], list[Any]],
+    instance_ref: type,
+    discard: Callable[[Any], None],
+    deep: int,
+    room: int,
+    step_frames: int,
+) -> None: ...

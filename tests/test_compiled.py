@@ -1,0 +1,152 @@
+"""The compiled core and its pure-Python twin: which one runs, that they record alike, and that the
+compiled one neither leaks nor keeps what it should let go.
+
+The whole suite runs on both paths (CI runs it again with ``GENTRACE_PURE_PYTHON=1``); these tests
+compare the two directly, in subprocesses, on the same programs.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import weakref
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import gentrace
+from gentrace.compiled import speedups
+
+HERE = Path(__file__).parent
+
+try:
+    import gentrace._speedups as built
+except ImportError:
+    built = None
+
+needs_built = pytest.mark.skipif(built is None, reason="gentrace._speedups is not built (no C compiler?)")
+
+
+def on_path(pure: bool, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GENTRACE_PURE_PYTHON": "1" if pure else ""}
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
+
+
+def test_a_machine_that_can_build_the_core_runs_it() -> None:
+    # An optional build that silently fell back would pass every other test: this one says so.
+    compiler = (sysconfig.get_config_var("CC") or "").split()
+    if os.environ.get("GENTRACE_PURE_PYTHON", "") not in ("", "0"):
+        assert speedups is None
+    elif compiler and shutil.which(compiler[0]) and sysconfig.get_config_var("INCLUDEPY"):
+        assert os.path.exists(os.path.join(sysconfig.get_config_var("INCLUDEPY"), "Python.h"))
+        assert speedups is not None, (
+            "a C compiler and Python.h are here, but gentrace._speedups was not built"
+        )
+    else:
+        pytest.skip("no C compiler or Python headers: the pure-Python path is the one there is")
+
+
+@needs_built
+@pytest.mark.parametrize(("pure", "steps"), [(True, "_PythonSteps"), (False, "GeneratorSteps")])
+def test_gentrace_pure_python_chooses_the_path(pure: bool, steps: str) -> None:
+    probe = "import gentrace.proxy as p; print([c.__name__ for c in p.GeneratorProxy.__mro__][1])"
+    assert on_path(pure, "-c", probe).stdout.strip() == steps
+
+
+@needs_built
+def test_both_paths_record_and_write_the_same(tmp_path: Path) -> None:
+    # Random operations (next, send, throw of any exception, the three-argument throw, close, for,
+    # yield from) on generators of every shape; the clock is fake, so even times must agree.
+    worker = str(HERE / "differential_worker.py")
+    compiled = on_path(False, worker, "0", "400", str(tmp_path / "compiled"))
+    pure = on_path(True, worker, "0", "400", str(tmp_path / "pure"))
+    assert compiled.returncode == 0 and pure.returncode == 0, compiled.stderr + pure.stderr
+    assert compiled.stdout.count("-- scenario") == 400
+    assert compiled.stdout == pure.stdout
+    files = sorted(p.name for p in (tmp_path / "compiled").iterdir())
+    assert len(files) == 800
+    for name in files:
+        assert (tmp_path / "compiled" / name).read_bytes() == (tmp_path / "pure" / name).read_bytes(), name
+
+
+class Marker:
+    """A value whose references are counted: sent, yielded, returned and thrown many times."""
+
+
+def echo() -> Generator[Any, Any, Any]:
+    received = yield
+    while received is not None:
+        received = yield received
+    return received
+
+
+def test_values_through_steps_are_not_leaked_nor_freed_too_soon() -> None:
+    value, error = Marker(), ValueError("thrown")
+    tracer = gentrace.Tracer(keep=0)
+    before = sys.getrefcount(value), sys.getrefcount(error)
+    for _ in range(2000):
+        gen = tracer.trace(echo)()
+        next(gen)
+        assert gen.send(value) is value
+        with pytest.raises(ValueError) as raised:
+            gen.throw(error)
+        assert raised.value is error
+        del raised
+        gen = tracer.trace(echo)()
+        next(gen)
+        gen.close()
+        gen = tracer.trace(echo)()
+        for _ in gen:
+            break
+    del gen
+    gc.collect()
+    error.__traceback__ = None
+    assert (sys.getrefcount(value), sys.getrefcount(error)) == before
+    tracer.close()
+
+
+def test_a_traced_generator_dropped_is_freed_at_once() -> None:
+    tracer = gentrace.Tracer(keep=0)
+    gen = tracer.trace(echo)()
+    next(gen)
+    gen.send(Marker())
+    gone = weakref.ref(gen)
+    del gen
+    assert gone() is None  # no cycle keeps it: freed by its reference count, not by the collector
+    tracer.close()
+
+
+def test_peak_rss_stays_flat_over_many_traced_generators(tmp_path: Path) -> None:
+    # On the path this suite runs on (benchmarks/leak_check.py runs a million on both).
+    script = tmp_path / "flat.py"
+    script.write_text(
+        "import resource, gentrace\n"
+        "def gen(n):\n"
+        "    for i in range(n):\n"
+        "        x = yield [i]\n"
+        "tracer = gentrace.Tracer(keep=0)\n"
+        "def rss():\n"
+        "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "def run(count):\n"
+        "    for _ in range(count):\n"
+        "        g = tracer.trace(gen)(5)\n"
+        "        next(g)\n"
+        "        g.send('x')\n"
+        "        for _ in g: pass\n"
+        "run(20000)\n"
+        "first = rss()\n"
+        "run(100000)\n"
+        "print(rss() - first)\n"
+    )
+    ran = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    grown_kib = int(ran.stdout)
+    assert grown_kib < 2048, f"peak RSS grew {grown_kib} KiB over 700,000 more steps"
