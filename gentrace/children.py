@@ -26,10 +26,9 @@ Only on POSIX, where multiprocessing starts interpreters through ``util.spawnv_p
 from __future__ import annotations
 
 import functools
-import importlib.abc
+import importlib._abc
 import importlib.machinery
 import importlib.util
-import json
 import os
 import signal
 import sys
@@ -37,11 +36,14 @@ import threading
 import types
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gentrace.instrument import InstrumentingFinder, compile_script, install, run_as
 from gentrace.tracer import Tracer, close_all, forget_all
 from gentrace.tracing import set_default
+
+if TYPE_CHECKING:
+    import importlib.abc
 
 _HOME = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the folder gentrace is in
 _SPAWN = "from multiprocessing.spawn import spawn_main"
@@ -68,10 +70,14 @@ class RunSettings:
     script: str | None
 
     def to_json(self) -> str:
+        import json  # only once the program starts an interpreter
+
         return json.dumps(asdict(self))
 
     @classmethod
     def from_json(cls, text: str) -> RunSettings:
+        import json
+
         return cls(**json.loads(text))
 
 
@@ -299,12 +305,12 @@ class LabelledStderr:
         return sys.stderr.fileno()
 
 
-class _AfterImport(importlib.abc.MetaPathFinder):
+class _AfterImport:
     """Calls `then(module)` once module `name` has been imported the first time.
 
     First on ``sys.meta_path``, it answers for that one name, once, with the spec the finders after
     it find; it stays there, answering nothing (taking it off could make an import running in
-    another thread skip a finder).
+    another thread skip a finder). Like `InstrumentingFinder`, a finder by its `find_spec` alone.
     """
 
     def __init__(self, name: str, then: Callable[[types.ModuleType], None]) -> None:
@@ -323,7 +329,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
         return spec
 
 
-class _Then(importlib.abc.Loader):
+class _Then(importlib._abc.Loader):  # importlib.abc's Loader, without importing importlib.abc
     """`loader`, calling `then(module)` after executing the module (which sees `loader` as its own)."""
 
     def __init__(self, loader: importlib.abc.Loader, then: Callable[[types.ModuleType], None]) -> None:

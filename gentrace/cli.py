@@ -7,7 +7,6 @@ import importlib.util
 import os
 import signal
 import sys
-import traceback
 from typing import Any, NoReturn
 
 import click
@@ -187,8 +186,7 @@ def run(
         except OSError as exc:
             raise UserError(f"can't open file {script!r}: {exc.strerror or exc}") from None
         except (SyntaxError, ValueError) as exc:
-            sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
-            sys.exit(EXIT_FAILURE)
+            _print_compile_error(exc)
     else:
         sys.path[0] = os.getcwd()
         # Only the top-level name is looked up now: finding a submodule imports its packages,
@@ -330,6 +328,14 @@ def _unselected(finder: InstrumentingFinder, untraced: dict[str, list[str]], scr
     return lines
 
 
+def _print_compile_error(exc: SyntaxError | ValueError) -> NoReturn:
+    """Say why the script could not be compiled, as python does (no traceback), and exit 1."""
+    import traceback  # only for a script that does not compile
+
+    sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
+    sys.exit(EXIT_FAILURE)
+
+
 def _report(exc: BaseException) -> None:
     """Print an uncaught exception as python would, without gentrace's own frames."""
     clean_exception(exc)
@@ -376,8 +382,7 @@ def repl(
         name = exc.filename if exc.filename is not None else script
         raise UserError(f"can't open file {name!r}: {exc.strerror or exc}") from None
     except (SyntaxError, ValueError) as exc:
-        sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
-        sys.exit(EXIT_FAILURE)
+        _print_compile_error(exc)
     sys.exit(status)
 
 

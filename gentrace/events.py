@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gentrace.jsonl import record_to_dict
 from gentrace.records import (
     AFTER,
     ARG,
@@ -103,6 +102,8 @@ class Event:
 
     def to_dict(self, max_repr: int = 1000) -> dict[str, Any]:
         """The JSON-safe form written to JSON Lines files (reprs taken now)."""
+        from gentrace.jsonl import record_to_dict  # imports json: only when asked for
+
         arg = self.arg
         if self.loop:
             arg = LOOP

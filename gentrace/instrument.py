@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import builtins
 import fnmatch
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
@@ -364,7 +363,7 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
         pass  # instrumented bytecode must never land in __pycache__ for plain runs to load
 
 
-class InstrumentingFinder(importlib.abc.MetaPathFinder):
+class InstrumentingFinder:
     """Finds the program's own modules (under `roots`) and those named by `include`.
 
     `install` puts it in the place of `PathFinder` on ``sys.meta_path``: it asks `PathFinder` for
@@ -379,6 +378,10 @@ class InstrumentingFinder(importlib.abc.MetaPathFinder):
     are found, for the warnings at the end of a run: `instrumented` (the modules' names),
     `included` (the `include` globs that matched one) and `selected` (the `only` patterns that
     selected a function, also in a script compiled with ``compile_script(..., finder.selected)``).
+
+    It is a finder by its methods, as `PathFinder` is, not by an `importlib.abc.MetaPathFinder`
+    base: that module imports `importlib.resources`, and tempfile with it (Python 3.11 to 3.13),
+    before every ``gentrace run``.
     """
 
     def __init__(

@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
-import logging
 import os
-import shutil
 import sys
-import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from gentrace.events import to_event
-from gentrace.jsonl import JsonRenderer
 from gentrace.records import (
     AFTER,
     INST,
@@ -44,6 +39,9 @@ from gentrace.sources import path_shower, source_line
 from gentrace.styles import PLAIN, is_terminal, styles_for
 from gentrace.textlog import LogWriter, shows_locals
 
+if TYPE_CHECKING:
+    import logging
+
 FILE_BUFFER = 1 << 16
 TERMINAL_MAX_REPR = 80
 FILE_MAX_REPR = 1000
@@ -51,6 +49,8 @@ FILE_MAX_REPR = 1000
 
 def terminal_columns(stream: IO[str]) -> int:
     """The columns of the terminal `stream` writes to: ``COLUMNS`` if set, else the terminal's own."""
+    import shutil  # only for a terminal
+
     if not os.environ.get("COLUMNS"):
         try:
             return os.get_terminal_size(stream.fileno()).columns or shutil.get_terminal_size().columns
@@ -221,6 +221,8 @@ class JsonlSink(Sink):
     ) -> None:
         self._stream = stream
         self._limit = max_repr if max_repr is not None else FILE_MAX_REPR
+        from gentrace.jsonl import JsonRenderer  # imports json: only for JSON Lines
+
         # Its bound `__call__`: calling the renderer itself goes through a slot lookup every line.
         self._render: Callable[..., str] = JsonRenderer(origin_ns, self._limit).__call__
         if pid is not None:
@@ -252,10 +254,14 @@ class JsonlSink(Sink):
                     self._stream.flush()
 
     def note(self, note: dict[str, Any]) -> None:
+        import json
+
         self._queue.append(json.dumps(note))
         self._drain()
 
     def close(self, ending: Ending) -> None:
+        import json
+
         self._queue.append(json.dumps({"note": "end", "events": ending.events}))
         self._drain()
         with self._lock:
@@ -305,6 +311,8 @@ class SpoolSink(Sink):
         locals: FrameLookup | None = None,
         limit: int | None = None,
     ) -> None:
+        import tempfile  # only for what a run shows at its end
+
         fd, self.path = tempfile.mkstemp(prefix="gentrace-", suffix=".jsonl")
         self._jsonl = JsonlSink(
             os.fdopen(fd, "w", encoding="utf-8"), origin_ns=origin_ns, max_repr=max_repr, locals=locals

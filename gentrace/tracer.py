@@ -10,7 +10,6 @@ import atexit
 import contextvars
 import functools
 import inspect
-import logging
 import os
 import sys
 import threading
@@ -30,6 +29,8 @@ from gentrace.sinks import FrameLookup, JsonlSink, LoggerSink, TextSink, open_lo
 F = TypeVar("F", bound=Callable[..., Any])
 
 FORMATS = ("text", "jsonl")
+
+DEBUG = 10  # logging.DEBUG: logging is imported only for a level given by its name
 
 
 class _Unset:
@@ -113,7 +114,7 @@ class Tracer:
         keep: int | None = None,
         locals: bool = False,
         timings: bool = False,
-        level: int | str = logging.DEBUG,
+        level: int | str = DEBUG,
         clock: Clock | None = None,
         sinks: Sequence[Sink] = (),
         only: Sequence[str] = (),
@@ -132,6 +133,8 @@ class Tracer:
             if not isinstance(value, bool):
                 raise TypeError(f"Tracer({flag}=...): expected True or False, got {type(value).__name__}")
         if isinstance(level, str):
+            import logging
+
             resolved = logging.getLevelName(level.upper())
             if not isinstance(resolved, int):
                 raise ValueError(f"Tracer(level=...): unknown logging level {level!r}")
@@ -191,7 +194,9 @@ class Tracer:
         origin: int,
     ) -> Sink:
         kind = _format_of(target, format)
-        if isinstance(target, logging.Logger):
+        # A Logger exists only once the program has imported logging: gentrace does not import it.
+        logging = sys.modules.get("logging")
+        if logging is not None and isinstance(target, logging.Logger):
             return LoggerSink(target, level=level, origin_ns=origin, max_repr=self.max_repr)
         if isinstance(target, StderrTarget):
             return TextSink(

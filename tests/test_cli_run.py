@@ -1397,13 +1397,10 @@ def test_an_only_pattern_is_looked_for_in_the_modules_instrumented_and_no_others
             ["diff*", "csv"],
             ["--include 'csv' matched no module the program imported from source"],
         ),  # never imported
-        (["json", "difflib"], ["--include 'json' matched json, imported before tracing started: not traced"]),
+        (["ast", "difflib"], ["--include 'ast' matched ast, imported before tracing started: not traced"]),
         (
-            ["json*", "diff*"],
-            [
-                "--include 'json*' matched json, json.decoder, json.encoder, json.scanner, imported "
-                "before tracing started: not traced"
-            ],
+            ["tok*", "diff*"],
+            ["--include 'tok*' matched token, tokenize, imported before tracing started: not traced"],
         ),
     ],
 )

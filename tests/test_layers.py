@@ -61,8 +61,21 @@ LAZY: dict[tuple[str, str], str] = {
     ("show", "page"): "only for show --html",
     ("show", "replay"): "only for show --html",
     ("pytest_plugin", "instrument"): "the AST machinery, only under --gentrace",
+    ("events", "jsonl"): "jsonl imports json: only for Event.to_dict",
+    ("sinks", "jsonl"): "jsonl imports json: only for a JSON Lines output",
+    # The standard library's, kept out of the start of `gentrace run` (tests/test_startup.py).
+    ("__init__", "importlib.metadata"): "only for gentrace.__version__",
+    ("children", "json"): "only once the program starts an interpreter (spawn, forkserver)",
+    ("children", "multiprocessing"): "only in a process multiprocessing started",
+    ("cli", "traceback"): "only for a script that does not compile",
+    ("repl", "readline"): "only for gentrace repl on a terminal",
+    ("sinks", "json"): "only for a JSON Lines output",
+    ("sinks", "shutil"): "only for a log on a terminal",
+    ("sinks", "tempfile"): "only for what a run shows at its end (--summary, --timeline, .html)",
+    ("tracer", "logging"): "only for a logging level given by its name",
 }
-"""(importer, imported) → why the import is inside a function rather than at the module's top."""
+"""(importer, imported) → why the import is inside a function rather than at the module's top:
+`imported` is a gentrace module or a module of the standard library."""
 
 THIRD_PARTY: dict[str, str] = {"click": "cli", "colorama": "styles", "pytest": "pytest_plugin"}
 """Each dependency is imported by one module only."""
@@ -178,11 +191,7 @@ def test_the_package_imports_only_downward_without_cycles() -> None:
 
 
 def test_every_listed_lazy_import_still_exists() -> None:
-    lazy = {
-        (imp.source, imp.target.removeprefix("gentrace."))
-        for imp in package_graph()
-        if imp.lazy and imp.target.startswith("gentrace.")
-    }
+    lazy = {(imp.source, imp.target.removeprefix("gentrace.")) for imp in package_graph() if imp.lazy}
     assert set(LAZY) == lazy, "LAZY lists exactly the imports made inside functions"
 
 
