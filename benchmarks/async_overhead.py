@@ -65,7 +65,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from common import BenchmarkInvalid, expect, fmt_ratio, load_average
+from common import BenchmarkInvalid, expect, fmt_ratio, load_average, markdown
 
 import gentrace
 
@@ -342,19 +342,6 @@ def _measure_once(v: Variant, w: Workload, tmp: str) -> None:
 
 def fmt_ns(ns: float) -> str:
     return f"{ns:,.0f} ns" if ns < 10_000 else f"{ns / 1000:,.1f} µs"
-
-
-def markdown(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for i, r in enumerate(rows):
-        pairs = list(zip(r, widths, strict=True))
-        if i == 1:  # the alignment row: `:---` style, padded with dashes
-            cells = [c.ljust(w, "-") if c == "---" else c.rjust(w, "-") for c, w in pairs]
-        else:
-            cells = [c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(pairs)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def table(w: Workload, units: list[tuple[str, Variant]], events: dict[str, int]) -> str:

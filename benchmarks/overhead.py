@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from common import BenchmarkInvalid, expect, fmt_ratio, load_average
+from common import BenchmarkInvalid, expect, fmt_ratio, load_average, markdown
 
 import gentrace
 
@@ -150,20 +150,22 @@ def run_memory(driver: str, n: int, tmp: str) -> float:
     t = gentrace.Tracer()
     g = t.wrap(numbers(n))
     ns = _timed(DRIVE[driver], g, n, t.close)
-    if driver not in _checked["memory"]:  # once per driver: reading the events is slow
-        _checked["memory"].add(driver)
+    if ("memory", driver) not in _checked:  # once per driver: reading the events is slow
+        _checked.add(("memory", driver))
         expect("it", len(t.events), 1 + n + (driver == "for"), exact=True)
     return ns
 
 
-def _run_file(ext: str) -> Callable[[str, int, str], float]:
+def run_file(ext: str, source: Callable[[int], Iterator[Any]] = numbers) -> Callable[[str, int, str], float]:
+    """A variant writing the file `….ext` of `source(n)`'s steps (keep=0: nothing in memory)."""
+
     def run(driver: str, n: int, tmp: str) -> float:
-        path = os.path.join(tmp, f"gentrace-{driver}.{ext}")
+        path = os.path.join(tmp, f"gentrace-{source.__name__}-{driver}.{ext}")
         t = gentrace.Tracer(out=path, keep=0)
-        g = t.wrap(numbers(n))
+        g = t.wrap(source(n))
         ns = _timed(DRIVE[driver], g, n, t.close)
-        if driver not in _checked[ext]:
-            _checked[ext].add(driver)
+        if (path, driver) not in _checked:
+            _checked.add((path, driver))
             with open(path, encoding="utf-8") as f:
                 lines = sum(1 for _ in f)
             # one line per event (JSONL: plus notes; text: a `>>>` line and a result line each)
@@ -173,7 +175,7 @@ def _run_file(ext: str) -> Callable[[str, int, str], float]:
     return run
 
 
-_checked: dict[str, set[str]] = {"memory": set(), "jsonl": set(), "log": set()}
+_checked: set[tuple[str, str]] = set()  # (the row: "memory" or its file, the driver) checked once
 
 
 def run_snoop(driver: str, n: int, tmp: str) -> float:
@@ -274,17 +276,7 @@ def table(variants: list[Variant], floor: Variant) -> str:
                 row += [fmt_ns(v.best[d]), fmt_ratio(v.best[d] / floor.best[d])]
             row.append(f"{1e9 / max(v.best.values()):,.0f}")
         rows.append(row)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = []
-    for i, r in enumerate(rows):
-        pairs = list(zip(r, widths, strict=True))
-        if i == 1:  # the alignment row: `:---` style, padded with dashes
-            cells = [c.ljust(w, "-") if c == "---" else c.rjust(w, "-") for c, w in pairs]
-        else:
-            cells = [c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(pairs)]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += [f"\n¹ {note}" for note in notes]
-    return "\n".join(lines)
+    return "\n".join([markdown(rows), *[f"\n¹ {note}" for note in notes]])
 
 
 def verdict(ok: bool, defect: bool = False) -> str:
@@ -368,8 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         Variant("bare", "bare generator", run_bare, steps),
         Variant("minimal", "minimal proxy (floor)", run_minimal, steps),
         Variant("memory", "gentrace, in memory", run_memory, steps),
-        Variant("jsonl", "gentrace, JSONL file", _run_file("jsonl"), steps),
-        Variant("text", "gentrace, text log file", _run_file("log"), steps),
+        Variant("jsonl", "gentrace, JSONL file", run_file("jsonl"), steps),
+        Variant("text", "gentrace, text log file", run_file("log"), steps),
     ]
     external = []
     if not args.no_external:
