@@ -27,7 +27,6 @@ static PyObject *discard_func;   /* recorder.discard: where records go that noth
 static PyTypeObject *instance_ref_type;
 static Py_ssize_t state_offset;  /* of InstanceRef's `state` slot */
 static PyObject *perf_counter_ns;
-static PyMethodDef *list_extend_def;
 
 static PyObject *str_gi_frame, *str_overflow, *str_start, *str_thread_key, *str_info;
 
@@ -191,6 +190,248 @@ static PyTypeObject RecorderCoreType = {
     .tp_new = PyType_GenericNew,
 };
 
+/* -- Memory: every record kept, as C structs in chunks (Recorder.memory, keep=None) --------- */
+
+/* One record: (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took,
+ * lasti, ended_after), its numbers as C integers. A record whose numbers are not machine integers
+ * (a test's odd clock) is kept as its tuple in `odd`. */
+typedef struct {
+    long long seq, start, took, ended, depth, lasti;
+    PyObject *info, *op, *arg, *outcome, *value, *before, *after, *thread, *task;
+    PyObject *odd;
+} Rec;
+
+#define CHUNK 1024
+
+typedef struct {
+    PyObject_HEAD
+    Rec **chunks;
+    Py_ssize_t nchunks;   /* allocated */
+    Py_ssize_t count;     /* records kept */
+} Memory;
+
+static PyTypeObject MemoryType;
+static PyMethodDef *memory_append_def;
+
+static Rec *
+memory_slot(Memory *self)
+{
+    Py_ssize_t chunk = self->count / CHUNK;
+    if (chunk == self->nchunks) {
+        Py_ssize_t n = self->nchunks ? self->nchunks * 2 : 16;
+        if (chunk >= n) {
+            n = chunk + 1;
+        }
+        if (self->nchunks == 0 || chunk >= self->nchunks) {
+            Rec **grown = PyMem_Realloc(self->chunks, (size_t)n * sizeof(Rec *));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                return NULL;
+            }
+            for (Py_ssize_t i = self->nchunks; i < n; i++) {
+                grown[i] = NULL;
+            }
+            self->chunks = grown;
+            self->nchunks = n;
+        }
+    }
+    if (self->chunks[chunk] == NULL) {
+        self->chunks[chunk] = PyMem_Malloc(CHUNK * sizeof(Rec));
+        if (self->chunks[chunk] == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+    }
+    return &self->chunks[chunk][self->count % CHUNK];
+}
+
+/* Keep `r` (its objects are borrowed: taken here). */
+static int
+memory_keep(Memory *self, const Rec *r)
+{
+    Rec *slot = memory_slot(self);
+    if (slot == NULL) {
+        return -1;
+    }
+    *slot = *r;
+    Py_XINCREF(slot->info);
+    Py_XINCREF(slot->op);
+    Py_XINCREF(slot->arg);
+    Py_XINCREF(slot->outcome);
+    Py_XINCREF(slot->value);
+    Py_XINCREF(slot->before);
+    Py_XINCREF(slot->after);
+    Py_XINCREF(slot->thread);
+    Py_XINCREF(slot->task);
+    Py_XINCREF(slot->odd);
+    self->count++;
+    return 0;
+}
+
+static PyObject *
+rec_tuple(const Rec *r)
+{
+    if (r->odd != NULL) {
+        return Py_NewRef(r->odd);
+    }
+    PyObject *seq = PyLong_FromLongLong(r->seq), *depth = PyLong_FromLongLong(r->depth);
+    PyObject *start = PyLong_FromLongLong(r->start), *took = PyLong_FromLongLong(r->took);
+    PyObject *lasti = PyLong_FromLongLong(r->lasti), *ended = PyLong_FromLongLong(r->ended);
+    PyObject *t = NULL;
+    if (seq && depth && start && took && lasti && ended) {
+        t = PyTuple_Pack(15, seq, r->info, r->op, r->arg, r->outcome, r->value, r->before, r->after,
+                         depth, r->thread, r->task, start, took, lasti, ended);
+    }
+    Py_XDECREF(seq);
+    Py_XDECREF(depth);
+    Py_XDECREF(start);
+    Py_XDECREF(took);
+    Py_XDECREF(lasti);
+    Py_XDECREF(ended);
+    return t;
+}
+
+static int
+as_machine_int(PyObject *o, long long *out)
+{
+    if (!PyLong_CheckExact(o)) {
+        return -1;
+    }
+    int overflow;
+    *out = PyLong_AsLongLongAndOverflow(o, &overflow);
+    return overflow ? -1 : 0;
+}
+
+static PyObject *
+memory_append(Memory *self, PyObject *record)
+{
+    if (!PyTuple_CheckExact(record) || PyTuple_GET_SIZE(record) != 15) {
+        PyErr_SetString(PyExc_TypeError, "Memory.append() takes a record: a tuple of 15");
+        return NULL;
+    }
+    PyObject **f = &PyTuple_GET_ITEM(record, 0);
+    Rec r = {0};
+    if (as_machine_int(f[0], &r.seq) || as_machine_int(f[8], &r.depth) || as_machine_int(f[11], &r.start)
+        || as_machine_int(f[12], &r.took) || as_machine_int(f[13], &r.lasti)
+        || as_machine_int(f[14], &r.ended)) {
+        Rec odd = {0};
+        odd.odd = record;
+        return memory_keep(self, &odd) < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    r.info = f[1];
+    r.op = f[2];
+    r.arg = f[3];
+    r.outcome = f[4];
+    r.value = f[5];
+    r.before = f[6];
+    r.after = f[7];
+    r.thread = f[9];
+    r.task = f[10];
+    return memory_keep(self, &r) < 0 ? NULL : Py_NewRef(Py_None);
+}
+
+static PyObject *
+memory_records(Memory *self, PyObject *unused)
+{
+    Py_ssize_t count = self->count;  /* records appended while the tuples are made come later */
+    PyObject *list = PyList_New(count);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *t = rec_tuple(&self->chunks[i / CHUNK][i % CHUNK]);
+        if (t == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, t);
+    }
+    return list;
+}
+
+static Py_ssize_t
+memory_len(Memory *self)
+{
+    return self->count;
+}
+
+#define FOR_EACH_REC(self, r)                                                                    \
+    for (Py_ssize_t i_ = 0; i_ < (self)->count; i_++)                                            \
+        for (Rec *r = &(self)->chunks[i_ / CHUNK][i_ % CHUNK]; r != NULL; r = NULL)
+
+static int
+memory_traverse(Memory *self, visitproc visit, void *arg)
+{
+    FOR_EACH_REC(self, r) {
+        Py_VISIT(r->info);
+        Py_VISIT(r->arg);
+        Py_VISIT(r->value);
+        Py_VISIT(r->odd);
+    }
+    return 0;
+}
+
+static int
+memory_clear(Memory *self)
+{
+    Py_ssize_t count = self->count;
+    Rec **chunks = self->chunks;
+    Py_ssize_t nchunks = self->nchunks;
+    self->count = 0;
+    self->chunks = NULL;
+    self->nchunks = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Rec *r = &chunks[i / CHUNK][i % CHUNK];
+        Py_XDECREF(r->info);
+        Py_XDECREF(r->op);
+        Py_XDECREF(r->arg);
+        Py_XDECREF(r->outcome);
+        Py_XDECREF(r->value);
+        Py_XDECREF(r->before);
+        Py_XDECREF(r->after);
+        Py_XDECREF(r->thread);
+        Py_XDECREF(r->task);
+        Py_XDECREF(r->odd);
+    }
+    for (Py_ssize_t c = 0; c < nchunks; c++) {
+        PyMem_Free(chunks[c]);
+    }
+    PyMem_Free(chunks);
+    return 0;
+}
+
+static void
+memory_dealloc(Memory *self)
+{
+    PyObject_GC_UnTrack(self);
+    memory_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef memory_methods[] = {
+    {"append", (PyCFunction)memory_append, METH_O, "Keep one record (a tuple of 15)."},
+    {"records", (PyCFunction)memory_records, METH_NOARGS, "The records kept, as tuples, in the order kept."},
+    {NULL},
+};
+
+static PySequenceMethods memory_as_sequence = {
+    .sq_length = (lenfunc)memory_len,
+};
+
+static PyTypeObject MemoryType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "gentrace._speedups.Memory",
+    .tp_basicsize = sizeof(Memory),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Every record kept (keep=None), as C structs in chunks: the twin of the flat list.",
+    .tp_traverse = (traverseproc)memory_traverse,
+    .tp_clear = (inquiry)memory_clear,
+    .tp_dealloc = (destructor)memory_dealloc,
+    .tp_methods = memory_methods,
+    .tp_as_sequence = &memory_as_sequence,
+    .tp_new = PyType_GenericNew,
+};
+
 /* -- GeneratorSteps: the proxy's next/send/throw/close ------------------------------------- */
 
 typedef struct {
@@ -276,24 +517,24 @@ restore_raised(Raised *r)
 }
 
 /* The offset of the instruction the generator is paused at, as its gi_frame.f_lasti says. */
-static PyObject *
-paused_at(PyObject *gen)
+static int
+paused_at(PyObject *gen, long long *lasti)
 {
     PyObject *frame = PyObject_GetAttr(gen, str_gi_frame);
     if (frame == NULL) {
-        return NULL;
+        return -1;
     }
-    long lasti = -1;
+    *lasti = -1;
     if (frame != Py_None) {
 #if PY_VERSION_HEX >= 0x030B0000
-        lasti = PyFrame_GetLasti((PyFrameObject *)frame);
+        *lasti = PyFrame_GetLasti((PyFrameObject *)frame);
 #else
         int i = ((PyFrameObject *)frame)->f_lasti;
-        lasti = i < 0 ? -1 : (long)i * (long)sizeof(_Py_CODEUNIT);
+        *lasti = i < 0 ? -1 : (long long)i * (long long)sizeof(_Py_CODEUNIT);
 #endif
     }
     Py_DECREF(frame);
-    return PyLong_FromLong(lasti);
+    return 0;
 }
 
 typedef enum { CALL_NEXT, CALL_SEND, CALL_THROW, CALL_CLOSE } Call;
@@ -316,38 +557,29 @@ call_gen(PyObject *gen, Call call, PyObject *arg, PyObject *const *args, Py_ssiz
 }
 
 static int
-emit_record(RecorderCore *rec, PyObject *const *items)
+emit_record(RecorderCore *rec, const Rec *r)
 {
-    /* (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended_after) */
     PyObject *emit = rec->emit;
     if (emit == discard_func) {
         return 0;
     }
-    if (PyCFunction_Check(emit) && ((PyCFunctionObject *)emit)->m_ml == list_extend_def) {
+    if (PyCFunction_Check(emit)) {
+        PyMethodDef *def = ((PyCFunctionObject *)emit)->m_ml;
         PyObject *memory = PyCFunction_GET_SELF(emit);
-        if (PyList_CheckExact(memory)) {
-            for (int i = 0; i < 15; i++) {
-                if (PyList_Append(memory, items[i]) < 0) {
-                    return -1;
-                }
-            }
-            return 0;
+        if (def == memory_append_def && Py_IS_TYPE(memory, &MemoryType)) {
+            return memory_keep((Memory *)memory, r);
         }
     }
-    PyObject *record = PyTuple_New(15);
+    PyObject *record = rec_tuple(r);
     if (record == NULL) {
         return -1;
     }
-    for (int i = 0; i < 15; i++) {
-        Py_INCREF(items[i]);
-        PyTuple_SET_ITEM(record, i, items[i]);
-    }
-    PyObject *r = PyObject_CallOneArg(emit, record);
+    PyObject *result = PyObject_CallOneArg(emit, record);
     Py_DECREF(record);
-    if (r == NULL) {
+    if (result == NULL) {
         return -1;
     }
-    Py_DECREF(r);
+    Py_DECREF(result);
     return 0;
 }
 
@@ -375,8 +607,12 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
     Py_ssize_t number = PyLong_AsSsize_t(seq);
     int over;
     if ((limit == -1 || number == -1) && PyErr_Occurred()) {
-        PyErr_Clear();  /* not machine ints */
+        PyErr_Clear();  /* not machine ints: a seq past sys.maxsize is past any limit */
         over = PyObject_RichCompareBool(seq, rec->limit, Py_GT);
+        if (over == 0) {
+            over = -1;
+            PyErr_SetString(PyExc_OverflowError, "gentrace: seq past sys.maxsize");
+        }
     }
     else {
         over = number > limit;
@@ -406,8 +642,7 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
 
     PySendResult outcome = PYGEN_ERROR;
     Raised raised = {0};
-    PyObject *depth_obj = NULL, *thread = NULL, *task = NULL, *start_obj = NULL, *took = NULL;
-    PyObject *lasti = NULL;
+    PyObject *depth_obj = NULL, *thread = NULL, *task = NULL;
     PyObject *st = thread_list();
     if (st == NULL) {
         goto done;
@@ -428,7 +663,7 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
     PyList_SetItem(st, 0, deeper);
     int extra = 0;  /* as the Python step: past DEEP nested steps, room for what each one adds */
     if (depth >= deep) {
-        extra = (int)(depth == deep ? step_frames * (deep + 1) + room : step_frames);
+        extra = (int)(depth == deep ? step_frames * deep + room : step_frames);
         if (extra) {
             Py_SetRecursionLimit(Py_GetRecursionLimit() + extra);
         }
@@ -491,25 +726,24 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
     if (clock_failed) {
         goto fail_raised;  /* the clock's error goes up, as from Python's except clause */
     }
-    start_obj = PyLong_FromLongLong(start);
-    took = PyLong_FromLongLong(end - start);
-    if (start_obj == NULL || took == NULL) {
+    long long ended = PyLong_AsLongLong(rec->latest);
+    if (ended == -1 && PyErr_Occurred()) {
         goto fail_raised;
     }
+    Rec r = {.seq = number, .start = start, .took = end - start, .ended = ended, .depth = depth,
+             .lasti = -1, .info = info, .op = op, .arg = arg, .before = before, .thread = thread,
+             .task = task};
     if (outcome == PYGEN_ERROR && PyErr_GivenExceptionMatches(raised.exc, PyExc_StopIteration)) {
         /* throw() or close() finished it: the generator returned. */
         PyObject *value = PyObject_GetAttrString(raised.exc, "value");
-        PyObject *minus = PyLong_FromLong(-1);
-        if (value == NULL || minus == NULL) {
-            Py_XDECREF(value);
-            Py_XDECREF(minus);
+        if (value == NULL) {
             goto fail_raised;
         }
         set_state(ref, s_gen_closed);
-        PyObject *items[15] = {seq, info, op, arg, s_return, value, before, s_gen_closed, depth_obj,
-                               thread, task, start_obj, took, minus, rec->latest};
-        int failed = emit_record(rec, items);
-        Py_DECREF(minus);
+        r.outcome = s_return;
+        r.value = value;
+        r.after = s_gen_closed;
+        int failed = emit_record(rec, &r);
         Py_DECREF(value);
         if (failed) {
             goto fail_raised;
@@ -517,45 +751,40 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
         restore_raised(&raised);
     }
     else if (outcome == PYGEN_ERROR) {
-        PyObject *end_obj = PyLong_FromLongLong(end);
-        if (end_obj == NULL) {
+        PyObject *start_obj = PyLong_FromLongLong(start), *end_obj = PyLong_FromLongLong(end);
+        PyObject *done_ = NULL;
+        if (start_obj != NULL && end_obj != NULL) {
+            PyObject *call_args[11] = {(PyObject *)self, seq, op, arg, raised.exc, before, depth_obj,
+                                       thread, task, start_obj, end_obj};
+            done_ = PyObject_Vectorcall(raised_func, call_args, 11, NULL);
+        }
+        Py_XDECREF(start_obj);
+        Py_XDECREF(end_obj);
+        if (done_ == NULL) {
             goto fail_raised;
         }
-        PyObject *call_args[11] = {(PyObject *)self, seq, op, arg, raised.exc, before, depth_obj, thread,
-                                   task, start_obj, end_obj};
-        PyObject *r = PyObject_Vectorcall(raised_func, call_args, 11, NULL);
-        Py_DECREF(end_obj);
-        if (r == NULL) {
-            goto fail_raised;
-        }
-        Py_DECREF(r);
+        Py_DECREF(done_);
         restore_raised(&raised);
     }
     else {
-        PyObject *out, *after;
         if (outcome == PYGEN_RETURN) {
-            out = s_return;
-            after = s_gen_closed;
-            lasti = PyLong_FromLong(-1);
+            r.outcome = s_return;
+            r.after = s_gen_closed;
         }
         else if (call == CALL_CLOSE) {
-            out = s_closed;
-            after = s_gen_closed;
-            lasti = PyLong_FromLong(-1);
+            r.outcome = s_closed;
+            r.after = s_gen_closed;
         }
         else {
-            out = s_yield;
-            after = s_suspended;
-            lasti = paused_at(gen);
+            r.outcome = s_yield;
+            r.after = s_suspended;
         }
-        set_state(ref, after);
-        if (lasti == NULL) {
+        set_state(ref, r.after);
+        if (r.after == s_suspended && paused_at(gen, &r.lasti) < 0) {
             goto fail;
         }
-        PyObject *value = call == CALL_CLOSE ? Py_None : *result;
-        PyObject *items[15] = {seq, info, op, arg, out, value, before, after, depth_obj, thread, task,
-                               start_obj, took, lasti, rec->latest};
-        if (emit_record(rec, items) < 0) {
+        r.value = call == CALL_CLOSE ? Py_None : *result;
+        if (emit_record(rec, &r) < 0) {
             goto fail;
         }
     }
@@ -582,9 +811,6 @@ done:
     Py_XDECREF(depth_obj);
     Py_XDECREF(thread);
     Py_XDECREF(task);
-    Py_XDECREF(start_obj);
-    Py_XDECREF(took);
-    Py_XDECREF(lasti);
     Py_DECREF(before);
     Py_DECREF(seq);
     return outcome;
@@ -833,17 +1059,7 @@ init_globals(void)
     if (perf_counter_ns == NULL) {
         return -1;
     }
-    PyObject *list = PyList_New(0);
-    if (list == NULL) {
-        return -1;
-    }
-    PyObject *extend = PyObject_GetAttrString(list, "extend");
-    Py_DECREF(list);
-    if (extend == NULL) {
-        return -1;
-    }
-    list_extend_def = PyCFunction_Check(extend) ? ((PyCFunctionObject *)extend)->m_ml : NULL;
-    Py_DECREF(extend);
+    memory_append_def = &memory_methods[0];
     str_gi_frame = PyUnicode_InternFromString("gi_frame");
     str_overflow = PyUnicode_InternFromString("overflow");
     str_start = PyUnicode_InternFromString("start");
@@ -862,7 +1078,7 @@ PyInit__speedups(void)
         return NULL;
     }
     if (PyType_Ready(&ThreadStateType) < 0 || PyType_Ready(&RecorderCoreType) < 0
-        || PyType_Ready(&StepsType) < 0) {
+        || PyType_Ready(&MemoryType) < 0 || PyType_Ready(&StepsType) < 0) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&speedups_module);
@@ -875,6 +1091,7 @@ PyInit__speedups(void)
     if (PyModule_AddObjectRef(m, "ThreadState", (PyObject *)&ThreadStateType) < 0
         || PyModule_AddObjectRef(m, "RecorderCore", (PyObject *)&RecorderCoreType) < 0
         || PyModule_AddObjectRef(m, "GeneratorSteps", (PyObject *)&StepsType) < 0
+        || PyModule_AddObjectRef(m, "Memory", (PyObject *)&MemoryType) < 0
         || gentrace_render_init(m) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -20,6 +20,13 @@ class RecorderCore:
     starting: bool
     emit: Callable[[Any], Any]
 
+class Memory:
+    """Every record kept (keep=None), as C structs in chunks: the twin of the flat list."""
+
+    def append(self, record: tuple[Any, ...], /) -> None: ...
+    def records(self) -> list[tuple[Any, ...]]: ...
+    def __len__(self) -> int: ...
+
 class GeneratorSteps:
     """A traced generator's steps, compiled: the twin of proxy._PythonSteps."""
 

@@ -135,6 +135,8 @@ class Recorder(object if TYPE_CHECKING or speedups is None else speedups.Recorde
         self.sinks = list(sinks)
         self.clock = clock
         self.origin = clock()
+        if type(self.origin) is not int or not -(2**63) <= self.origin < 2**63:
+            raise ValueError(f"clock() must give integer nanoseconds (64 bits), got {self.origin!r}")
         self.counter = itertools.count(1)
         # The seq of the latest operation started: an operation's record says which one it ended
         # after, so a trace read back writes its lines in the order the live log did.
@@ -144,9 +146,10 @@ class Recorder(object if TYPE_CHECKING or speedups is None else speedups.Recorde
         # Which task runs a step is looked up only while some task runs; the table is found once
         # asyncio is imported, checked again at every new instance (imports come before loops).
         self.tasks = running_tasks()
-        self.memory: list[Any] | deque[Record] | None
+        self.memory: list[Any] | deque[Record] | Any | None
         if keep is None:
-            self.memory = []  # flat: RECORD_SIZE items per record
+            # Flat (RECORD_SIZE items per record), or the compiled twin: records as C structs.
+            self.memory = [] if speedups is None else speedups.Memory()
         elif keep == 0:
             self.memory = None
         else:
@@ -180,14 +183,13 @@ class Recorder(object if TYPE_CHECKING or speedups is None else speedups.Recorde
     def _make_emit(self) -> Callable[[Record], Any]:
         # Unbounded memory is kept flat (`extend`): the record tuple is freed at once instead of
         # being tracked — and scanned — by the garbage collector; `records()` regroups it.
-        keep_all = isinstance(self.memory, list)
         if not self.sinks:
             if self.memory is None:
                 return discard
-            return self.memory.extend if keep_all else self.memory.append
+            return self.memory.extend if isinstance(self.memory, list) else self.memory.append
         memory_append = None
         if self.memory is not None:
-            memory_append = self.memory.extend if keep_all else self.memory.append
+            memory_append = self.memory.extend if isinstance(self.memory, list) else self.memory.append
         ends = [s.end for s in self.sinks]
         deferred = self._deferred
         if memory_append is None and len(ends) == 1:
@@ -411,7 +413,9 @@ class Recorder(object if TYPE_CHECKING or speedups is None else speedups.Recorde
         if isinstance(self.memory, list):
             flat = iter(self.memory[:])
             return sorted(zip(*[flat] * RECORD_SIZE, strict=False), key=_seq_of)
-        return sorted(self.memory, key=_seq_of)
+        if isinstance(self.memory, deque):
+            return sorted(self.memory, key=_seq_of)
+        return sorted(self.memory.records(), key=_seq_of)
 
 
 def _frame_of(gen: Any) -> Any:

@@ -43,12 +43,12 @@ def on_path(pure: bool, *args: str, cwd: Path | None = None) -> subprocess.Compl
 def test_a_machine_that_can_build_the_core_runs_it() -> None:
     # An optional build that silently fell back would pass every other test: this one says so.
     compiler = (sysconfig.get_config_var("CC") or "").split()
+    headers = os.path.join(sysconfig.get_paths()["include"], "Python.h")
     if os.environ.get("GENTRACE_PURE_PYTHON", "") not in ("", "0"):
         assert speedups is None
-    elif compiler and shutil.which(compiler[0]) and sysconfig.get_config_var("INCLUDEPY"):
-        assert os.path.exists(os.path.join(sysconfig.get_config_var("INCLUDEPY"), "Python.h"))
+    elif compiler and shutil.which(compiler[0]) and os.path.exists(headers):
         assert speedups is not None, (
-            "a C compiler and Python.h are here, but gentrace._speedups was not built"
+            f"a C compiler and {headers} are here, but gentrace._speedups was not built"
         )
     else:
         pytest.skip("no C compiler or Python headers: the pure-Python path is the one there is")
@@ -150,3 +150,59 @@ def test_peak_rss_stays_flat_over_many_traced_generators(tmp_path: Path) -> None
     assert ran.returncode == 0, ran.stderr
     grown_kib = int(ran.stdout)
     assert grown_kib < 2048, f"peak RSS grew {grown_kib} KiB over 700,000 more steps"
+
+
+def test_a_clock_past_64_bits_is_refused_on_both_paths() -> None:
+    with pytest.raises(ValueError, match=r"clock\(\) must give integer nanoseconds \(64 bits\), got 1180"):
+        gentrace.Tracer(clock=lambda: 2**70)
+    with pytest.raises(ValueError, match=r"got 1\.5"):
+        gentrace.Tracer(clock=lambda: 1.5)
+
+
+@needs_built
+def test_compiled_memory_gives_back_what_it_kept() -> None:
+    # Numbers as C integers, and a record whose numbers do not fit kept whole.
+    memory = built.Memory()
+    info = ("echo#1", "m:echo", None, "m.py")
+    plain = (
+        7,
+        info,
+        "next",
+        None,
+        "yield",
+        [1],
+        "GEN_CREATED",
+        "GEN_SUSPENDED",
+        0,
+        "T",
+        None,
+        -(2**63),
+        5,
+        8,
+        7,
+    )
+    odd = (
+        2**64,
+        info,
+        "send",
+        2,
+        "yield",
+        None,
+        "GEN_SUSPENDED",
+        "GEN_SUSPENDED",
+        1,
+        "T",
+        "t",
+        1.5,
+        0,
+        -1,
+        8,
+    )
+    for _ in range(3000):  # more than a chunk
+        memory.append(plain)
+    memory.append(odd)
+    kept = memory.records()
+    assert len(memory) == len(kept) == 3001
+    assert kept[0] == plain and kept[0][5] is plain[5] and kept[-1] is odd
+    with pytest.raises(TypeError, match="a tuple of 15"):
+        memory.append(plain[:14])

@@ -27,7 +27,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import PROXY_FRAME_IN_TRACEBACKS, FakeClock, keeps_proxy_frame_on_310, run_threads
+from support import (
+    PROXY_FRAME_IN_TRACEBACKS,
+    FakeClock,
+    keeps_generator_proxy_frame_on_310,
+    keeps_proxy_frame_on_310,
+    run_threads,
+)
 
 import gentrace
 from gentrace.compiled import speedups
@@ -652,7 +658,7 @@ def _frames(exc: BaseException) -> list[str]:
     return [frame.filename for frame in traceback.extract_tb(exc.__traceback__)]
 
 
-@keeps_proxy_frame_on_310
+@keeps_generator_proxy_frame_on_310
 def test_tracebacks_have_no_gentrace_frames(tracer: gentrace.Tracer) -> None:
     @tracer.trace
     def fails() -> Generator[int, Any, None]:
