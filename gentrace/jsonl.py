@@ -7,9 +7,10 @@ decodes to. Like every renderer, a pure function of the record: no I/O, no clock
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from gentrace.compiled import speedups
 from gentrace.records import (
     AFTER,
     AITER,
@@ -111,9 +112,13 @@ class JsonRenderer:
     The parts that repeat — an instance's name and function, where it is paused, a thread's name,
     and for the common step all of the line but its seq, arg, value and times — are built once and
     remembered; the output is a pure function of the record all the same.
+
+    Compiled (`gentrace.compiled`), the lines of the common records — numbers, str, bytes, None,
+    bools and small tuples and lists as values and args, no exception — are written in C from the
+    same parts, and every other line here.
     """
 
-    __slots__ = ("_heads", "_steps", "_threads", "_wheres", "limit", "origin")
+    __slots__ = ("_compiled", "_heads", "_steps", "_threads", "_wheres", "limit", "origin")
 
     def __init__(self, origin_ns: int, limit: int | None) -> None:
         self.origin = origin_ns
@@ -122,6 +127,13 @@ class JsonRenderer:
         self._wheres: dict[tuple[str, int], str] = {}
         self._threads: dict[str, str] = {}
         self._steps: dict[tuple[Any, ...], tuple[str, str, str]] = {}
+        self._compiled = None if speedups is None else speedups.JsonLines(self, LOOP, Default)
+
+    def batch(self, drain: Callable[[], object]) -> Any:
+        """A compiled batch of this renderer's lines (`gentrace._speedups.JsonLines`): its
+        ``end(record)`` adds a record's line, calling `drain` first when the batch is due, and
+        ``take()`` empties it. None on the pure-Python path."""
+        return None if speedups is None else speedups.JsonLines(self, LOOP, Default, drain)
 
     def _head(self, info: Info) -> str:
         # The memos are bounded: a long-running program makes ever new instances.
@@ -141,6 +153,12 @@ class JsonRenderer:
         return where
 
     def __call__(self, record: Record, locals_: Mapping[str, str] | None = None) -> str:
+        if locals_ is None and self._compiled is not None:
+            return self._compiled.render(record)  # type: ignore[no-any-return]
+        return self._render(record, locals_)
+
+    def _render(self, record: Record, locals_: Mapping[str, str] | None = None) -> str:
+        # Any record, in Python (the compiled renderer's fallback).
         seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took, lasti, ended = (
             record
         )
@@ -163,6 +181,12 @@ class JsonRenderer:
         # A step's line before its arg, from its states to its time, and from its filename on.
         if len(self._steps) >= MEMO_SIZE:
             self._steps.clear()
+        parts = self._steps[key] = self._parts(info, key)
+        return parts
+
+    def _parts(self, info: Info, key: tuple[Any, ...]) -> tuple[str, str, str]:
+        # The parts of any record's line, its outcome aside (`_step_parts`): the compiled
+        # renderer's, which remembers them itself.
         name, op, before, after, depth, thread, task, lasti, loop = key
         head = self._heads.get(name) or self._head(info)
         if not keeps_position(after):
@@ -171,13 +195,12 @@ class JsonRenderer:
             where = self._wheres.get((name, lasti)) or self._where(info, lasti)
         if loop:
             where += _LOOP_JSON
-        parts = self._steps[key] = (
+        return (
             f'{head}"kind":"{kind_of(after)}","op":"{op}","arg":',
             f',"state_before":{_STATE_JSON[before]},"state_after":"{after}","depth":{depth},'
             f'"thread":{_js(thread)},"task":{"null" if task is None else _js(task)},"time":',
             where,
         )
-        return parts
 
     def _line(self, record: Record, locals_: Mapping[str, str] | None) -> str:
         # Any record, field by field.

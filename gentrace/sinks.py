@@ -3,26 +3,32 @@
 A sink is told when an operation starts (`start`, only if it `wants_start`), when it ends
 (`end`), about facts of the trace (`note`), and is closed with what remains to say (`close`).
 Text and JSON take their reprs when the event happens, so a later mutation of a yielded object
-cannot rewrite history. Files are block-buffered and flushed on close; a terminal is flushed per
-line. Each sink serialises its writers with a re-entrant lock: a `collect` recorded from a
+cannot rewrite history. A file's lines are written in batches: when a batch is full, at least every
+100 ms while events come, before a fork, at close and at exit (`JsonlSink`); a terminal is flushed
+per line. Each sink serialises its writers with a re-entrant lock: a `collect` recorded from a
 finalizer may arrive while the same thread is inside the sink.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import itertools
 import os
 import sys
 import threading
+import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, cast
 
+from gentrace.compiled import speedups
 from gentrace.events import to_event
 from gentrace.records import (
     AFTER,
     INST,
+    LOOP,
     NAME,
     Ending,
     Record,
@@ -45,6 +51,30 @@ if TYPE_CHECKING:
 FILE_BUFFER = 1 << 16
 TERMINAL_MAX_REPR = 80
 FILE_MAX_REPR = 1000
+
+_monotonic = time.monotonic
+_batched: weakref.WeakSet[JsonlSink | TextSink] = weakref.WeakSet()
+"""The file sinks whose lines wait in a batch: written before a fork and at exit."""
+
+
+def write_batches() -> None:
+    """Write every file sink's waiting lines (before a fork, at exit)."""
+    for sink in list(_batched):
+        try:
+            sink.write_batch()
+        except Exception:  # a full disk, a closed stream: the sink's next write says so
+            pass
+
+
+def _new_locks() -> None:
+    # In a forked child: another thread of the parent may have held a sink's lock at the fork.
+    for sink in list(_batched):
+        sink._lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=write_batches, after_in_child=_new_locks)
+atexit.register(write_batches)
 
 
 def terminal_columns(stream: IO[str]) -> int:
@@ -78,11 +108,17 @@ def frame_locals(frame_of: FrameLookup | None, record: Record, limit: int | None
 class TextSink(Sink):
     """The REPL-style log, to a stream (looked up at each write if given as a callable) or a file.
 
-    `through` writes each line at once, as on a terminal (a run's child process may be killed at
-    any moment: ``Pool.terminate()`` sends its workers SIGTERM).
+    A file's lines wait in a batch, written when full, when an operation ends `INTERVAL` seconds or
+    more after the last write (while events come), before a fork, at close and at exit, as
+    `JsonlSink`'s are: compiled, a ``_speedups.TextLines`` that writes the common steps itself and
+    whose ``start`` and ``end`` the recorder calls directly; else the file's own buffer
+    (`FILE_BUFFER`). So a `kill -9` loses no more than the last batch. `through` writes each line
+    at once, as on a terminal (a run's child process may be killed at any moment:
+    ``Pool.terminate()`` sends its workers SIGTERM).
     """
 
     wants_start = True
+    INTERVAL = 0.1
 
     def __init__(
         self,
@@ -116,6 +152,19 @@ class TextSink(Sink):
         self._options = TextOptions()
         self._flush = False
         self._writer = LogWriter(self._options)
+        self._batching = file and not through
+        self._written = _monotonic()  # when the file was last flushed
+        # Compiled, a file's common steps are written in C, in batches of their own, and every
+        # other line through the Python methods below (under the lock).
+        self._compiled: Any = None
+        if self._batching:
+            _batched.add(self)
+            if speedups is not None and locals is None and not timings:
+                self._compiled = speedups.TextLines(
+                    self._compiled_writer, self._start_text, self._end_text, self.write_batch, LOOP
+                )
+                self.start = self._compiled.start  # type: ignore[method-assign]
+                self.end = self._compiled.end  # type: ignore[method-assign]
 
     def _configure(self, stream: IO[str]) -> None:
         tty = not self._file and is_terminal(stream)
@@ -138,6 +187,8 @@ class TextSink(Sink):
         self._stream = stream
         # Most streams take a line as it is; stderr waits for stdout, and a terminal shows it at once.
         self._out = self._synced if self._sync_stdout or self._flush else stream.write
+        if self._compiled is not None:
+            self._out = self._compiled.append
         # The remembered parts carry the old stream's colours (a terminal's, in a file).
         self._writer = LogWriter(self._options)
 
@@ -180,13 +231,42 @@ class TextSink(Sink):
             if self._locals is not None and shows_locals(record):
                 loc = frame_locals(self._locals, record, self._options.max_repr)
             self._out(self._writer.end(record, loc))
+            if self._batching and _monotonic() - self._written >= self.INTERVAL:
+                self.write_batch()
+
+    def write_batch(self) -> None:
+        """Write the lines waiting in the batch or the file's buffer."""
+        with self._lock:
+            self._written = _monotonic()
+            if self._stream is not None:
+                if self._compiled is not None:
+                    text = self._compiled.take()
+                    if text:
+                        self._stream.write(text)
+                self._stream.flush()
+
+    def _compiled_writer(self) -> LogWriter:
+        with self._lock:
+            self._prepare()
+            return self._writer
+
+    def _start_text(self, record: Record) -> str:
+        with self._lock:
+            return self._writer.start(record)
+
+    def _end_text(self, record: Record) -> str:
+        with self._lock:
+            return self._writer.end(record)
 
     def close(self, ending: Ending) -> None:
+        _batched.discard(self)
         with self._lock:
             options = self._prepare()
             lines = closing_lines(ending.unfinished, ending.cut_after, options)
             if lines:
                 self._write("".join(line + "\n" for line in lines))
+            if self._batching:
+                self.write_batch()
             stream = self._get()
             if self._file:
                 stream.close()
@@ -198,16 +278,26 @@ class TextSink(Sink):
 
 
 class JsonlSink(Sink):
-    """One JSON object per line, written when each operation completes.
+    """One JSON object per line, rendered when each operation completes (its reprs taken then).
 
-    Lines are queued and written in batches: a `deque` takes appends from any thread without a
-    lock, and the writer drains it under one. A batch is small next to the file's own buffer, so a
-    `kill -9` loses no more than an unflushed buffer would, and never splits a line but the last.
+    To a file, lines are written in batches, the file flushed after each: when the batch is full
+    (`BATCH` lines, or `BATCH_BYTES` compiled), when a line comes `INTERVAL` seconds or more after
+    the batch's first, before a fork (a child must not write its parent's lines again), at close —
+    so at exit, after an uncaught exception or Ctrl-C, and under ``gentrace run`` on SIGTERM — and
+    at exit even if never closed. So a `kill -9` loses no more than the last batch, never splits a
+    line but the last, and a file being read while the program runs is never more than a batch
+    behind (as long as events come: nothing writes it while the program records nothing). Lines
+    are taken from any thread without a lock; the writer holds one. Compiled, the batch is a
+    `JsonRenderer.batch`, whose ``end`` the recorder calls directly.
+
     With `pid`, every event carries it and is written at once: the trace of a run's child process,
-    which may be killed at any moment (``Pool.terminate()`` sends its workers SIGTERM).
+    which may be killed at any moment (``Pool.terminate()`` sends its workers SIGTERM). A terminal
+    gets each line at once too.
     """
 
     BATCH = 256
+    BATCH_BYTES = 1 << 16
+    INTERVAL = 0.1
 
     def __init__(
         self,
@@ -223,47 +313,89 @@ class JsonlSink(Sink):
         self._limit = max_repr if max_repr is not None else FILE_MAX_REPR
         from gentrace.jsonl import JsonRenderer  # imports json: only for JSON Lines
 
+        renderer = JsonRenderer(origin_ns, self._limit)
         # Its bound `__call__`: calling the renderer itself goes through a slot lookup every line.
-        self._render: Callable[..., str] = JsonRenderer(origin_ns, self._limit).__call__
+        self._render: Callable[..., str] = renderer.__call__
         if pid is not None:
             self._render = functools.partial(_with_pid, self._render, f',"pid":{pid}}}')
         self._locals = locals
         self._owns = owns
         self._lock = threading.RLock()
         self._queue: deque[str] = deque()
-        # A terminal shows each line at once, and a child process's trace has it at once; elsewhere
-        # lines go in batches.
-        self._tty = is_terminal(stream) or pid is not None
-        self._batch = 1 if self._tty else self.BATCH
+        self._since = 0.0  # when the first line of the queue came
+        self._compiled: Any = None
+        if is_terminal(stream) or pid is not None:
+            self.end = self._end_through  # type: ignore[method-assign]
+        else:
+            if locals is None:
+                self._compiled = renderer.batch(self.write_batch)
+            if self._compiled is not None:
+                self.end = self._compiled.end  # type: ignore[method-assign]
+            _batched.add(self)
+        # A file of gentrace's own (everything written to it goes through the batch) takes the
+        # batch's bytes as they are.
+        self._binary: Any = None
+        if owns and self._compiled is not None and getattr(stream, "encoding", None) in ("utf-8", "UTF-8"):
+            self._binary = getattr(stream, "buffer", None)
+
+    def _line(self, record: Record) -> str:
+        if self._locals is not None and not is_finished(record[AFTER]):
+            return self._render(record, frame_locals(self._locals, record, self._limit))
+        return self._render(record)
 
     def end(self, record: Record) -> None:
-        if self._locals is not None and not is_finished(record[AFTER]):
-            self._queue.append(self._render(record, frame_locals(self._locals, record, self._limit)))
-        else:
-            self._queue.append(self._render(record))
-        if len(self._queue) >= self._batch:
-            self._drain()
+        line = self._line(record)
+        queue = self._queue
+        # The batch is written before the line joins it: a record whose end() failed (no stack room
+        # left, say: the recorder gives it again later) is written never or once.
+        if queue and (len(queue) >= self.BATCH or _monotonic() - self._since >= self.INTERVAL):
+            self.write_batch()
+        if not queue:
+            self._since = _monotonic()
+        queue.append(line + "\n")
 
-    def _drain(self) -> None:
+    def _end_through(self, record: Record) -> None:
+        line = self._line(record)
         with self._lock:
-            queue = self._queue
-            lines = [queue.popleft() for _ in range(len(queue))]
-            if lines:
-                self._stream.write("\n".join(lines) + "\n")
-                if self._tty:
-                    self._stream.flush()
+            self._stream.write(line + "\n")
+            self._stream.flush()
+
+    def write_batch(self) -> None:
+        """Write the lines waiting, and flush the file."""
+        with self._lock:
+            if self._binary is not None:
+                data = self._compiled.take_bytes()
+                if data:
+                    self._binary.write(data)
+                    self._binary.flush()
+                return
+            if self._compiled is not None:
+                text = self._compiled.take()
+            else:
+                queue = self._queue
+                text = "".join([queue.popleft() for _ in range(len(queue))])
+            if text:
+                self._stream.write(text)
+                self._stream.flush()
+
+    def _add(self, line: str) -> None:
+        if self._compiled is not None:
+            self._compiled.append(line + "\n")
+        else:
+            self._queue.append(line + "\n")
 
     def note(self, note: dict[str, Any]) -> None:
         import json
 
-        self._queue.append(json.dumps(note))
-        self._drain()
+        self._add(json.dumps(note))
+        self.write_batch()
 
     def close(self, ending: Ending) -> None:
         import json
 
-        self._queue.append(json.dumps({"note": "end", "events": ending.events}))
-        self._drain()
+        _batched.discard(self)
+        self._add(json.dumps({"note": "end", "events": ending.events}))
+        self.write_batch()
         with self._lock:
             if self._owns:
                 self._stream.close()

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -526,3 +527,164 @@ def test_the_stderr_log_interleaves_with_prints_through_a_pipe(tmp_path: Path) -
         ">>> gen#1.close()",
         "",
     ]
+
+
+# -- batches: what a file sink keeps is written, however the program ends -------------------------
+
+STEPS = 3000  # lines of several batches, and some waiting in the last one
+
+BATCHED_PROGRAM = """\
+import os, signal, sys, time
+import gentrace
+
+t = gentrace.Tracer(out=["run.jsonl", "run.log"]) if "--tracer" in sys.argv else None
+
+
+def numbers(n):
+    for i in range(n):
+        yield i
+
+
+g = t.wrap(numbers({steps})) if t is not None else numbers({steps})
+for value in g:
+    pass
+{ending}
+"""
+
+ENDINGS = {
+    "sys.exit": "sys.exit(3)",
+    "an uncaught exception": "raise RuntimeError('the end')",
+    "Ctrl-C": "os.kill(os.getpid(), signal.SIGINT)\ntime.sleep(30)",
+    "SIGTERM": "os.kill(os.getpid(), signal.SIGTERM)\ntime.sleep(30)",
+}
+
+
+def assert_every_step_written(tmp_path: Path, steps: int) -> None:
+    lines = (tmp_path / "run.jsonl").read_text(encoding="utf-8").splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [e["value"] for e in events if e.get("outcome") == "yield"] == [str(i) for i in range(steps)]
+    assert events[-1]["note"] == "end"
+    log = (tmp_path / "run.log").read_text(encoding="utf-8")
+    assert log.count(">>> next(numbers#1)") == steps + 1
+    assert f"\n{steps - 1}  " in log
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("ending", list(ENDINGS))
+def test_no_line_waiting_in_a_batch_is_lost_when_the_program_ends(tmp_path: Path, ending: str) -> None:
+    (tmp_path / "script.py").write_text(BATCHED_PROGRAM.format(steps=STEPS, ending=ENDINGS[ending]))
+    if ending == "SIGTERM":  # python dies by it at once: `gentrace run` writes the logs first
+        command = [sys.executable, "-m", "gentrace", "run", "-q", "-o", "run.jsonl", "-o", "run.log"]
+    else:
+        command = [sys.executable, "script.py", "--tracer"]
+    done = subprocess.run(
+        [*command, "script.py"] if ending == "SIGTERM" else command,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # python dies by an uncaught KeyboardInterrupt's SIGINT, and by SIGTERM, as without gentrace
+    expected = {
+        "sys.exit": 3,
+        "an uncaught exception": 1,
+        "Ctrl-C": -signal.SIGINT,
+        "SIGTERM": -signal.SIGTERM,
+    }
+    assert done.returncode == expected[ending], done.stderr
+    assert_every_step_written(tmp_path, STEPS)
+
+
+FORKING_PROGRAM = """\
+import os, sys
+import gentrace
+
+t = gentrace.Tracer(out=["run.jsonl", "run.log"])
+
+
+def numbers(name, n):
+    for i in range(n):
+        yield f"{name}{i}"
+
+
+list(t.wrap(numbers("before", 500)))
+pid = os.fork()
+if pid == 0:
+    list(t.wrap(numbers("child", 500)))
+    sys.exit(0)  # the child's exit handlers close its tracer
+list(t.wrap(numbers("after", 500)))
+os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork")
+def test_a_forked_child_writes_its_own_lines_and_never_its_parents_again(tmp_path: Path) -> None:
+    (tmp_path / "script.py").write_text(FORKING_PROGRAM)
+    done = subprocess.run(
+        [sys.executable, "script.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
+    values = sorted(e["value"] for e in events if e.get("outcome") == "yield")
+    assert values == sorted(repr(f"{name}{i}") for name in ("before", "child", "after") for i in range(500))
+    log = (tmp_path / "run.log").read_text()
+    for name in ("before", "child", "after"):
+        assert sum(f"'{name}{i}'  " in log for i in range(500)) == 500
+
+
+@pytest.mark.parametrize("out", ["run.jsonl", "run.log"])
+def test_a_file_is_written_while_the_program_runs(tmp_path: Path, out: str) -> None:
+    # The first step's line is written when an operation ends 100 ms or more after it, and the
+    # program then waits, its tracer open: the file is read meanwhile.
+    program = f"""\
+import sys, time
+import gentrace
+
+t = gentrace.Tracer(out={out!r})
+
+
+def numbers():
+    yield "first"
+    yield "second"
+
+
+g = t.wrap(numbers())
+next(g)
+time.sleep(0.3)
+next(g)
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+    (tmp_path / "script.py").write_text(program)
+    child = subprocess.Popen(
+        [sys.executable, "script.py"],
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        assert "'first'" in (tmp_path / out).read_text()
+    finally:
+        child.communicate("\n", timeout=60)
+    assert "'second'" in (tmp_path / out).read_text()
+
+
+def test_a_yielded_list_changed_afterwards_is_written_as_it_was(tmp_path: Path) -> None:
+    def grow() -> Generator[list[int], None, None]:
+        items: list[int] = []
+        for i in range(600):
+            items.append(i)
+            yield items
+
+    t = gentrace.Tracer(out=[tmp_path / "run.jsonl", tmp_path / "run.log"])
+    for items in t.wrap(grow()):
+        items.append(-1)  # after the yield: the trace shows the list without it
+        items.pop()
+    t.close()
+    events = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
+    shown = [e["value"] for e in events if e.get("outcome") == "yield"]
+    assert shown[:3] == ["[0]", "[0, 1]", "[0, 1, 2]"]
+    assert len(shown) == 600 and all("-1" not in value for value in shown)
