@@ -3,9 +3,9 @@
 The file of the running Python is copied next to the test, so that it is the program (instrumented,
 every generator it defines traced), and run by ``gentrace run`` and by python. What fails traced
 and not untraced must be exactly the tests no proxy can pass: one looks at the frames on the stack
-while a generator runs, and one needs ``_testcapi`` to deliver a signal in the middle of a step.
-On the pure-Python path a third looks at the frames: there the proxy's step frame stands between
-caller and generator; the compiled path has no such frame.
+while a generator runs (before 3.14), and one needs ``_testcapi`` to deliver a signal in the middle
+of a step. On the pure-Python path more look at the frames: there the proxy's step frame stands
+between caller and generator; the compiled path has no such frame.
 """
 
 from __future__ import annotations
@@ -26,13 +26,16 @@ try:
 except ImportError:  # a Python without its test package (Debian's libpython3.X-testsuite)
     test_generators = None
 
-# A generator's throw() calls the throw() of what it delegates to without putting its own frame
-# on the stack, unless that is a real generator (so a custom generator fails untraced on 3.14 too).
-STACK_FRAMES = {"test_throw_with_yield_from"}
-if sys.version_info >= (3, 14):
-    STACK_FRAMES.add("test_throw_with_yield_from_custom_generator")
-if speedups is None:  # the pure-Python step's own frame is on the stack the test inspects
-    STACK_FRAMES.add("test_send_with_yield_from")
+if speedups is None:  # the pure-Python step's own frame is on the stack the tests inspect
+    STACK_FRAMES = {"test_send_with_yield_from", "test_throw_with_yield_from"}
+    if sys.version_info >= (3, 14):
+        STACK_FRAMES.add("test_throw_with_yield_from_custom_generator")
+elif sys.version_info < (3, 14):
+    # Before 3.14, a generator's throw() calls the throw() of what it delegates to without putting
+    # its own frame on the stack, unless that is a real generator.
+    STACK_FRAMES = {"test_throw_with_yield_from"}
+else:
+    STACK_FRAMES = set()
 # _testcapi.raise_SIGINT_then_send_None: it takes only a real generator (the compiled path), or the
 # KeyboardInterrupt comes in the proxy's frame (the pure-Python path).
 SIGNAL_IN_STEP = {"test_raise_and_yield_from"}
