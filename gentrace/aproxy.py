@@ -368,6 +368,8 @@ class _LoopHandle:
 
     def aclose(self) -> Any:
         agen = self._agen
+        if agen is None:  # it finished and is gone, this handle kept alive (a garbage cycle)
+            return _awaited()  # as the loop's weak set would have lost it untraced: nothing to close
         self._revived = None  # the awaitable holds it now: no cycle through the finalizer hook
         self._rec._collected(self._ref)
         return agen.aclose()

@@ -655,3 +655,32 @@ def test_an_event_loops_async_generator_hooks_see_one_async_generator() -> None:
     expected = [("first", True, True), ("finalize", True, "ticks"), "finally", "closed"]
     assert run(tracer.trace) == run(lambda f: f) == expected
     assert [e.op for e in tracer.events][-1] == "collect"
+
+
+def test_the_loop_may_close_at_shutdown_a_finished_generator_that_is_gone() -> None:
+    # An exhausted async generator is not finalised; if the loop's handle for it outlives it (a
+    # garbage cycle, here a list), asyncio.run's shutdown closes the handle: nothing to do, as
+    # untraced, where the loop's weak set has lost the generator itself.
+    tracer = gentrace.Tracer()
+
+    @tracer.trace
+    async def once() -> Any:
+        yield 1
+
+    kept: list[Any] = []
+
+    async def main() -> list[int]:
+        g = once()
+        items = [item async for item in g]
+        kept.append(g._handle)
+        del g
+        return items
+
+    errors: list[dict[str, Any]] = []
+
+    async def checked() -> list[int]:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: errors.append(context))
+        return await main()
+
+    assert asyncio.run(checked()) == [1]
+    assert errors == []
