@@ -619,9 +619,61 @@ JsonLines_render(JsonLines *self, PyObject *record)
 }
 
 static int
-batch_due(JsonLines *self)
+text_utf8(Text *t, PyObject *s)
 {
-    return self->batch.len >= BATCH_BYTES || (self->batch.len > 0 && now_ns() - self->since >= INTERVAL_NS);
+    Py_ssize_t n;
+    const char *data = PyUnicode_AsUTF8AndSize(s, &n);
+    return data == NULL ? -1 : text_add(t, data, n);
+}
+
+/* -- a file's batch (JsonLines' and TextLines'): lines waiting, and when the first came ----- */
+
+static int
+batch_due(const Text *batch, long long since)
+{
+    return batch->len >= BATCH_BYTES || (batch->len > 0 && now_ns() - since >= INTERVAL_NS);
+}
+
+/* Before adding to the batch: an empty one starts its clock. */
+static void
+batch_opening(const Text *batch, long long *since)
+{
+    if (batch->len == 0) {
+        *since = now_ns();
+    }
+}
+
+static PyObject *
+batch_append(Text *batch, long long *since, PyObject *text)
+{
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "append() takes a str");
+        return NULL;
+    }
+    batch_opening(batch, since);
+    if (text_utf8(batch, text) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static void
+batch_emptied(Text *batch)
+{
+    batch->len = 0;
+    if (batch->cap > 4 * BATCH_BYTES) {
+        text_free(batch); /* one huge line: its room is not kept */
+    }
+}
+
+static PyObject *
+batch_take(Text *batch)
+{
+    PyObject *text = PyUnicode_DecodeUTF8(batch->data, batch->len, NULL);
+    if (text != NULL) {
+        batch_emptied(batch);
+    }
+    return text;
 }
 
 static PyObject *
@@ -629,16 +681,14 @@ JsonLines_end(JsonLines *self, PyObject *record)
 {
     /* The batch is written before the line is added, so a record whose end() failed (no stack
      * room left, say: the recorder gives it again later) is in it never or once. */
-    if (self->drain != Py_None && batch_due(self)) {
+    if (self->drain != Py_None && batch_due(&self->batch, self->since)) {
         PyObject *drained = PyObject_CallNoArgs(self->drain);
         if (drained == NULL) {
             return NULL;
         }
         Py_DECREF(drained);
     }
-    if (self->batch.len == 0) {
-        self->since = now_ns();
-    }
+    batch_opening(&self->batch, &self->since);
     int done = render_line(self, &self->batch, record);
     if (done == 0) {
         PyObject *line = PyObject_CallOneArg(self->render, record);
@@ -664,42 +714,14 @@ JsonLines_end(JsonLines *self, PyObject *record)
 static PyObject *
 JsonLines_append(JsonLines *self, PyObject *text)
 {
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "append() takes a str");
-        return NULL;
-    }
-    Py_ssize_t n;
-    const char *data = PyUnicode_AsUTF8AndSize(text, &n);
-    if (data == NULL) {
-        return NULL;
-    }
-    if (self->batch.len == 0) {
-        self->since = now_ns();
-    }
-    if (text_add(&self->batch, data, n) < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
-}
-
-static void
-batch_emptied(JsonLines *self)
-{
-    self->batch.len = 0;
-    if (self->batch.cap > 4 * BATCH_BYTES) {
-        text_free(&self->batch); /* one huge line: its room is not kept */
-    }
+    return batch_append(&self->batch, &self->since, text);
 }
 
 static PyObject *
 JsonLines_take(JsonLines *self, PyObject *unused)
 {
     (void)unused;
-    PyObject *text = PyUnicode_DecodeUTF8(self->batch.data, self->batch.len, NULL);
-    if (text != NULL) {
-        batch_emptied(self);
-    }
-    return text;
+    return batch_take(&self->batch);
 }
 
 static PyObject *
@@ -708,7 +730,7 @@ JsonLines_take_bytes(JsonLines *self, PyObject *unused)
     (void)unused;
     PyObject *data = PyBytes_FromStringAndSize(self->batch.data, self->batch.len);
     if (data != NULL) {
-        batch_emptied(self);
+        batch_emptied(&self->batch);
     }
     return data;
 }
@@ -717,7 +739,7 @@ static PyObject *
 JsonLines_due(JsonLines *self, PyObject *unused)
 {
     (void)unused;
-    return PyBool_FromLong(batch_due(self));
+    return PyBool_FromLong(batch_due(&self->batch, self->since));
 }
 
 static int
@@ -935,14 +957,6 @@ end_parts_clear(EndParts *p)
     Py_CLEAR(p->comment);
 }
 
-static int
-text_utf8(Text *t, PyObject *s)
-{
-    Py_ssize_t n;
-    const char *data = PyUnicode_AsUTF8AndSize(s, &n);
-    return data == NULL ? -1 : text_add(t, data, n);
-}
-
 /* A limit from a part: None is no limit. */
 static int
 limit_of(PyObject *obj, Py_ssize_t *out)
@@ -1071,27 +1085,19 @@ text_fallback(TextLines *self, PyObject *func, PyObject *record)
     return failed ? -1 : 0;
 }
 
-static int
-text_batch_due(TextLines *self)
-{
-    return self->batch.len >= BATCH_BYTES || (self->batch.len > 0 && now_ns() - self->since >= INTERVAL_NS);
-}
-
 /* Before a record's lines: the batch written if due (by the clock only at an end), the writer
  * ready. */
 static int
 text_begin(TextLines *self, int start)
 {
-    if (start ? self->batch.len >= BATCH_BYTES : text_batch_due(self)) {
+    if (start ? self->batch.len >= BATCH_BYTES : batch_due(&self->batch, self->since)) {
         PyObject *drained = PyObject_CallNoArgs(self->drain);
         if (drained == NULL) {
             return -1;
         }
         Py_DECREF(drained);
     }
-    if (self->batch.len == 0) {
-        self->since = now_ns();
-    }
+    batch_opening(&self->batch, &self->since);
     return TextLines_ready(self);
 }
 
@@ -1338,31 +1344,14 @@ TextLines_end(TextLines *self, PyObject *record)
 static PyObject *
 TextLines_append(TextLines *self, PyObject *text)
 {
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "append() takes a str");
-        return NULL;
-    }
-    if (self->batch.len == 0) {
-        self->since = now_ns();
-    }
-    if (text_utf8(&self->batch, text) < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return batch_append(&self->batch, &self->since, text);
 }
 
 static PyObject *
 TextLines_take(TextLines *self, PyObject *unused)
 {
     (void)unused;
-    PyObject *text = PyUnicode_DecodeUTF8(self->batch.data, self->batch.len, NULL);
-    if (text != NULL) {
-        self->batch.len = 0;
-        if (self->batch.cap > 4 * BATCH_BYTES) {
-            text_free(&self->batch);
-        }
-    }
-    return text;
+    return batch_take(&self->batch);
 }
 
 static int
