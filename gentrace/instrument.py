@@ -22,8 +22,8 @@ import site
 import sys
 import sysconfig
 import types
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, cast
 
 from gentrace.iterators import Iterators, Site
 from gentrace.names import matches_only
@@ -292,13 +292,26 @@ def instrument_source(
     `iterators` also rewrites loops, ``iter()``/``next()`` calls and generator expressions.
     """
     # compile() rather than ast.parse(): a SyntaxError then carries no frame of the ast module.
-    tree = compile(source, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    tree = cast("ast.Module", compile(source, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True))
+    tree = instrument_tree(tree, filename, module, only, selected, iterators)
+    return compile(tree, filename, "exec", dont_inherit=True)
+
+
+def instrument_tree(
+    tree: ast.Module,
+    filename: str,
+    module: str,
+    only: Sequence[str] = (),
+    selected: set[str] | None = None,
+    iterators: bool = False,
+) -> ast.Module:
+    """`tree` (of the code in `filename`) rewritten as `instrument_source` rewrites it."""
     instrumenter = _Instrumenter(module, only, selected, iterators, filename)
     tree = instrumenter.visit(tree)
     if instrumenter.count or instrumenter.used:
         _bind()
     ast.fix_missing_locations(tree)
-    return compile(tree, filename, "exec", dont_inherit=True)
+    return tree
 
 
 def instrument_interactive(
@@ -618,6 +631,12 @@ def user_traceback(tb: types.TracebackType | None) -> types.TracebackType | None
         start = start.tb_next
     if start is None:  # raised before the program started (e.g. while importing it)
         start = tb
+    return without_own_frames(start)
+
+
+def without_own_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """`tb` without gentrace's frames (nor the import system's frames that called its loader)."""
+    start = tb
     kept: list[types.TracebackType] = []
     while start is not None:
         if not start.tb_frame.f_code.co_filename.startswith(_OWN_DIR):
@@ -634,8 +653,12 @@ def user_traceback(tb: types.TracebackType | None) -> types.TracebackType | None
     return rebuilt
 
 
-def clean_exception(exc: BaseException) -> None:
-    """Rewrite the tracebacks of `exc` and of the exceptions chained to it, in place."""
+def clean_exception(
+    exc: BaseException,
+    clean: Callable[[types.TracebackType | None], types.TracebackType | None] = user_traceback,
+) -> None:
+    """Rewrite the tracebacks of `exc` and of the exceptions chained to it, in place (with `clean`:
+    as python shows them, by default)."""
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
     while pending:
@@ -643,5 +666,5 @@ def clean_exception(exc: BaseException) -> None:
         if item is None or id(item) in seen:
             continue
         seen.add(id(item))
-        item.__traceback__ = user_traceback(item.__traceback__)
+        item.__traceback__ = clean(item.__traceback__)
         pending.extend((item.__cause__, item.__context__))

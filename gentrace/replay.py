@@ -105,7 +105,7 @@ from gentrace.records import (
 from gentrace.renderers import TextOptions
 from gentrace.reprs import cut, escape_controls, exc_line, is_exception, safe_repr
 from gentrace.sinks import FILE_MAX_REPR, FrameLookup, SpoolSink
-from gentrace.sources import path_shower, source_line, source_lookup
+from gentrace.sources import SourceLookup, path_shower, source_line, source_lookup
 from gentrace.timeline import (
     LANE_ACTIVE,
     LANE_AWAITING,
@@ -518,32 +518,63 @@ def html_sink(
     says why there is no page.
     """
     target = PageFile(path)
+
+    def refuse(refused: TooManyEvents) -> None:
+        target.discard()
+        sys.stderr.write(
+            f"gentrace: {path} not written: {refused}; record fewer with --only or --max-events\n"
+        )
+
+    return page_sink(
+        target.write,
+        refuse,
+        title=lambda: os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "trace",
+        origin_ns=origin_ns,
+        max_repr=max_repr,
+        locals=locals,
+        limit=limit,
+    )
+
+
+def page_sink(
+    deliver: Callable[[str], object],
+    refuse: Callable[[TooManyEvents], object],
+    *,
+    title: Callable[[], str],
+    origin_ns: int,
+    max_repr: int | None = None,
+    locals: FrameLookup | None = None,
+    limit: int | None = None,
+    source: SourceLookup | None = None,
+) -> SpoolSink:
+    """A sink that builds the replay page of what it is fed when tracing ends, and hands its
+    text to `deliver` — or, past `limit` events (default `MAX_EVENTS`), the refusal to `refuse`.
+
+    `title` is asked then (the program's name: ``sys.argv`` is set by then); `source` reads the
+    source lines shown (default: lines of existing ``.py`` files only).
+    """
     most = MAX_EVENTS if limit is None else limit
     options = TextOptions(
         max_repr=max_repr if max_repr is not None else FILE_MAX_REPR,
-        source=source_lookup(source_line),
+        source=source or source_lookup(source_line),
         show_path=path_shower(os.getcwd()),
     )
 
     def at_close(spooled: str, ending: Ending) -> None:
         if spool.over:
-            target.discard()
-            refused = TooManyEvents(most)
-            sys.stderr.write(
-                f"gentrace: {path} not written: {refused}; record fewer with --only or --max-events\n"
-            )
+            refuse(TooManyEvents(most))
             return
         with open(spooled, "rb") as stream:
             reader = TraceReader(stream, name=spooled)
             text = build_page(
                 reader.in_log_order(),
                 options,
-                title=os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "trace",
+                title=title(),
                 ended=lambda: reader.ended,
                 cut_after=lambda: reader.cut_after,
                 limit=most,
             )
-        target.write(text)
+        deliver(text)
 
     spool = SpoolSink(at_close, origin_ns=origin_ns, max_repr=max_repr, locals=locals, limit=most)
     return spool

@@ -153,19 +153,17 @@ class Tracer:
             raise TypeError("Tracer(clock=...): expected a callable returning integer nanoseconds")
         self._clock = clock or time.perf_counter_ns
         origin = self._clock()
-        targets = out if isinstance(out, (list, tuple)) else ([] if out is None else [out])
-        outputs: list[Sink] = []
-        try:
-            for target in targets:
-                outputs.append(
-                    self._sink_for(
-                        target, format, color, self._frame_of if locals else None, timings, level, origin
-                    )
-                )
-        except BaseException:
-            for sink in outputs:
-                sink.close(Ending(0, [], None))
-            raise
+        outputs = sinks_for(
+            out,
+            format=format,
+            color=color,
+            max_repr=self.max_repr,
+            locals=self._frame_of if locals else None,
+            timings=timings,
+            level=level,
+            origin=origin,
+            pid=self._pid,
+        )
         outputs.extend(sinks)
         self._recorder = Recorder(outputs, keep=keep, max_events=max_events, clock=self._clock)
         self._recorder.origin = origin
@@ -182,73 +180,6 @@ class Tracer:
         self._recorder.add_sink(sink)
         with _open_lock:
             _open_tracers[id(self)] = self
-
-    def _sink_for(
-        self,
-        target: Any,
-        format: str | None,
-        color: bool | None,
-        locals: FrameLookup | None,
-        timings: bool,
-        level: int,
-        origin: int,
-    ) -> Sink:
-        kind = _format_of(target, format)
-        # A Logger exists only once the program has imported logging: gentrace does not import it.
-        logging = sys.modules.get("logging")
-        if logging is not None and isinstance(target, logging.Logger):
-            return LoggerSink(target, level=level, origin_ns=origin, max_repr=self.max_repr)
-        if isinstance(target, StderrTarget):
-            return TextSink(
-                _stderr,
-                origin_ns=origin,
-                color=color,
-                max_repr=self.max_repr,
-                timings=timings,
-                locals=locals,
-                sync_stdout=True,
-            )
-        if isinstance(target, (str, os.PathLike)):
-            if kind == "html":
-                from gentrace.replay import html_sink  # only when asked for
-
-                return html_sink(os.fspath(target), origin_ns=origin, max_repr=self.max_repr, locals=locals)
-            stream = open_log(os.fspath(target))
-            if kind == "chrome":
-                from gentrace.chrome import ChromeSink  # only when asked for
-
-                return ChromeSink(stream, origin_ns=origin, max_repr=self.max_repr)
-            if kind == "jsonl":
-                return JsonlSink(
-                    stream, origin_ns=origin, max_repr=self.max_repr, locals=locals, pid=self._pid
-                )
-            return TextSink(
-                stream,
-                origin_ns=origin,
-                max_repr=self.max_repr,
-                timings=timings,
-                locals=locals,
-                file=True,
-                through=self._pid is not None,
-            )
-        if hasattr(target, "write"):
-            if kind == "jsonl":
-                return JsonlSink(
-                    target, origin_ns=origin, max_repr=self.max_repr, locals=locals, owns=False, pid=self._pid
-                )
-            return TextSink(
-                target,
-                origin_ns=origin,
-                color=color,
-                max_repr=self.max_repr,
-                timings=timings,
-                locals=locals,
-                sync_stdout=target is sys.stderr or target is sys.__stderr__,
-            )
-        raise TypeError(
-            "Tracer(out=...): expected a path, a stream with write(), a logging.Logger, or a list "
-            f"of them; got {type(target).__name__}"
-        )
 
     def _frame_of(self, name: str) -> Any:
         return self._recorder.frame_of(name)
@@ -333,6 +264,97 @@ class Tracer:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<gentrace.Tracer {state}, {len(self._recorder.records())} events kept>"
+
+
+def sinks_for(
+    out: Any,
+    *,
+    format: str | None = None,
+    color: bool | None = None,
+    max_repr: int | None = None,
+    locals: FrameLookup | None = None,
+    timings: bool = False,
+    level: int = DEBUG,
+    origin: int,
+    pid: int | None = None,
+) -> list[Sink]:
+    """The sinks writing to `out` as `Tracer(out=...)` takes it (a target or a list of them); if
+    one cannot be made, those already made are closed and the error raised."""
+    targets = out if isinstance(out, (list, tuple)) else ([] if out is None else [out])
+    outputs: list[Sink] = []
+    try:
+        for target in targets:
+            outputs.append(_sink_for(target, format, color, max_repr, locals, timings, level, origin, pid))
+    except BaseException:
+        for sink in outputs:
+            sink.close(Ending(0, [], None))
+        raise
+    return outputs
+
+
+def _sink_for(
+    target: Any,
+    format: str | None,
+    color: bool | None,
+    max_repr: int | None,
+    locals: FrameLookup | None,
+    timings: bool,
+    level: int,
+    origin: int,
+    pid: int | None,
+) -> Sink:
+    kind = _format_of(target, format)
+    # A Logger exists only once the program has imported logging: gentrace does not import it.
+    logging = sys.modules.get("logging")
+    if logging is not None and isinstance(target, logging.Logger):
+        return LoggerSink(target, level=level, origin_ns=origin, max_repr=max_repr)
+    if isinstance(target, StderrTarget):
+        return TextSink(
+            _stderr,
+            origin_ns=origin,
+            color=color,
+            max_repr=max_repr,
+            timings=timings,
+            locals=locals,
+            sync_stdout=True,
+        )
+    if isinstance(target, (str, os.PathLike)):
+        if kind == "html":
+            from gentrace.replay import html_sink  # only when asked for
+
+            return html_sink(os.fspath(target), origin_ns=origin, max_repr=max_repr, locals=locals)
+        stream = open_log(os.fspath(target))
+        if kind == "chrome":
+            from gentrace.chrome import ChromeSink  # only when asked for
+
+            return ChromeSink(stream, origin_ns=origin, max_repr=max_repr)
+        if kind == "jsonl":
+            return JsonlSink(stream, origin_ns=origin, max_repr=max_repr, locals=locals, pid=pid)
+        return TextSink(
+            stream,
+            origin_ns=origin,
+            max_repr=max_repr,
+            timings=timings,
+            locals=locals,
+            file=True,
+            through=pid is not None,
+        )
+    if hasattr(target, "write"):
+        if kind == "jsonl":
+            return JsonlSink(target, origin_ns=origin, max_repr=max_repr, locals=locals, owns=False, pid=pid)
+        return TextSink(
+            target,
+            origin_ns=origin,
+            color=color,
+            max_repr=max_repr,
+            timings=timings,
+            locals=locals,
+            sync_stdout=target is sys.stderr or target is sys.__stderr__,
+        )
+    raise TypeError(
+        "Tracer(out=...): expected a path, a stream with write(), a logging.Logger, or a list "
+        f"of them; got {type(target).__name__}"
+    )
 
 
 def _stderr() -> IO[str]:
