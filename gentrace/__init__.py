@@ -12,7 +12,7 @@ has no assert for it to rewrite.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gentrace.events import Event
 from gentrace.proxy import GeneratorProxy
@@ -31,6 +31,20 @@ __all__ = [
     "trace",
     "wrap",
 ]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext gentrace`` in IPython or Jupyter: the ``%%gentrace`` and ``%gentrace`` magics."""
+    from gentrace.ipython import load  # imports IPython, which is there: it is calling
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext gentrace``: the magics and hooks taken out."""
+    from gentrace.ipython import unload
+
+    unload(ipython)
 
 
 def _version() -> str:

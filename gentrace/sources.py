@@ -45,11 +45,18 @@ def source_lookup(reader: SourceLookup) -> SourceLookup:
     return lookup
 
 
+SHOWN_AS: dict[str, str] = {}
+"""Paths the log shows by another name: an IPython cell's file is ``In[3]``, as its tracebacks say."""
+
+
 def path_shower(cwd: str) -> Callable[[str], str]:
-    """A function showing a path relative to `cwd` when it lies below it, else as it is."""
+    """A function showing a path relative to `cwd` when it lies below it, else as it is (or by
+    the name it has in `SHOWN_AS`)."""
     prefix = cwd.rstrip(os.sep) + os.sep
 
     def show(path: str) -> str:
-        return path[len(prefix) :] if path.startswith(prefix) else path
+        if path.startswith(prefix):
+            return path[len(prefix) :]
+        return SHOWN_AS.get(path, path)
 
     return show

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import os
+import re
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -65,3 +67,42 @@ def styles_for(stream: IO[Any] | Any, color: bool | None) -> Styles:
         return PLAIN
     colorama.just_fix_windows_console()
     return COLORFUL
+
+
+_CSS: dict[str, str] = {
+    "1": "font-weight:bold",
+    "2": "opacity:0.65",
+    "31": "color:#d03030",
+    "32": "color:#1a8a1a",
+    "36": "color:#1588a8",
+}
+_ESCAPE = re.compile("\x1b\\[([0-9;]*)m")
+
+
+def html_of(text: str) -> str:
+    """`text` written with `COLORFUL` as HTML: escaped, each style a ``<span>`` with the same colour
+    (readable on a light or a dark background); other escape sequences dropped."""
+    out: list[str] = []
+    active: list[str] = []
+    position = 0
+    for match in _ESCAPE.finditer(text):
+        out.append(html.escape(text[position : match.start()], quote=False))
+        position = match.end()
+        if active:
+            out.append("</span>")
+        for code in match.group(1).split(";"):
+            if code in ("", "0"):
+                active.clear()
+            elif code in _CSS and _CSS[code] not in active:
+                active.append(_CSS[code])
+        if active:
+            out.append(f'<span style="{";".join(active)}">')
+    out.append(html.escape(text[position:], quote=False))
+    if active:
+        out.append("</span>")
+    return "".join(out)
+
+
+def plain_of(text: str) -> str:
+    """`text` without its escape sequences."""
+    return _ESCAPE.sub("", text)

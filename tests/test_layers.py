@@ -5,7 +5,8 @@ record  — the compiled core and its switch, the record layout and state sets, 
           recorder, the proxies (stdlib only)
 output  — styles, sources, renderers, the public Event, sinks, the Chrome format, the page
 trace   — reading a trace back and what is made of it: reader, summary, timeline, log view, recap, replay
-front   — the ways in: Tracer and tracing, instrumentation, the CLI, show, the console, the pytest plugin
+front   — the ways in: Tracer and tracing, instrumentation, the CLI, show, the console, the pytest
+          plugin, the IPython extension
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ LAYERS: dict[str, list[str]] = {
         "transcript",
         "repl",
         "pytest_plugin",
+        "ipython",
         "__init__",
         "__main__",
     ],
@@ -61,6 +63,9 @@ LAZY: dict[tuple[str, str], str] = {
     ("show", "page"): "only for show --html",
     ("show", "replay"): "only for show --html",
     ("pytest_plugin", "instrument"): "the AST machinery, only under --gentrace",
+    ("__init__", "ipython"): "imports IPython: only for %load_ext gentrace, in IPython",
+    ("ipython", "recap"): "only for %%gentrace --summary/--timeline",
+    ("ipython", "replay"): "only for %%gentrace --html",
     ("events", "jsonl"): "jsonl imports json: only for Event.to_dict",
     ("sinks", "jsonl"): "jsonl imports json: only for a JSON Lines output",
     # The standard library's, kept out of the start of `gentrace run` (tests/test_startup.py).
@@ -77,7 +82,12 @@ LAZY: dict[tuple[str, str], str] = {
 """(importer, imported) → why the import is inside a function rather than at the module's top:
 `imported` is a gentrace module or a module of the standard library."""
 
-THIRD_PARTY: dict[str, str] = {"click": "cli", "colorama": "styles", "pytest": "pytest_plugin"}
+THIRD_PARTY: dict[str, str] = {
+    "click": "cli",
+    "colorama": "styles",
+    "pytest": "pytest_plugin",
+    "IPython": "ipython",
+}
 """Each dependency is imported by one module only."""
 
 
