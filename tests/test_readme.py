@@ -121,9 +121,10 @@ def test_the_first_lines_install_and_run_and_install_and_test_in_a_venv() -> Non
     assert readme[2] == "```bash" and readme[5] == FENCE, "README.md's first block should be two lines"
     run, test = readme[3], readme[4]
     assert run.startswith(VENV) and run.endswith("pip install . && gentrace run samples/averager.py")
-    # The suite twice: on the compiled core, then on the pure-Python path.
+    # The suite twice: on the compiled core, then on the pure-Python path; with the jupyter extra,
+    # so that the IPython and notebook tests run rather than skip.
     assert test.startswith(VENV) and test.endswith(
-        "pip install -e '.[test]' && pytest && GENTRACE_PURE_PYTHON=1 pytest"
+        "pip install -e '.[test,jupyter]' && pytest && GENTRACE_PURE_PYTHON=1 pytest"
     )
     ci_lines = CI_SCRIPT.read_text(encoding="utf-8").splitlines()
     assert any(line.startswith(test) for line in ci_lines), (
