@@ -29,6 +29,7 @@ static Py_ssize_t state_offset;  /* of InstanceRef's `state` slot */
 static PyObject *perf_counter_ns;
 
 static PyObject *str_gi_frame, *str_overflow, *str_start, *str_thread_key, *str_info;
+static PyObject *str_catch_up, *str_fail;
 
 static int configured = 0;
 static Py_ssize_t deep, room, step_frames;  /* proxy.DEEP, ROOM, COMPILED_STEP_FRAMES */
@@ -515,6 +516,146 @@ restore_raised(Raised *r)
     PyErr_Restore(r->type, r->exc, r->tb);
 #endif
 }
+
+/* -- LoneEmit: the recorder's emit when one sink and no memory take the records ------------- */
+
+/* The twin of Recorder._make_emit's `emit_one`: a record goes to the lone sink's `end` (after the
+ * deferred ones, in order); one it has no stack room for is deferred; its other failures stop the
+ * recording (Recorder._fail) and never reach the traced program. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *end;
+    PyObject *deferred;  /* Recorder._deferred: [(write, record)] */
+    PyObject *recorder;
+    vectorcallfunc vectorcall;
+} LoneEmit;
+
+static int
+lone_defer(LoneEmit *self, PyObject *record)
+{
+    PyObject *pair = PyTuple_Pack(2, self->end, record);
+    if (pair == NULL) {
+        return -1;
+    }
+    int failed = PyList_Append(self->deferred, pair);
+    Py_DECREF(pair);
+    return failed;
+}
+
+/* Emit one record: None, or NULL with what must reach the program (not an Exception's fault). */
+static PyObject *
+lone_emit(LoneEmit *self, PyObject *record)
+{
+    if (self->end == NULL) {  /* cleared by the collector, with the recorder: nothing takes it */
+        Py_RETURN_NONE;
+    }
+    if (PyList_GET_SIZE(self->deferred) > 0) {
+        PyObject *caught_up = PyObject_CallMethodNoArgs(self->recorder, str_catch_up);
+        if (caught_up == NULL) {
+            return NULL;
+        }
+        int ok = PyObject_IsTrue(caught_up);
+        Py_DECREF(caught_up);
+        if (ok < 0) {
+            return NULL;
+        }
+        if (!ok) {
+            return lone_defer(self, record) < 0 ? NULL : Py_NewRef(Py_None);
+        }
+    }
+    PyObject *result = PyObject_CallOneArg(self->end, record);
+    if (result != NULL) {
+        Py_DECREF(result);
+        Py_RETURN_NONE;
+    }
+    if (PyErr_ExceptionMatches(PyExc_RecursionError)) {  /* the program used the stack up */
+        PyErr_Clear();
+        return lone_defer(self, record) < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    if (!PyErr_ExceptionMatches(PyExc_Exception)) {  /* KeyboardInterrupt, SystemExit: the program's */
+        return NULL;
+    }
+    Raised raised;
+    take_raised(&raised);
+    PyObject *failed = PyObject_CallMethodOneArg(self->recorder, str_fail, raised.exc);
+    drop_raised(&raised);
+    if (failed == NULL) {
+        return NULL;
+    }
+    Py_DECREF(failed);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+lone_vectorcall(LoneEmit *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    if (PyVectorcall_NARGS(nargsf) != 1 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0)) {
+        PyErr_SetString(PyExc_TypeError, "LoneEmit() takes one record");
+        return NULL;
+    }
+    return lone_emit(self, args[0]);
+}
+
+static PyObject *
+lone_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"end", "deferred", "recorder", NULL};
+    PyObject *end, *deferred, *recorder;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO!O:LoneEmit", kwlist, &end, &PyList_Type, &deferred,
+                                     &recorder)) {
+        return NULL;
+    }
+    LoneEmit *self = (LoneEmit *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->end = Py_NewRef(end);
+    self->deferred = Py_NewRef(deferred);
+    self->recorder = Py_NewRef(recorder);
+    self->vectorcall = (vectorcallfunc)lone_vectorcall;
+    return (PyObject *)self;
+}
+
+static int
+lone_traverse(LoneEmit *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->end);
+    Py_VISIT(self->deferred);
+    Py_VISIT(self->recorder);
+    return 0;
+}
+
+static int
+lone_clear(LoneEmit *self)
+{
+    Py_CLEAR(self->end);
+    Py_CLEAR(self->deferred);
+    Py_CLEAR(self->recorder);
+    return 0;
+}
+
+static void
+lone_dealloc(LoneEmit *self)
+{
+    PyObject_GC_UnTrack(self);
+    lone_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject LoneEmitType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "gentrace._speedups.LoneEmit",
+    .tp_basicsize = sizeof(LoneEmit),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "LoneEmit(end, deferred, recorder): a recorder's emit to one sink and no memory, the "
+              "twin of Recorder._make_emit's emit_one.",
+    .tp_traverse = (traverseproc)lone_traverse,
+    .tp_clear = (inquiry)lone_clear,
+    .tp_dealloc = (destructor)lone_dealloc,
+    .tp_vectorcall_offset = offsetof(LoneEmit, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_new = lone_new,
+};
 
 /* The offset of the instruction the generator is paused at, as its gi_frame.f_lasti says. */
 static int
@@ -1065,7 +1206,10 @@ init_globals(void)
     str_start = PyUnicode_InternFromString("start");
     str_thread_key = PyUnicode_InternFromString("gentrace.thread_state");
     str_info = PyUnicode_InternFromString("info");
-    if (!str_gi_frame || !str_overflow || !str_start || !str_thread_key || !str_info) {
+    str_catch_up = PyUnicode_InternFromString("_catch_up");
+    str_fail = PyUnicode_InternFromString("_fail");
+    if (!str_gi_frame || !str_overflow || !str_start || !str_thread_key || !str_info || !str_catch_up
+        || !str_fail) {
         return -1;
     }
     return 0;
@@ -1078,7 +1222,8 @@ PyInit__speedups(void)
         return NULL;
     }
     if (PyType_Ready(&ThreadStateType) < 0 || PyType_Ready(&RecorderCoreType) < 0
-        || PyType_Ready(&MemoryType) < 0 || PyType_Ready(&StepsType) < 0) {
+        || PyType_Ready(&MemoryType) < 0 || PyType_Ready(&LoneEmitType) < 0
+        || PyType_Ready(&StepsType) < 0) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&speedups_module);
@@ -1092,6 +1237,7 @@ PyInit__speedups(void)
         || PyModule_AddObjectRef(m, "RecorderCore", (PyObject *)&RecorderCoreType) < 0
         || PyModule_AddObjectRef(m, "GeneratorSteps", (PyObject *)&StepsType) < 0
         || PyModule_AddObjectRef(m, "Memory", (PyObject *)&MemoryType) < 0
+        || PyModule_AddObjectRef(m, "LoneEmit", (PyObject *)&LoneEmitType) < 0
         || gentrace_render_init(m) < 0) {
         Py_DECREF(m);
         return NULL;

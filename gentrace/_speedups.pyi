@@ -27,6 +27,17 @@ class Memory:
     def records(self) -> list[tuple[Any, ...]]: ...
     def __len__(self) -> int: ...
 
+class LoneEmit:
+    """A recorder's emit to one sink and no memory: the twin of Recorder._make_emit's emit_one."""
+
+    def __init__(
+        self,
+        end: Callable[[tuple[Any, ...]], object],
+        deferred: list[tuple[Callable[[tuple[Any, ...]], object], tuple[Any, ...]]],
+        recorder: Any,
+    ) -> None: ...
+    def __call__(self, record: tuple[Any, ...], /) -> None: ...
+
 class GeneratorSteps:
     """A traced generator's steps, compiled: the twin of proxy._PythonSteps."""
 

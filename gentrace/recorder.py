@@ -194,6 +194,9 @@ class Recorder(object if TYPE_CHECKING or speedups is None else speedups.Recorde
         deferred = self._deferred
         if memory_append is None and len(ends) == 1:
             only_end = ends[0]
+            if speedups is not None:
+                lone: Callable[[Record], Any] = speedups.LoneEmit(only_end, deferred, self)
+                return lone  # emit_one's compiled twin
 
             def emit_one(record: Record) -> None:
                 if deferred and not self._catch_up():

@@ -206,3 +206,128 @@ def test_compiled_memory_gives_back_what_it_kept() -> None:
     assert kept[0] == plain and kept[0][5] is plain[5] and kept[-1] is odd
     with pytest.raises(TypeError, match="a tuple of 15"):
         memory.append(plain[:14])
+
+
+# A lone sink and no memory: the recorder's emit is LoneEmit (compiled) or emit_one (pure). The
+# sink fails at the calls of `end` the scenario names; the program prints what it saw.
+LONE_SINK = """
+import sys
+import gentrace
+from gentrace.records import Sink
+
+class Flaky(Sink):
+    def __init__(self, faults):
+        self.faults = faults
+        self.calls = 0
+        self.seqs = []
+
+    def end(self, record):
+        self.calls += 1
+        if self.calls in self.faults:
+            raise self.faults[self.calls]
+        self.seqs.append(record[0])
+
+def numbers(n):
+    for i in range(n):
+        yield i
+
+faults = {
+    "recursion": {2: RecursionError(), 3: RecursionError(), 6: RecursionError()},
+    "value": {3: ValueError("bad value")},
+    "interrupt": {3: KeyboardInterrupt()},
+}[sys.argv[1]]
+sink = Flaky(faults)
+tracer = gentrace.Tracer(keep=0, sinks=[sink])
+emit = tracer._recorder.emit
+print(getattr(emit, "__name__", type(emit).__name__))
+gen = tracer.trace(numbers)(4)
+seen = []
+try:
+    for i in gen:
+        seen.append(i)
+except KeyboardInterrupt:
+    seen.append("KeyboardInterrupt")
+seen.extend(gen)
+tracer.close()
+print(seen, sink.calls, sink.seqs)
+"""
+
+EMITS = [pytest.param(True, "emit_one", id="pure"), pytest.param(False, "LoneEmit", id="compiled")]
+
+
+@needs_built
+@pytest.mark.parametrize(("pure", "emit"), EMITS)
+def test_a_lone_sink_out_of_stack_room_gets_its_records_later_in_order(pure: bool, emit: str) -> None:
+    ran = on_path(pure, "-c", LONE_SINK, "recursion")
+    assert ran.returncode == 0 and ran.stderr == "", ran.stderr
+    # Record 2 deferred at call 2, still no room at call 3 (record 3 deferred behind it), both
+    # written before record 4 at calls 4 and 5; record 4 deferred at call 6, written at call 7.
+    assert ran.stdout == f"{emit}\n[0, 1, 2, 3] 10 [1, 2, 3, 4, 5, 6, 7]\n"
+
+
+@needs_built
+@pytest.mark.parametrize(("pure", "emit"), EMITS)
+def test_a_lone_sink_that_fails_stops_recording_not_the_program(pure: bool, emit: str) -> None:
+    ran = on_path(pure, "-c", LONE_SINK, "value")
+    assert ran.returncode == 0
+    assert ran.stderr == "gentrace: stopped recording: ValueError: bad value\n"
+    assert ran.stdout == f"{emit}\n[0, 1, 2, 3] 3 [1, 2]\n"
+
+
+@needs_built
+@pytest.mark.parametrize(("pure", "emit"), EMITS)
+def test_keyboard_interrupt_in_a_lone_sink_reaches_the_program(pure: bool, emit: str) -> None:
+    ran = on_path(pure, "-c", LONE_SINK, "interrupt")
+    assert ran.returncode == 0 and ran.stderr == "", ran.stderr
+    # The step that yielded 1 was done when its record (3) met the interrupt: the program sees
+    # the interrupt instead of the 1, and the generator goes on from there, recorded.
+    assert ran.stdout == f"{emit}\n[0, 'KeyboardInterrupt', 2, 3] 6 [1, 2, 4, 5, 6]\n"
+
+
+@needs_built
+def test_lone_emit_neither_leaks_nor_holds_on() -> None:
+    class Sink:
+        def __init__(self) -> None:
+            self.calls = self.taken = 0
+            self.result = Marker()  # what `end` returns: dropped
+
+        def end(self, record: Any) -> Marker:
+            self.calls += 1
+            if self.calls % 1000 == 0:
+                raise RecursionError  # deferred, written at the next emit
+            if self.calls % 1000 == 500:
+                raise ValueError(record)  # given to _fail
+            self.taken += 1
+            return self.result
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.deferred: list[Any] = []
+            self.failures = 0
+            self.emit: Any = None
+
+        def _catch_up(self) -> bool:
+            while self.deferred:
+                write, record = self.deferred.pop(0)
+                write(record)
+            return True
+
+        def _fail(self, exc: Exception) -> None:
+            self.failures += 1
+
+    sink, recorder, record = Sink(), Recorder(), (Marker(),)
+    end = sink.end
+    watched = (end, record, recorder, sink.result)
+    before = [sys.getrefcount(o) for o in watched]
+    emit = built.LoneEmit(end, recorder.deferred, recorder)
+    for _ in range(1_000_000):
+        emit(record)
+    recorder._catch_up()
+    assert sink.taken + recorder.failures == 1_000_000 and recorder.failures > 900
+    del emit
+    assert [sys.getrefcount(o) for o in watched] == before
+    recorder.emit = built.LoneEmit(end, recorder.deferred, recorder)  # a cycle, as a Recorder's
+    gone = weakref.ref(recorder), weakref.ref(sink)
+    del watched, end, sink, recorder
+    gc.collect()
+    assert [ref() for ref in gone] == [None, None]
