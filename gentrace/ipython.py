@@ -24,7 +24,6 @@ import functools
 import html
 import itertools
 import linecache
-import os
 import shlex
 import sys
 import weakref
@@ -42,7 +41,7 @@ from gentrace.recorder import running_tasks, task_of
 from gentrace.records import ENDED_AFTER, SEQ, TASK, Ending, Record, Sink
 from gentrace.repl import Tee
 from gentrace.sinks import TextSink
-from gentrace.sources import SHOWN_AS, path_shower, source_line
+from gentrace.sources import SHOWN_AS, source_line
 from gentrace.styles import html_of, plain_of
 from gentrace.tracer import STDERR, Tracer, sinks_for
 from gentrace.tracing import replace_default
@@ -315,11 +314,7 @@ class Cell:
         if options.summary or options.timeline:
             from gentrace.recap import recap_sink
 
-            sinks.append(
-                recap_sink(
-                    self._text_out, summary=options.summary, timeline=options.timeline, show_path=_show_path()
-                )
-            )
+            sinks.append(recap_sink(self._text_out, summary=options.summary, timeline=options.timeline))
         if options.html:
             if session.rich:
                 from gentrace.replay import page_sink
@@ -462,10 +457,6 @@ def _put_back(owner: Any, name: str, ours: Any, previous: Any) -> None:
             delattr(owner, name)
         else:
             setattr(owner, name, previous)
-
-
-def _show_path() -> Callable[[str], str]:
-    return path_shower(os.getcwd())
 
 
 # -- the session --------------------------------------------------------------------------------
