@@ -29,7 +29,7 @@ static Py_ssize_t state_offset;  /* of InstanceRef's `state` slot */
 static PyObject *perf_counter_ns;
 
 static PyObject *str_gi_frame, *str_overflow, *str_start, *str_thread_key, *str_info;
-static PyObject *str_catch_up, *str_fail;
+static PyObject *str_catch_up, *str_fail, *str_thread_id, *str_get_name;
 
 static int configured = 0;
 static Py_ssize_t deep, room, step_frames;  /* proxy.DEEP, ROOM, COMPILED_STEP_FRAMES */
@@ -657,23 +657,28 @@ static PyTypeObject LoneEmitType = {
     .tp_new = lone_new,
 };
 
-/* The offset of the instruction the generator is paused at, as its gi_frame.f_lasti says. */
-static int
-paused_at(PyObject *gen, long long *lasti)
+/* A frame's f_lasti, as Python shows it. */
+static long long
+frame_lasti(PyObject *frame)
 {
-    PyObject *frame = PyObject_GetAttr(gen, str_gi_frame);
+#if PY_VERSION_HEX >= 0x030B0000
+    return PyFrame_GetLasti((PyFrameObject *)frame);
+#else
+    int i = ((PyFrameObject *)frame)->f_lasti;
+    return i < 0 ? -1 : (long long)i * (long long)sizeof(_Py_CODEUNIT);
+#endif
+}
+
+/* The offset of the instruction a generator is paused at, as its `frame_attr` (gi_frame, ag_frame,
+ * cr_frame).f_lasti says; -1 when it has no frame. */
+static int
+paused_at(PyObject *gen, PyObject *frame_attr, long long *lasti)
+{
+    PyObject *frame = PyObject_GetAttr(gen, frame_attr);
     if (frame == NULL) {
         return -1;
     }
-    *lasti = -1;
-    if (frame != Py_None) {
-#if PY_VERSION_HEX >= 0x030B0000
-        *lasti = PyFrame_GetLasti((PyFrameObject *)frame);
-#else
-        int i = ((PyFrameObject *)frame)->f_lasti;
-        *lasti = i < 0 ? -1 : (long long)i * (long long)sizeof(_Py_CODEUNIT);
-#endif
-    }
+    *lasti = frame == Py_None ? -1 : frame_lasti(frame);
     Py_DECREF(frame);
     return 0;
 }
@@ -724,6 +729,128 @@ emit_record(RecorderCore *rec, const Rec *r)
     return 0;
 }
 
+/* The next seq, taken from the recorder's counter (a new reference in *seq, its value in *number)
+ * and made the latest: 0. Past max_events: 1, after Recorder.overflow(seq), nothing to record;
+ * -1 on an error. */
+static int
+take_seq(RecorderCore *rec, PyObject **seq, Py_ssize_t *number)
+{
+    PyObject *got = Py_TYPE(rec->counter)->tp_iternext(rec->counter);
+    if (got == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetNone(PyExc_StopIteration);
+        }
+        return -1;
+    }
+    Py_ssize_t limit = PyLong_AsSsize_t(rec->limit);
+    *number = PyLong_AsSsize_t(got);
+    int over;
+    if ((limit == -1 || *number == -1) && PyErr_Occurred()) {
+        PyErr_Clear();  /* not machine ints: a seq past sys.maxsize is past any limit */
+        over = PyObject_RichCompareBool(got, rec->limit, Py_GT);
+        if (over == 0) {
+            over = -1;
+            PyErr_SetString(PyExc_OverflowError, "gentrace: seq past sys.maxsize");
+        }
+    }
+    else {
+        over = *number > limit;
+    }
+    if (over != 0) {
+        if (over > 0) {
+            PyObject *r = PyObject_CallMethodOneArg((PyObject *)rec, str_overflow, got);
+            Py_XDECREF(r);
+            over = r == NULL ? -1 : 1;
+        }
+        Py_DECREF(got);
+        return over;
+    }
+    Py_INCREF(got);
+    Py_XSETREF(rec->latest, got);
+    *seq = got;
+    return 0;
+}
+
+/* recorder.task_of(tasks) for asyncio's usual table, a dict of one running loop and its task,
+ * the loop one of asyncio's own (it has `_thread_id`); anything else asks the Python one. */
+static PyObject *
+task_of_one(PyObject *tasks)
+{
+    if (!PyDict_CheckExact(tasks) || PyDict_GET_SIZE(tasks) != 1) {
+        return PyObject_CallOneArg(task_of_func, tasks);
+    }
+    Py_ssize_t pos = 0;
+    PyObject *loop, *task;
+    PyDict_Next(tasks, &pos, &loop, &task);
+    Py_INCREF(loop);
+    Py_INCREF(task);
+    PyObject *thread = PyObject_GetAttr(loop, str_thread_id);
+    PyObject *name = NULL;
+    if (thread == NULL || !PyLong_CheckExact(thread)) {
+        PyErr_Clear();
+        name = PyObject_CallOneArg(task_of_func, tasks);
+    }
+    else {
+        unsigned long ident = PyLong_AsUnsignedLong(thread);
+        if (ident == (unsigned long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            name = PyObject_CallOneArg(task_of_func, tasks);
+        }
+        else if (ident == PyThread_get_thread_ident()) {
+            name = PyObject_CallMethodNoArgs(task, str_get_name);
+        }
+        else {
+            name = Py_NewRef(Py_None);
+        }
+    }
+    Py_XDECREF(thread);
+    Py_DECREF(loop);
+    Py_DECREF(task);
+    return name;
+}
+
+/* The name of the asyncio task running now, or None (a new reference; NULL on an error). */
+static PyObject *
+current_task(RecorderCore *rec)
+{
+    PyObject *tasks = rec->tasks;
+    int busy = 0;
+    if (tasks != NULL && tasks != Py_None) {
+        busy = PyDict_CheckExact(tasks) ? PyDict_GET_SIZE(tasks) > 0 : PyObject_IsTrue(tasks);
+    }
+    if (busy < 0) {
+        return NULL;
+    }
+    return busy ? task_of_one(tasks) : Py_NewRef(Py_None);
+}
+
+/* Recorder.start(record) for the sinks that want an operation's start. */
+static int
+tell_start(RecorderCore *rec, PyObject *seq, PyObject *info, PyObject *op, PyObject *arg, PyObject *before,
+           PyObject *depth, PyObject *thread, PyObject *task, long long start)
+{
+    PyObject *now = PyLong_FromLongLong(start);
+    if (now == NULL) {
+        return -1;
+    }
+    PyObject *zero = PyLong_FromLong(0), *minus = PyLong_FromLong(-1);
+    PyObject *record = PyTuple_Pack(15, seq, info, op, arg, Py_None, Py_None, before, Py_None, depth,
+                                    thread, task, now, zero, minus, zero);
+    Py_DECREF(now);
+    Py_DECREF(zero);
+    Py_DECREF(minus);
+    if (record == NULL) {
+        return -1;
+    }
+    PyObject *r = PyObject_CallMethodOneArg((PyObject *)rec, str_start, record);
+    Py_DECREF(record);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
 /* One traced step: as _PythonSteps.__next__/send/_step_slow. Returns what call_gen returned
  * (the result in *result), with the step recorded. */
 static PySendResult
@@ -737,38 +864,12 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
         PyErr_SetString(PyExc_RuntimeError, "gentrace: the recorder is not set up");
         return PYGEN_ERROR;
     }
-    PyObject *seq = Py_TYPE(rec->counter)->tp_iternext(rec->counter);
-    if (seq == NULL) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetNone(PyExc_StopIteration);
-        }
-        return PYGEN_ERROR;
-    }
-    Py_ssize_t limit = PyLong_AsSsize_t(rec->limit);
-    Py_ssize_t number = PyLong_AsSsize_t(seq);
-    int over;
-    if ((limit == -1 || number == -1) && PyErr_Occurred()) {
-        PyErr_Clear();  /* not machine ints: a seq past sys.maxsize is past any limit */
-        over = PyObject_RichCompareBool(seq, rec->limit, Py_GT);
-        if (over == 0) {
-            over = -1;
-            PyErr_SetString(PyExc_OverflowError, "gentrace: seq past sys.maxsize");
-        }
-    }
-    else {
-        over = number > limit;
-    }
+    PyObject *seq;
+    Py_ssize_t number;
+    int over = take_seq(rec, &seq, &number);
     if (over != 0) {
-        if (over > 0) {
-            PyObject *r = PyObject_CallMethodOneArg((PyObject *)rec, str_overflow, seq);
-            Py_XDECREF(r);
-            over = r == NULL ? -1 : 1;
-        }
-        Py_DECREF(seq);
         return over < 0 ? PYGEN_ERROR : call_gen(gen, call, arg, args, nargs, result);
     }
-    Py_INCREF(seq);
-    Py_XSETREF(rec->latest, seq);
 
     PyObject *ref = self->ref;
     PyObject *info = self->info;
@@ -810,47 +911,15 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
         }
     }
 
-    PyObject *tasks = rec->tasks;
-    int busy = 0;
-    if (tasks != NULL && tasks != Py_None) {
-        busy = PyDict_CheckExact(tasks) ? PyDict_GET_SIZE(tasks) > 0 : PyObject_IsTrue(tasks);
-    }
-    if (busy < 0) {
+    task = current_task(rec);
+    if (task == NULL) {
         goto undepth;
     }
-    if (busy) {
-        task = PyObject_CallOneArg(task_of_func, tasks);
-        if (task == NULL) {
-            goto undepth;
-        }
-    }
-    else {
-        task = Py_NewRef(Py_None);
-    }
     long long start, end;
-    if (rec->starting == Py_True) {
-        if (read_clock(rec->clock, &start) < 0) {
-            goto undepth;
-        }
-        PyObject *now = PyLong_FromLongLong(start);
-        if (now == NULL) {
-            goto undepth;
-        }
-        PyObject *zero = PyLong_FromLong(0), *minus = PyLong_FromLong(-1);
-        PyObject *record = PyTuple_Pack(15, seq, info, op, arg, Py_None, Py_None, before, Py_None,
-                                        depth_obj, thread, task, now, zero, minus, zero);
-        Py_DECREF(now);
-        Py_DECREF(zero);
-        Py_DECREF(minus);
-        if (record == NULL) {
-            goto undepth;
-        }
-        PyObject *r = PyObject_CallMethodOneArg((PyObject *)rec, str_start, record);
-        Py_DECREF(record);
-        if (r == NULL) {
-            goto undepth;
-        }
-        Py_DECREF(r);
+    if (rec->starting == Py_True
+        && (read_clock(rec->clock, &start) < 0
+            || tell_start(rec, seq, info, op, arg, before, depth_obj, thread, task, start) < 0)) {
+        goto undepth;
     }
     if (read_clock(rec->clock, &start) < 0) {
         goto undepth;
@@ -921,7 +990,7 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
             r.after = s_suspended;
         }
         set_state(ref, r.after);
-        if (r.after == s_suspended && paused_at(gen, &r.lasti) < 0) {
+        if (r.after == s_suspended && paused_at(gen, str_gi_frame, &r.lasti) < 0) {
             goto fail;
         }
         r.value = call == CALL_CLOSE ? Py_None : *result;
@@ -1136,6 +1205,737 @@ static PyTypeObject StepsType = {
     .tp_new = PyType_GenericNew,
 };
 
+/* -- async generators and coroutines: their hot steps ------------------------------------------
+ *
+ * The twins of aproxy's _PythonAsyncGeneratorSteps.__anext__, _PythonAsyncStep.__next__ and
+ * _PythonCoroutineSteps.send: the common path (an operation started and ended in one step, a
+ * coroutine's step) is done here; the rest calls the same Python methods the pure-Python twins
+ * call (AsyncStep.send, _finish; CoroutineProxy._ended; aproxy._described). */
+
+static PyObject *s_anext, *s_aclose;                             /* ops */
+static PyObject *s_agen_running, *s_agen_suspended;              /* states */
+static PyObject *s_coro_running, *s_coro_suspended, *s_coro_closed;
+static PyTypeObject *async_step_type;  /* aproxy.AsyncStep */
+static PyObject *described_func;       /* aproxy._described(result, aw) */
+static PyObject *str_ag_frame, *str_cr_frame, *str_cr_await, *str_anext_first, *str_finish, *str_ended;
+static int async_configured = 0;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *agen;
+    RecorderCore *rec;
+    PyObject *ref;
+    PyObject *info;
+    PyObject *handle;
+    char hooked;
+    PyObject *weakreflist;
+} AgenSteps;
+
+typedef struct {
+    PyObject_HEAD
+    AgenSteps *proxy;
+    PyObject *op, *arg, *aw;
+    long long seq;  /* 0: not started; -1: not recorded (past the limit) or completed */
+    PyObject *before, *thread, *task;
+    long long depth, start;
+} AsyncStepCore;
+
+static PyTypeObject AgenStepsType;
+static PyTypeObject AsyncStepType;
+
+/* What an __init__ of a proxy checks and takes: the recorder and the InstanceRef, its info. */
+static int
+proxy_parts(PyObject *rec, PyObject *ref, PyObject **info)
+{
+    if (!configured || !async_configured) {
+        PyErr_SetString(PyExc_RuntimeError, "gentrace._speedups is not configured");
+        return -1;
+    }
+    if (!PyObject_TypeCheck(rec, &RecorderCoreType)) {
+        PyErr_SetString(PyExc_TypeError, "recorder must be a gentrace Recorder");
+        return -1;
+    }
+    if (!PyObject_TypeCheck(ref, instance_ref_type)) {
+        PyErr_SetString(PyExc_TypeError, "ref must be an InstanceRef");
+        return -1;
+    }
+    *info = PyObject_GetAttr(ref, str_info);
+    return *info == NULL ? -1 : 0;
+}
+
+static int
+recorder_ready(RecorderCore *rec)
+{
+    if (rec->counter == NULL || rec->limit == NULL || rec->clock == NULL || rec->emit == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "gentrace: the recorder is not set up");
+        return -1;
+    }
+    return 0;
+}
+
+/* This thread's [depth, name]: a new reference to the list, its depth in *depth and a new
+ * reference to its name in *thread. */
+static PyObject *
+thread_parts(Py_ssize_t *depth, PyObject **thread)
+{
+    PyObject *st = thread_list();
+    if (st == NULL) {
+        return NULL;
+    }
+    *depth = PyLong_AsSsize_t(PyList_GET_ITEM(st, 0));
+    if (*depth == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    *thread = Py_NewRef(PyList_GET_ITEM(st, 1));
+    return Py_NewRef(st);
+}
+
+static int
+set_depth(PyObject *st, Py_ssize_t depth)
+{
+    PyObject *d = PyLong_FromSsize_t(depth);
+    if (d == NULL) {
+        return -1;
+    }
+    PyList_SetItem(st, 0, d);
+    return 0;
+}
+
+/* The StopIteration being raised, taken (as take_raised), and its value (borrowed). */
+static PyObject *
+stop_value(Raised *raised)
+{
+    take_raised(raised);
+    return ((PyStopIterationObject *)raised->exc)->value;
+}
+
+/* -- AsyncStepCore: the awaitable of one operation on a traced async generator ---------------- */
+
+static int
+astep_init(AsyncStepCore *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"proxy", "op", "arg", "aw", NULL};
+    PyObject *proxy, *op, *arg, *aw;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OOO:AsyncStep", kwlist, &AgenStepsType, &proxy, &op,
+                                     &arg, &aw)) {
+        return -1;
+    }
+    Py_XSETREF(self->proxy, (AgenSteps *)Py_NewRef(proxy));
+    Py_XSETREF(self->op, Py_NewRef(op));
+    Py_XSETREF(self->arg, Py_NewRef(arg));
+    Py_XSETREF(self->aw, Py_NewRef(aw));
+    self->seq = 0;
+    return 0;
+}
+
+/* The fields an operation that goes on past its first step needs for its end (AsyncStep._started). */
+static void
+astep_started(AsyncStepCore *self, Py_ssize_t seq, PyObject *before, Py_ssize_t depth, PyObject *thread,
+              PyObject *task, long long start)
+{
+    self->seq = seq;
+    Py_XSETREF(self->before, Py_NewRef(before));
+    self->depth = depth;
+    Py_XSETREF(self->thread, Py_NewRef(thread));
+    Py_XSETREF(self->task, Py_NewRef(task));
+    self->start = start;
+}
+
+/* The first step of an operation on a traced async generator, as _PythonAsyncStep.__next__. */
+static PyObject *
+astep_iternext(AsyncStepCore *self)
+{
+    if (self->seq != 0) {
+        return PyObject_CallMethodOneArg((PyObject *)self, s_send, Py_None);
+    }
+    AgenSteps *proxy = self->proxy;
+    RecorderCore *rec = proxy->rec;
+    PyObject *aw = self->aw;
+    iternextfunc step_aw = Py_TYPE(aw)->tp_iternext;
+    if (step_aw == NULL) {
+        return PyObject_CallMethodOneArg(aw, s_send, Py_None);  /* its own TypeError */
+    }
+    if (recorder_ready(rec) < 0) {
+        return NULL;
+    }
+    PyObject *seq;
+    Py_ssize_t number;
+    int over = take_seq(rec, &seq, &number);
+    if (over != 0) {
+        if (over < 0) {
+            return NULL;
+        }
+        self->seq = -1;
+        return step_aw(aw);
+    }
+    PyObject *before = REF_STATE(proxy->ref);
+    if (before == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "state");
+        Py_DECREF(seq);
+        return NULL;
+    }
+    Py_INCREF(before);
+    set_state(proxy->ref, s_agen_running);
+    PyObject *result = NULL, *thread = NULL, *task = NULL, *depth_obj = NULL;
+    Py_ssize_t depth;
+    PyObject *st = thread_parts(&depth, &thread);
+    if (st == NULL) {
+        goto done;
+    }
+    task = current_task(rec);
+    if (task == NULL) {
+        goto done;
+    }
+    long long start, end;
+    if (read_clock(rec->clock, &start) < 0) {
+        goto done;
+    }
+    if (rec->starting == Py_True) {
+        depth_obj = PyLong_FromSsize_t(depth);
+        if (depth_obj == NULL
+            || tell_start(rec, seq, proxy->info, self->op, self->arg, before, depth_obj, thread, task, start) < 0) {
+            goto done;
+        }
+    }
+    if (set_depth(st, depth + 1) < 0) {
+        goto done;
+    }
+    result = step_aw(aw);
+    if (set_depth(st, depth) < 0) {
+        Py_CLEAR(result);
+        goto done;
+    }
+    if (result != NULL) {  /* suspended to the loop inside the operation: not an event */
+        astep_started(self, number, before, depth, thread, task, start);
+        goto done;
+    }
+    Raised raised = {0};
+    if (PyErr_ExceptionMatches(PyExc_StopIteration) && self->op != s_aclose) {
+        PyObject *value = stop_value(&raised);
+        PyObject *frame = PyObject_GetAttr(proxy->agen, str_ag_frame);
+        if (frame == NULL) {
+            drop_raised(&raised);
+            goto done;
+        }
+        if (frame != Py_None) {  /* it yielded `value` */
+            long long lasti = frame_lasti(frame);
+            Py_DECREF(frame);
+            if (read_clock(rec->clock, &end) < 0) {
+                drop_raised(&raised);
+                goto done;
+            }
+            long long ended = PyLong_AsLongLong(rec->latest);
+            if (ended == -1 && PyErr_Occurred()) {
+                drop_raised(&raised);
+                goto done;
+            }
+            self->seq = -1;
+            set_state(proxy->ref, s_agen_suspended);
+            Rec r = {.seq = number, .start = start, .took = end - start, .ended = ended, .depth = depth,
+                     .lasti = lasti, .info = proxy->info, .op = self->op, .arg = self->arg,
+                     .outcome = s_yield, .value = value, .before = before, .after = s_agen_suspended,
+                     .thread = thread, .task = task};
+            if (emit_record(rec, &r) < 0) {
+                drop_raised(&raised);
+                goto done;
+            }
+            restore_raised(&raised);  /* `await` takes the value from it */
+            goto done;
+        }
+        Py_DECREF(frame);
+    }
+    else {
+        take_raised(&raised);
+    }
+    astep_started(self, number, before, depth, thread, task, start);
+    PyObject *finished = PyObject_CallMethodOneArg((PyObject *)self, str_finish, raised.exc);
+    if (finished == NULL) {
+        drop_raised(&raised);
+        goto done;
+    }
+    Py_DECREF(finished);
+    restore_raised(&raised);
+done:
+    Py_XDECREF(st);
+    Py_XDECREF(thread);
+    Py_XDECREF(task);
+    Py_XDECREF(depth_obj);
+    Py_DECREF(before);
+    Py_DECREF(seq);
+    return result;
+}
+
+static int
+astep_traverse(AsyncStepCore *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->proxy);
+    Py_VISIT(self->op);
+    Py_VISIT(self->arg);
+    Py_VISIT(self->aw);
+    Py_VISIT(self->before);
+    Py_VISIT(self->thread);
+    Py_VISIT(self->task);
+    return 0;
+}
+
+static int
+astep_clear(AsyncStepCore *self)
+{
+    Py_CLEAR(self->proxy);
+    Py_CLEAR(self->op);
+    Py_CLEAR(self->arg);
+    Py_CLEAR(self->aw);
+    Py_CLEAR(self->before);
+    Py_CLEAR(self->thread);
+    Py_CLEAR(self->task);
+    return 0;
+}
+
+static void
+astep_dealloc(AsyncStepCore *self)
+{
+    PyObject_GC_UnTrack(self);
+    astep_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+self_iter(PyObject *self)
+{
+    return Py_NewRef(self);
+}
+
+static PyMemberDef astep_members[] = {
+    {"_proxy", T_OBJECT_EX, offsetof(AsyncStepCore, proxy), READONLY, "The traced async generator."},
+    {"_op", T_OBJECT_EX, offsetof(AsyncStepCore, op), READONLY, "The operation: anext, asend, athrow, aclose."},
+    {"_arg", T_OBJECT_EX, offsetof(AsyncStepCore, arg), READONLY, "What was sent or thrown."},
+    {"_aw", T_OBJECT_EX, offsetof(AsyncStepCore, aw), READONLY, "The real generator's awaitable."},
+    {"_seq", T_LONGLONG, offsetof(AsyncStepCore, seq), 0, "0: not started; -1: not recorded or completed."},
+    {"_before", T_OBJECT, offsetof(AsyncStepCore, before), 0, "The state before the operation."},
+    {"_depth", T_LONGLONG, offsetof(AsyncStepCore, depth), 0, "The depth it started at."},
+    {"_thread", T_OBJECT, offsetof(AsyncStepCore, thread), 0, "The thread it started on."},
+    {"_task", T_OBJECT, offsetof(AsyncStepCore, task), 0, "The task it started in, or None."},
+    {"_start", T_LONGLONG, offsetof(AsyncStepCore, start), 0, "When it started."},
+    {NULL},
+};
+
+static PyAsyncMethods astep_as_async = {
+    .am_await = self_iter,
+};
+
+static PyTypeObject AsyncStepType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "gentrace._speedups.AsyncStepCore",
+    .tp_basicsize = sizeof(AsyncStepCore),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The awaitable of one operation on a traced async generator, its first step compiled: "
+              "the twin of aproxy._PythonAsyncStep.",
+    .tp_traverse = (traverseproc)astep_traverse,
+    .tp_clear = (inquiry)astep_clear,
+    .tp_dealloc = (destructor)astep_dealloc,
+    .tp_iter = self_iter,
+    .tp_iternext = (iternextfunc)astep_iternext,
+    .tp_as_async = &astep_as_async,
+    .tp_members = astep_members,
+    .tp_init = (initproc)astep_init,
+    .tp_new = PyType_GenericNew,
+};
+
+/* -- AgenSteps: a traced async generator's __anext__ ------------------------------------------- */
+
+static int
+agen_init(AgenSteps *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *agen, *rec, *ref, *info;
+    static char *kwlist[] = {"agen", "recorder", "ref", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:AsyncGeneratorProxy", kwlist, &agen, &rec, &ref)
+        || proxy_parts(rec, ref, &info) < 0) {
+        return -1;
+    }
+    Py_XSETREF(self->agen, Py_NewRef(agen));
+    Py_XSETREF(self->rec, (RecorderCore *)Py_NewRef(rec));
+    Py_XSETREF(self->ref, Py_NewRef(ref));
+    Py_XSETREF(self->info, info);
+    Py_XSETREF(self->handle, Py_NewRef(Py_None));
+    self->hooked = 0;
+    return 0;
+}
+
+/* __anext__, as _PythonAsyncGeneratorSteps'. */
+static PyObject *
+agen_anext(AgenSteps *self)
+{
+    if (!self->hooked) {
+        return PyObject_CallMethodNoArgs((PyObject *)self, str_anext_first);
+    }
+    PyAsyncMethods *am = Py_TYPE(self->agen)->tp_as_async;
+    PyObject *aw = am != NULL && am->am_anext != NULL ? am->am_anext(self->agen)
+                                                      : PyObject_CallMethod(self->agen, "__anext__", NULL);
+    if (aw == NULL) {
+        return NULL;
+    }
+    AsyncStepCore *step = (AsyncStepCore *)async_step_type->tp_alloc(async_step_type, 0);
+    if (step == NULL) {
+        Py_DECREF(aw);
+        return NULL;
+    }
+    step->proxy = (AgenSteps *)Py_NewRef(self);
+    step->op = Py_NewRef(s_anext);
+    step->arg = Py_NewRef(Py_None);
+    step->aw = aw;
+    return (PyObject *)step;
+}
+
+static int
+agen_traverse(AgenSteps *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->agen);
+    Py_VISIT(self->rec);
+    Py_VISIT(self->ref);
+    Py_VISIT(self->info);
+    Py_VISIT(self->handle);
+    return 0;
+}
+
+static int
+agen_clear(AgenSteps *self)
+{
+    Py_CLEAR(self->agen);
+    Py_CLEAR(self->rec);
+    Py_CLEAR(self->ref);
+    Py_CLEAR(self->info);
+    Py_CLEAR(self->handle);
+    return 0;
+}
+
+static void
+agen_dealloc(AgenSteps *self)
+{
+    PyObject_GC_UnTrack(self);
+    if (self->weakreflist != NULL) {
+        PyObject_ClearWeakRefs((PyObject *)self);
+    }
+    agen_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMemberDef agen_members[] = {
+    {"_agen", T_OBJECT_EX, offsetof(AgenSteps, agen), READONLY, "The real async generator."},
+    {"_rec", T_OBJECT_EX, offsetof(AgenSteps, rec), READONLY, "The recorder."},
+    {"_ref", T_OBJECT_EX, offsetof(AgenSteps, ref), READONLY, "The instance's InstanceRef: its info and state."},
+    {"_info", T_OBJECT_EX, offsetof(AgenSteps, info), READONLY, "The instance's info tuple."},
+    {"_handle", T_OBJECT, offsetof(AgenSteps, handle), 0, "What the loop's hooks were given, or None."},
+    {"_hooked", T_BOOL, offsetof(AgenSteps, hooked), 0, "Whether its first operation has called the hooks."},
+    {NULL},
+};
+
+static PyAsyncMethods agen_as_async = {
+    .am_aiter = self_iter,
+    .am_anext = (unaryfunc)agen_anext,
+};
+
+static PyTypeObject AgenStepsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "gentrace._speedups.AsyncGeneratorSteps",
+    .tp_basicsize = sizeof(AgenSteps),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "A traced async generator's __anext__, compiled: the twin of "
+              "aproxy._PythonAsyncGeneratorSteps.",
+    .tp_traverse = (traverseproc)agen_traverse,
+    .tp_clear = (inquiry)agen_clear,
+    .tp_dealloc = (destructor)agen_dealloc,
+    .tp_weaklistoffset = offsetof(AgenSteps, weakreflist),
+    .tp_as_async = &agen_as_async,
+    .tp_members = agen_members,
+    .tp_init = (initproc)agen_init,
+    .tp_new = PyType_GenericNew,
+};
+
+/* -- CoroSteps: a traced coroutine's send (and __next__) --------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *coro;
+    RecorderCore *rec;
+    PyObject *ref;
+    PyObject *info;
+    PyObject *weakreflist;
+} CoroSteps;
+
+/* One step of the coroutine, as _PythonCoroutineSteps.send. */
+static PySendResult
+coro_step(CoroSteps *self, PyObject *value, PyObject **result)
+{
+    RecorderCore *rec = self->rec;
+    *result = NULL;
+    if (recorder_ready(rec) < 0) {
+        return PYGEN_ERROR;
+    }
+    PyObject *seq;
+    Py_ssize_t number;
+    int over = take_seq(rec, &seq, &number);
+    if (over != 0) {
+        return over < 0 ? PYGEN_ERROR : PyIter_Send(self->coro, value, result);
+    }
+    PyObject *ref = self->ref;
+    PyObject *before = REF_STATE(ref);
+    if (before == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "state");
+        Py_DECREF(seq);
+        return PYGEN_ERROR;
+    }
+    Py_INCREF(before);
+    set_state(ref, s_coro_running);
+    PySendResult outcome = PYGEN_ERROR;
+    PyObject *thread = NULL, *task = NULL, *depth_obj = NULL, *shown = NULL;
+    Py_ssize_t depth;
+    PyObject *st = thread_parts(&depth, &thread);
+    if (st == NULL) {
+        goto done;
+    }
+    depth_obj = PyLong_FromSsize_t(depth);
+    if (depth_obj == NULL || set_depth(st, depth + 1) < 0) {
+        goto done;
+    }
+    task = current_task(rec);
+    long long start, end;
+    if (task == NULL || read_clock(rec->clock, &start) < 0
+        || (rec->starting == Py_True
+            && tell_start(rec, seq, self->info, s_send, value, before, depth_obj, thread, task, start) < 0)) {
+        set_depth(st, depth);
+        goto done;
+    }
+    PySendResult sent = PyIter_Send(self->coro, value, result);
+    Raised raised = {0};
+    if (sent == PYGEN_ERROR) {
+        take_raised(&raised);
+    }
+    int failed = read_clock(rec->clock, &end) < 0 || set_depth(st, depth) < 0;
+    long long ended = failed ? 0 : PyLong_AsLongLong(rec->latest);
+    if (failed || (ended == -1 && PyErr_Occurred())) {
+        goto fail_raised;
+    }
+    if (sent == PYGEN_ERROR) {  /* it raised: the Python code records it */
+        PyObject *start_obj = PyLong_FromLongLong(start), *end_obj = PyLong_FromLongLong(end);
+        PyObject *call_args[11] = {(PyObject *)self, seq, s_send, value, raised.exc, before, depth_obj, thread,
+                                   task, start_obj, end_obj};
+        PyObject *done_ = start_obj == NULL || end_obj == NULL
+                              ? NULL
+                              : PyObject_VectorcallMethod(str_ended, call_args,
+                                                          11 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        Py_XDECREF(start_obj);
+        Py_XDECREF(end_obj);
+        if (done_ == NULL) {
+            goto fail_raised;
+        }
+        Py_DECREF(done_);
+        restore_raised(&raised);
+        goto done;
+    }
+    Rec r = {.seq = number, .start = start, .took = end - start, .ended = ended, .depth = depth, .lasti = -1,
+             .info = self->info, .op = s_send, .arg = value, .before = before, .thread = thread, .task = task};
+    if (sent == PYGEN_RETURN) {
+        set_state(ref, s_coro_closed);
+        r.outcome = s_return;
+        r.value = *result;
+        r.after = s_coro_closed;
+    }
+    else {
+        set_state(ref, s_coro_suspended);
+        PyObject *aw = PyObject_GetAttr(self->coro, str_cr_await);
+        if (aw == NULL) {
+            goto fail;
+        }
+        shown = aw == Py_None ? Py_NewRef(*result) : PyObject_CallFunctionObjArgs(described_func, *result, aw, NULL);
+        Py_DECREF(aw);
+        if (shown == NULL || paused_at(self->coro, str_cr_frame, &r.lasti) < 0) {
+            goto fail;
+        }
+        r.outcome = s_yield;
+        r.value = shown;
+        r.after = s_coro_suspended;
+    }
+    if (emit_record(rec, &r) < 0) {
+        goto fail;
+    }
+    outcome = sent;
+    goto done;
+
+fail_raised:
+    if (sent == PYGEN_ERROR) {
+        drop_raised(&raised);
+    }
+fail:
+    if (sent != PYGEN_ERROR) {
+        Py_CLEAR(*result);
+    }
+done:
+    Py_XDECREF(st);
+    Py_XDECREF(thread);
+    Py_XDECREF(task);
+    Py_XDECREF(depth_obj);
+    Py_XDECREF(shown);
+    Py_DECREF(before);
+    Py_DECREF(seq);
+    return outcome;
+}
+
+static PyObject *
+coro_iternext(CoroSteps *self)
+{
+    PyObject *result;
+    PySendResult r = coro_step(self, Py_None, &result);
+    if (r == PYGEN_NEXT) {
+        return result;
+    }
+    if (r == PYGEN_RETURN) {
+        if (result != Py_None) {
+            set_stop_iteration(result);
+        }
+        Py_DECREF(result);
+    }
+    return NULL;
+}
+
+static PyObject *
+coro_send(CoroSteps *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError, "send() takes from 1 to 2 positional arguments but %zd were given",
+                     nargs + 1);
+        return NULL;
+    }
+    PyObject *result;
+    PySendResult r = coro_step(self, nargs ? args[0] : Py_None, &result);
+    if (r == PYGEN_NEXT) {
+        return result;
+    }
+    if (r == PYGEN_RETURN) {
+        set_stop_iteration(result);
+        Py_DECREF(result);
+    }
+    return NULL;
+}
+
+static PySendResult
+coro_am_send(CoroSteps *self, PyObject *value, PyObject **result)
+{
+    return coro_step(self, value, result);
+}
+
+static int
+coro_init(CoroSteps *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *coro, *rec, *ref, *info;
+    static char *kwlist[] = {"coro", "recorder", "ref", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:CoroutineProxy", kwlist, &coro, &rec, &ref)
+        || proxy_parts(rec, ref, &info) < 0) {
+        return -1;
+    }
+    Py_XSETREF(self->coro, Py_NewRef(coro));
+    Py_XSETREF(self->rec, (RecorderCore *)Py_NewRef(rec));
+    Py_XSETREF(self->ref, Py_NewRef(ref));
+    Py_XSETREF(self->info, info);
+    return 0;
+}
+
+static int
+coro_traverse(CoroSteps *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->coro);
+    Py_VISIT(self->rec);
+    Py_VISIT(self->ref);
+    Py_VISIT(self->info);
+    return 0;
+}
+
+static int
+coro_clear(CoroSteps *self)
+{
+    Py_CLEAR(self->coro);
+    Py_CLEAR(self->rec);
+    Py_CLEAR(self->ref);
+    Py_CLEAR(self->info);
+    return 0;
+}
+
+static void
+coro_dealloc(CoroSteps *self)
+{
+    PyObject_GC_UnTrack(self);
+    if (self->weakreflist != NULL) {
+        PyObject_ClearWeakRefs((PyObject *)self);
+    }
+    coro_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef coro_methods[] = {
+    {"send", (PyCFunction)(void (*)(void))coro_send, METH_FASTCALL,
+     "Send `value` into the coroutine, as `coroutine.send` does (``__next__`` sends None)."},
+    {NULL},
+};
+
+static PyMemberDef coro_members[] = {
+    {"_coro", T_OBJECT_EX, offsetof(CoroSteps, coro), READONLY, "The real coroutine."},
+    {"_rec", T_OBJECT_EX, offsetof(CoroSteps, rec), READONLY, "The recorder."},
+    {"_ref", T_OBJECT_EX, offsetof(CoroSteps, ref), READONLY, "The instance's InstanceRef: its info and state."},
+    {"_info", T_OBJECT_EX, offsetof(CoroSteps, info), READONLY, "The instance's info tuple."},
+    {NULL},
+};
+
+static PyAsyncMethods coro_as_async = {
+    .am_send = (sendfunc)coro_am_send,
+};
+
+static PyTypeObject CoroStepsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "gentrace._speedups.CoroutineSteps",
+    .tp_basicsize = sizeof(CoroSteps),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC
+#ifdef Py_TPFLAGS_HAVE_AM_SEND
+                | Py_TPFLAGS_HAVE_AM_SEND
+#endif
+    ,
+    .tp_doc = "A traced coroutine's send, compiled: the twin of aproxy._PythonCoroutineSteps.",
+    .tp_traverse = (traverseproc)coro_traverse,
+    .tp_clear = (inquiry)coro_clear,
+    .tp_dealloc = (destructor)coro_dealloc,
+    .tp_weaklistoffset = offsetof(CoroSteps, weakreflist),
+    .tp_iternext = (iternextfunc)coro_iternext,
+    .tp_as_async = &coro_as_async,
+    .tp_methods = coro_methods,
+    .tp_members = coro_members,
+    .tp_init = (initproc)coro_init,
+    .tp_new = PyType_GenericNew,
+};
+
+static PyObject *
+configure_async(PyObject *module, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"ops", "agen_states", "coro_states", "step", "described", NULL};
+    PyObject *step, *described;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "(UU)(UU)(UUU)O!O:configure_async", kwlist, &s_anext,
+                                     &s_aclose, &s_agen_running, &s_agen_suspended, &s_coro_running,
+                                     &s_coro_suspended, &s_coro_closed, &PyType_Type, &step, &described)) {
+        return NULL;
+    }
+    if (!PyType_IsSubtype((PyTypeObject *)step, &AsyncStepType)
+        || ((PyTypeObject *)step)->tp_basicsize != AsyncStepType.tp_basicsize) {
+        PyErr_SetString(PyExc_TypeError, "step must be a subclass of AsyncStepCore with no fields of its own");
+        return NULL;
+    }
+    PyObject *interned[] = {s_anext, s_aclose, s_agen_running, s_agen_suspended, s_coro_running,
+                            s_coro_suspended, s_coro_closed};
+    for (size_t i = 0; i < sizeof(interned) / sizeof(interned[0]); i++) {
+        Py_INCREF(interned[i]);  /* kept for the module's life */
+    }
+    Py_XSETREF(async_step_type, (PyTypeObject *)Py_NewRef(step));
+    Py_XSETREF(described_func, Py_NewRef(described));
+    async_configured = 1;
+    Py_RETURN_NONE;
+}
+
 /* -- configure() ---------------------------------------------------------------------------- */
 
 static PyObject *
@@ -1181,6 +1981,8 @@ configure(PyObject *module, PyObject *args, PyObject *kwds)
 static PyMethodDef module_functions[] = {
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
      "Hand over the record vocabulary and the Python code a compiled step calls back (once)."},
+    {"configure_async", (PyCFunction)(void (*)(void))configure_async, METH_VARARGS | METH_KEYWORDS,
+     "Hand over what the compiled async steps need besides configure()'s (once)."},
     {NULL},
 };
 
@@ -1208,8 +2010,17 @@ init_globals(void)
     str_info = PyUnicode_InternFromString("info");
     str_catch_up = PyUnicode_InternFromString("_catch_up");
     str_fail = PyUnicode_InternFromString("_fail");
+    str_thread_id = PyUnicode_InternFromString("_thread_id");
+    str_get_name = PyUnicode_InternFromString("get_name");
+    str_ag_frame = PyUnicode_InternFromString("ag_frame");
+    str_cr_frame = PyUnicode_InternFromString("cr_frame");
+    str_cr_await = PyUnicode_InternFromString("cr_await");
+    str_anext_first = PyUnicode_InternFromString("_anext_first");
+    str_finish = PyUnicode_InternFromString("_finish");
+    str_ended = PyUnicode_InternFromString("_ended");
     if (!str_gi_frame || !str_overflow || !str_start || !str_thread_key || !str_info || !str_catch_up
-        || !str_fail) {
+        || !str_fail || !str_thread_id || !str_get_name || !str_ag_frame || !str_cr_frame || !str_cr_await
+        || !str_anext_first || !str_finish || !str_ended) {
         return -1;
     }
     return 0;
@@ -1223,7 +2034,8 @@ PyInit__speedups(void)
     }
     if (PyType_Ready(&ThreadStateType) < 0 || PyType_Ready(&RecorderCoreType) < 0
         || PyType_Ready(&MemoryType) < 0 || PyType_Ready(&LoneEmitType) < 0
-        || PyType_Ready(&StepsType) < 0) {
+        || PyType_Ready(&StepsType) < 0 || PyType_Ready(&AsyncStepType) < 0 || PyType_Ready(&AgenStepsType) < 0
+        || PyType_Ready(&CoroStepsType) < 0) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&speedups_module);
@@ -1238,6 +2050,9 @@ PyInit__speedups(void)
         || PyModule_AddObjectRef(m, "GeneratorSteps", (PyObject *)&StepsType) < 0
         || PyModule_AddObjectRef(m, "Memory", (PyObject *)&MemoryType) < 0
         || PyModule_AddObjectRef(m, "LoneEmit", (PyObject *)&LoneEmitType) < 0
+        || PyModule_AddObjectRef(m, "AsyncStepCore", (PyObject *)&AsyncStepType) < 0
+        || PyModule_AddObjectRef(m, "AsyncGeneratorSteps", (PyObject *)&AgenStepsType) < 0
+        || PyModule_AddObjectRef(m, "CoroutineSteps", (PyObject *)&CoroStepsType) < 0
         || gentrace_render_init(m) < 0) {
         Py_DECREF(m);
         return NULL;

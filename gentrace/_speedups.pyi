@@ -52,6 +52,49 @@ class GeneratorSteps:
     def throw(self, typ: Any, val: Any = ..., tb: Any = ..., /) -> Any: ...
     def close(self) -> Any: ...
 
+class AsyncStepCore:
+    """The awaitable of one operation on a traced async generator, its first step compiled: the
+    twin of aproxy._PythonAsyncStep."""
+
+    _proxy: Any
+    _op: str
+    _arg: Any
+    _aw: Any
+    _seq: int
+    _before: Any
+    _depth: int
+    _thread: Any
+    _task: Any
+    _start: int
+    def __init__(self, proxy: Any, op: str, arg: Any, aw: Any) -> None: ...
+    def __await__(self) -> AsyncStepCore: ...
+    def __iter__(self) -> AsyncStepCore: ...
+    def __next__(self) -> Any: ...
+
+class AsyncGeneratorSteps:
+    """A traced async generator's __anext__, compiled: the twin of aproxy._PythonAsyncGeneratorSteps."""
+
+    _agen: Any
+    _rec: Any
+    _ref: Any
+    _info: Any
+    _handle: Any
+    _hooked: bool
+    def __init__(self, agen: Any, recorder: Any, ref: Any) -> None: ...
+    def __aiter__(self) -> AsyncGeneratorSteps: ...
+    def __anext__(self) -> Any: ...
+
+class CoroutineSteps:
+    """A traced coroutine's send, compiled: the twin of aproxy._PythonCoroutineSteps."""
+
+    _coro: Any
+    _rec: Any
+    _ref: Any
+    _info: Any
+    def __init__(self, coro: Any, recorder: Any, ref: Any) -> None: ...
+    def __next__(self) -> Any: ...
+    def send(self, value: Any = ..., /) -> Any: ...
+
 class JsonLines:
     """The JSON Lines of the common records, rendered in C (jsonl.JsonRenderer for the rest), and a
     file's batch of them."""
@@ -95,4 +138,12 @@ def configure(
     deep: int,
     room: int,
     step_frames: int,
+) -> None: ...
+def configure_async(
+    ops: tuple[str, str],
+    agen_states: tuple[str, str],
+    coro_states: tuple[str, str, str],
+    *,
+    step: type,
+    described: Callable[[Any, Any], Any],
 ) -> None: ...

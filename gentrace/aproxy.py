@@ -24,8 +24,9 @@ from asyncio import sleep
 from asyncio import tasks as asyncio_tasks
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from types import AsyncGeneratorType, CodeType, CoroutineType, FrameType, GeneratorType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from gentrace.compiled import speedups
 from gentrace.proxy import forward, hide_from_warnings, pass_for
 from gentrace.recorder import InstanceRef, Recorder, task_of, thread_state
 from gentrace.records import (
@@ -59,14 +60,23 @@ __all__ = ["AsyncGeneratorProxy", "AsyncStep", "CoroutineProxy", "adopt"]
 # -- async generators ---------------------------------------------------------------------------
 
 
-class AsyncStep:
-    """The awaitable of one operation on a traced async generator (what ``asend()`` returns).
+_Step = TypeVar("_Step", bound="_PythonAsyncStep")
+_Agen = TypeVar("_Agen", bound="_PythonAsyncGeneratorSteps")
 
-    It forwards each step to the real generator's awaitable; its first step starts the event and
-    its completion (a value, ``StopAsyncIteration``, an exception, or ``close()``) ends it.
-    """
+
+class _PythonAsyncStep:
+    """The awaitable's fields and its hot step in Python: the twin of the compiled
+    ``_speedups.AsyncStepCore``; `AsyncStep` has the rest, for both."""
 
     __slots__ = ("_arg", "_aw", "_before", "_depth", "_op", "_proxy", "_seq", "_start", "_task", "_thread")
+
+    if TYPE_CHECKING:  # AsyncStep's, which this step calls
+
+        def _started(
+            self, seq: int, before: str, depth: int, thread: str, task: str | None, start: int
+        ) -> None: ...
+        def _finish(self, exc: BaseException) -> None: ...
+        def _step(self, call: Callable[..., Any], *args: Any) -> Any: ...
 
     def __init__(self, proxy: AsyncGeneratorProxy, op: str, arg: Any, aw: Any) -> None:
         self._proxy = proxy
@@ -75,10 +85,10 @@ class AsyncStep:
         self._aw = aw
         self._seq = 0  # 0: not started; -1: not recorded (past the limit) or completed
 
-    def __await__(self) -> AsyncStep:
+    def __await__(self: _Step) -> _Step:
         return self
 
-    def __iter__(self) -> AsyncStep:
+    def __iter__(self: _Step) -> _Step:
         return self
 
     def __next__(self) -> Any:
@@ -139,6 +149,23 @@ class AsyncStep:
         st[0] = depth
         self._started(seq, before, depth, st[1], task, start)  # suspended to the loop: not an event
         return result
+
+
+if TYPE_CHECKING or speedups is None:
+    _AsyncStepBase = _PythonAsyncStep
+else:
+    _AsyncStepBase = speedups.AsyncStepCore
+
+
+class AsyncStep(_AsyncStepBase):
+    """The awaitable of one operation on a traced async generator (what ``asend()`` returns).
+
+    It forwards each step to the real generator's awaitable; its first step starts the event and
+    its completion (a value, ``StopAsyncIteration``, an exception, or ``close()``) ends it. The
+    first step is compiled when the C core is there, else `_PythonAsyncStep`'s.
+    """
+
+    __slots__ = ()
 
     def send(self, value: Any) -> Any:
         """Send `value` into the awaitable, as the awaiting coroutine does."""
@@ -263,16 +290,15 @@ class AsyncStep:
 _CollectHook = Callable[[Any], Any]
 
 
-class AsyncGeneratorProxy(AsyncGenerator[Any, Any]):
-    """A traced async generator: behaves exactly like the one it wraps, and records each operation.
-
-    The event loop's async-generator hooks (asyncio's, trio's) see a `_LoopHandle` for it, both of
-    them: ``shutdown_asyncgens`` closes it through the handle, and the finalizer, called when the
-    generator is garbage-collected while suspended, is told after `collect` is recorded — the
-    generator's async ``finally`` then runs on the loop, untraced, exactly as without gentrace.
-    """
+class _PythonAsyncGeneratorSteps:
+    """A traced async generator's fields and ``__anext__`` in Python: the twin of the compiled
+    ``_speedups.AsyncGeneratorSteps``."""
 
     __slots__ = ("__weakref__", "_agen", "_handle", "_hooked", "_info", "_rec", "_ref")
+
+    if TYPE_CHECKING:  # AsyncGeneratorProxy's
+
+        def _anext_first(self) -> AsyncStep: ...
 
     def __init__(self, agen: AsyncGeneratorType[Any, Any], recorder: Recorder, ref: InstanceRef) -> None:
         self._agen = agen
@@ -281,6 +307,33 @@ class AsyncGeneratorProxy(AsyncGenerator[Any, Any]):
         self._info: Info = ref.info
         self._hooked = False
         self._handle: _LoopHandle | None = None
+
+    def __aiter__(self: _Agen) -> _Agen:
+        return self
+
+    def __anext__(self) -> AsyncStep:
+        if self._hooked:
+            return AsyncStep(self, ANEXT, None, self._agen.__anext__())  # type: ignore[arg-type]
+        return self._anext_first()
+
+
+if TYPE_CHECKING or speedups is None:
+    _AgenBase = _PythonAsyncGeneratorSteps
+else:
+    _AgenBase = speedups.AsyncGeneratorSteps
+
+
+class AsyncGeneratorProxy(_AgenBase, AsyncGenerator[Any, Any]):
+    """A traced async generator: behaves exactly like the one it wraps, and records each operation.
+
+    The event loop's async-generator hooks (asyncio's, trio's) see a `_LoopHandle` for it, both of
+    them: ``shutdown_asyncgens`` closes it through the handle, and the finalizer, called when the
+    generator is garbage-collected while suspended, is told after `collect` is recorded — the
+    generator's async ``finally`` then runs on the loop, untraced, exactly as without gentrace.
+    Its ``__anext__`` is compiled when the C core is there, else `_PythonAsyncGeneratorSteps`'.
+    """
+
+    __slots__ = ()
 
     def _hook(self, make: Callable[..., Any], *args: Any) -> Any:
         # The real generator calls the hooks on its first operation: swap them for that call.
@@ -299,12 +352,8 @@ class AsyncGeneratorProxy(AsyncGenerator[Any, Any]):
         finally:
             sys.set_asyncgen_hooks(firstiter=firstiter, finalizer=finalizer)
 
-    def __aiter__(self) -> AsyncGeneratorProxy:
-        return self
-
-    def __anext__(self) -> AsyncStep:
-        if self._hooked:
-            return AsyncStep(self, ANEXT, None, self._agen.__anext__())
+    def _anext_first(self) -> AsyncStep:
+        # The first __anext__: the loop's hooks are called with the handle.
         return AsyncStep(self, ANEXT, None, self._hook(self._agen.__anext__))
 
     def asend(self, value: Any) -> AsyncStep:
@@ -417,28 +466,33 @@ pass_for(
 # -- coroutines ---------------------------------------------------------------------------------
 
 
-class CoroutineProxy(Coroutine[Any, Any, Any]):
-    """A traced coroutine: asyncio accepts it wherever it accepts a coroutine, and each step the
-    loop (or an ``await``) takes is recorded: ``send`` (also ``__next__``), ``throw``, ``close``.
-
-    ``inspect.iscoroutine()``, ``asyncio.iscoroutine()`` and ``inspect.isawaitable()`` are True
-    (`pass_for`). A traced coroutine never awaited still gets Python's "coroutine ... was never
-    awaited" warning, from the real coroutine.
-    """
+class _PythonCoroutineSteps:
+    """A traced coroutine's fields and ``send`` in Python: the twin of the compiled
+    ``_speedups.CoroutineSteps``."""
 
     __slots__ = ("__weakref__", "_coro", "_info", "_rec", "_ref")
+
+    if TYPE_CHECKING:  # CoroutineProxy's
+
+        def _ended(
+            self,
+            seq: int,
+            op: str,
+            arg: Any,
+            exc: BaseException,
+            before: str,
+            depth: int,
+            thread: str,
+            task: str | None,
+            start: int,
+            end: int,
+        ) -> None: ...
 
     def __init__(self, coro: CoroutineType[Any, Any, Any], recorder: Recorder, ref: InstanceRef) -> None:
         self._coro = coro
         self._rec = recorder
         self._ref = ref
         self._info: Info = ref.info
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        # Never refused, as a coroutine's __await__() is not (anext()'s awaitable asks for it at
-        # every step on 3.10 and 3.11); only `await` itself refuses a native coroutine that is
-        # being awaited already, which it cannot tell of a proxy (README, "Transparency").
-        return _CoroutineAwait(self)
 
     def send(self, value: Any = None) -> Any:
         """Send `value` into the coroutine, as `coroutine.send` does (``__next__`` sends None)."""
@@ -486,6 +540,31 @@ class CoroutineProxy(Coroutine[Any, Any, Any]):
         return result
 
     __next__ = send
+
+
+if TYPE_CHECKING or speedups is None:
+    _CoroutineBase = _PythonCoroutineSteps
+else:
+    _CoroutineBase = speedups.CoroutineSteps
+
+
+class CoroutineProxy(_CoroutineBase, Coroutine[Any, Any, Any]):
+    """A traced coroutine: asyncio accepts it wherever it accepts a coroutine, and each step the
+    loop (or an ``await``) takes is recorded: ``send`` (also ``__next__``), ``throw``, ``close``.
+
+    ``inspect.iscoroutine()``, ``asyncio.iscoroutine()`` and ``inspect.isawaitable()`` are True
+    (`pass_for`). A traced coroutine never awaited still gets Python's "coroutine ... was never
+    awaited" warning, from the real coroutine. Its ``send`` is compiled when the C core is there,
+    else `_PythonCoroutineSteps`'.
+    """
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        # Never refused, as a coroutine's __await__() is not (anext()'s awaitable asks for it at
+        # every step on 3.10 and 3.11); only `await` itself refuses a native coroutine that is
+        # being awaited already, which it cannot tell of a proxy (README, "Transparency").
+        return _CoroutineAwait(self)
 
     def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:
         """Raise an exception inside the coroutine, as `coroutine.throw` does."""
@@ -600,10 +679,7 @@ class _CoroutineAwait(CoroutineProxy):
     __slots__ = ()
 
     def __init__(self, proxy: CoroutineProxy) -> None:
-        self._coro = proxy._coro
-        self._rec = proxy._rec
-        self._ref = proxy._ref
-        self._info = proxy._info
+        super().__init__(proxy._coro, proxy._rec, proxy._ref)
 
     def __iter__(self) -> _CoroutineAwait:
         return self
@@ -658,18 +734,27 @@ def _strip_own_frames(exc: BaseException) -> None:
 
 
 _STEPS = (
-    AsyncStep.__next__,
+    _PythonAsyncStep.__next__,
     AsyncStep.send,
     AsyncStep.throw,
     AsyncStep.close,
     AsyncStep._step,
-    CoroutineProxy.send,
+    _PythonCoroutineSteps.send,
     CoroutineProxy.throw,
     CoroutineProxy.close,
     CoroutineProxy._step,
 )
 hide_from_warnings(*_STEPS)
 _OWN_CODES: frozenset[CodeType] = frozenset(step.__code__ for step in _STEPS)
+
+if speedups is not None:
+    speedups.configure_async(
+        (ANEXT, ACLOSE),
+        (AGEN_RUNNING, AGEN_SUSPENDED),
+        (CORO_RUNNING, CORO_SUSPENDED, CORO_CLOSED),
+        step=AsyncStep,
+        described=_described,
+    )
 
 
 def _fresh(frame: FrameType) -> bool:

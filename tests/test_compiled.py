@@ -7,6 +7,7 @@ compare the two directly, in subprocesses, on the same programs.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import shutil
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import sysconfig
 import weakref
-from collections.abc import Generator
+from collections.abc import AsyncGenerator, Generator
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,36 @@ def test_both_paths_record_and_write_the_same(tmp_path: Path) -> None:
         assert (tmp_path / "compiled" / name).read_bytes() == (tmp_path / "pure" / name).read_bytes(), name
 
 
+@needs_built
+def test_both_paths_record_and_write_the_same_for_async_code(tmp_path: Path) -> None:
+    # Random operations on async generators (anext, asend, athrow, aclose, async for, an awaitable
+    # closed half-way) and coroutines (gathered, awaited, stepped by hand), on an event loop.
+    worker = str(HERE / "differential_async_worker.py")
+    compiled = on_path(False, worker, "0", "300", str(tmp_path / "compiled"))
+    pure = on_path(True, worker, "0", "300", str(tmp_path / "pure"))
+    assert compiled.returncode == 0 and pure.returncode == 0, compiled.stderr + pure.stderr
+    assert compiled.stdout.count("-- scenario") == 300
+    assert compiled.stdout == pure.stdout
+    files = sorted(p.name for p in (tmp_path / "compiled").iterdir())
+    assert len(files) == 600
+    for name in files:
+        assert (tmp_path / "compiled" / name).read_bytes() == (tmp_path / "pure" / name).read_bytes(), name
+
+
+@needs_built
+@pytest.mark.parametrize(
+    ("pure", "bases"),
+    [(True, "_PythonAsyncStep _PythonAsyncGeneratorSteps _PythonCoroutineSteps"),
+     (False, "AsyncStepCore AsyncGeneratorSteps CoroutineSteps")],
+)  # fmt: skip
+def test_gentrace_pure_python_chooses_the_async_path(pure: bool, bases: str) -> None:
+    probe = (
+        "import gentrace.aproxy as a; "
+        "print(*[c.__mro__[1].__name__ for c in (a.AsyncStep, a.AsyncGeneratorProxy, a.CoroutineProxy)])"
+    )
+    assert on_path(pure, "-c", probe).stdout.strip() == bases
+
+
 class Marker:
     """A value whose references are counted: sent, yielded, returned and thrown many times."""
 
@@ -110,6 +141,65 @@ def test_values_through_steps_are_not_leaked_nor_freed_too_soon() -> None:
     gc.collect()
     error.__traceback__ = None
     assert (sys.getrefcount(value), sys.getrefcount(error)) == before
+    tracer.close()
+
+
+async def aecho() -> AsyncGenerator[Any, Any]:
+    received = yield
+    while received is not None:
+        received = yield received
+
+
+async def returning(value: Any) -> Any:
+    await asyncio.sleep(0)
+    return value
+
+
+def test_values_through_async_steps_are_not_leaked_nor_freed_too_soon() -> None:
+    value, error = Marker(), ValueError("thrown")
+    tracer = gentrace.Tracer(keep=0)
+
+    async def main() -> None:
+        for _ in range(1000):
+            agen = tracer.trace(aecho)()
+            await agen.__anext__()
+            assert await agen.asend(value) is value
+            with pytest.raises(ValueError) as raised:
+                await agen.athrow(error)
+            assert raised.value is error
+            del raised
+            agen = tracer.trace(aecho)()
+            async for _ in agen:
+                break
+            await agen.aclose()
+            assert await tracer.trace(returning)(value) is value
+            assert await asyncio.gather(tracer.trace(returning)(value)) == [value]
+
+    before = sys.getrefcount(value), sys.getrefcount(error)
+    asyncio.run(main())
+    gc.collect()
+    error.__traceback__ = None
+    assert (sys.getrefcount(value), sys.getrefcount(error)) == before
+    tracer.close()
+
+
+def test_a_traced_async_generator_or_coroutine_dropped_is_freed_at_once() -> None:
+    tracer = gentrace.Tracer(keep=0)
+
+    async def main() -> list[weakref.ref[Any]]:
+        agen = tracer.trace(aecho)()
+        await agen.__anext__()
+        await agen.asend(Marker())
+        coro = tracer.trace(returning)(Marker())
+        coro.send(None)  # suspended in asyncio.sleep(0)
+        return [weakref.ref(agen), weakref.ref(coro)]
+
+    gc.disable()  # freed by their reference counts, not by the collector
+    try:
+        gone = asyncio.run(main())
+        assert [ref() for ref in gone] == [None, None]
+    finally:
+        gc.enable()
     tracer.close()
 
 
