@@ -5,9 +5,10 @@
  * A `JsonLines` renders a record as `jsonl.JsonRenderer` does, byte for byte: the parts of a line
  * that repeat (an instance's name and place, its states, thread and task) come from the Python
  * renderer, once for each combination, and are remembered here; the seq, times and the values of
- * the common types (int, float, str, bytes, None, bool, small tuples and lists of them) are written
- * here. Any other record — an exception, a value of a class of the program's, a repr that would be
- * cut, a create with arguments, an iter() — is rendered by the Python renderer itself.
+ * the common types (int under 2**1024, float, str, bytes, None, bool, small tuples, lists and dicts
+ * of them) are written here. Any other record — an exception, a value of a class of the program's,
+ * a repr that would be cut, a create with arguments, an iter() — is rendered by the Python renderer
+ * itself.
  *
  * Given a `drain`, it is also a file sink's batch: `end(record)` adds the record's line, and calls
  * `drain()` (which writes `take()` to the file) first when the batch is full or its first line is
@@ -104,16 +105,30 @@ text_add(Text *t, const char *s, Py_ssize_t n)
 
 #define TEXT_LIT(t, s) text_add((t), (s), (Py_ssize_t)(sizeof(s) - 1))
 
+static const char two_digits[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 static inline int
 text_int(Text *t, long long v)
 {
     char digits[24];
     int i = (int)sizeof(digits);
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do {
-        digits[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    while (u >= 100) {  /* two digits a division */
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        digits[--i] = two_digits[d + 1];
+        digits[--i] = two_digits[d];
+    }
+    if (u >= 10) {
+        digits[--i] = two_digits[u * 2 + 1];
+        digits[--i] = two_digits[u * 2];
+    }
+    else {
+        digits[--i] = (char)('0' + u);
+    }
     if (v < 0) {
         digits[--i] = '-';
     }
@@ -287,30 +302,139 @@ exact_long(PyObject *obj, long long *out)
     return 1;
 }
 
-/* Whether repr(obj) is the builtin's, with no code of the program's in it, and printable: None, a
- * bool, an int that is not huge, a float, a str, bytes, or a small tuple or list of those. */
+/* An int whose repr is never cut here (as reprs.SMALL_INT bounds it). */
 static int
-plain_repr(PyObject *obj, int depth)
+small_int(PyObject *obj)
 {
-    if (obj == Py_None || PyBool_Check(obj) || PyFloat_CheckExact(obj) || PyUnicode_CheckExact(obj)
-        || PyBytes_CheckExact(obj)) {
-        return 1;
+    long long v;
+    return exact_long(obj, &v) && v > -SMALL_INT && v < SMALL_INT;
+}
+
+#define NOT_PLAIN -1
+#define TOO_LONG -2
+
+/* No more than len(repr(obj)), when that repr is the builtin's, with no code of the program's in
+ * it, and printable: None, a bool, an int that is not huge, a float, a str, bytes, or a small tuple,
+ * list or dict of those (nested). NOT_PLAIN if it is not one of those; TOO_LONG if it is longer than
+ * `limit`. */
+static Py_ssize_t
+plain_least(PyObject *obj, Py_ssize_t limit, int depth)
+{
+    Py_ssize_t least;
+    if (obj == Py_None || obj == Py_True) {
+        least = 4;
+    }
+    else if (obj == Py_False) {
+        least = 5;
+    }
+    else if (PyFloat_CheckExact(obj)) {
+        least = 3; /* 0.0, inf, nan */
+    }
+    else if (PyLong_CheckExact(obj)) {
+        least = small_int(obj) ? 1 : NOT_PLAIN;
+    }
+    else if (PyUnicode_CheckExact(obj)) {
+        least = PyUnicode_GET_LENGTH(obj) + 2;
+    }
+    else if (PyBytes_CheckExact(obj)) {
+        least = PyBytes_GET_SIZE(obj) + 3;
+    }
+    else if (depth >= CONTAINER_DEPTH) {
+        least = NOT_PLAIN;
+    }
+    else if (PyTuple_CheckExact(obj) || PyList_CheckExact(obj)) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(obj);
+        if (n > CONTAINER_ITEMS) {
+            return NOT_PLAIN;
+        }
+        /* the brackets, ", " between items, and a 1-tuple's comma */
+        least = n == 0 ? 2 : 2 * n + (n == 1 && PyTuple_CheckExact(obj));
+        for (Py_ssize_t i = 0; i < n && least <= limit; i++) {
+            Py_ssize_t item = plain_least(PySequence_Fast_GET_ITEM(obj, i), limit - least, depth + 1);
+            if (item < 0) {
+                return item;
+            }
+            least += item;
+        }
+    }
+    else if (PyDict_CheckExact(obj)) {
+        Py_ssize_t n = PyDict_GET_SIZE(obj), at = 0;
+        if (n > CONTAINER_ITEMS) {
+            return NOT_PLAIN;
+        }
+        least = n == 0 ? 2 : 4 * n; /* the braces, ": " in each item and ", " between them */
+        PyObject *key, *value;
+        while (least <= limit && PyDict_Next(obj, &at, &key, &value)) {
+            Py_ssize_t item = plain_least(key, limit - least, depth + 1);
+            if (item >= 0) {
+                least += item;
+                item = plain_least(value, limit - least, depth + 1);
+            }
+            if (item < 0) {
+                return item;
+            }
+            least += item;
+        }
+    }
+    else {
+        least = NOT_PLAIN;
+    }
+    return least > limit ? TOO_LONG : least;
+}
+
+/* repr(obj), when it is what reprs.safe_repr(obj, limit) shows, whole: a plain value (plain_least)
+ * or an int too big for a number here but under 2**1024 (at most 309 digits: quick to write). A new
+ * reference, or NULL, with no error if it is not such a value or is longer than `limit`. */
+static PyObject *
+whole_repr(PyObject *obj, Py_ssize_t limit)
+{
+    if (PyLong_CheckExact(obj) && !small_int(obj)) {
+        if (PyLong_AsDouble(obj) == -1.0 && PyErr_Occurred()) {
+            if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+                PyErr_Clear(); /* huge: its repr is cut, or too long to make (the Python renderer's) */
+            }
+            return NULL;
+        }
+    }
+    else if (plain_least(obj, limit, 0) < 0) {
+        return NULL;
+    }
+    PyObject *repr = PyObject_Repr(obj);
+    if (repr != NULL && PyUnicode_GET_LENGTH(repr) > limit) {
+        Py_CLEAR(repr);
+    }
+    return repr;
+}
+
+/* The repr of None, a bool, an int that is not huge or a float, which is never cut in JSON: 1 if
+ * written, 0 if `obj` is none of those, -1 on error. */
+static int
+write_number(Text *t, PyObject *obj)
+{
+    if (obj == Py_None) {
+        return TEXT_LIT(t, "None") < 0 ? -1 : 1;
+    }
+    if (obj == Py_True) {
+        return TEXT_LIT(t, "True") < 0 ? -1 : 1;
+    }
+    if (obj == Py_False) {
+        return TEXT_LIT(t, "False") < 0 ? -1 : 1;
     }
     if (PyLong_CheckExact(obj)) {
         long long v;
-        return exact_long(obj, &v) && v > -SMALL_INT && v < SMALL_INT;
-    }
-    if ((PyTuple_CheckExact(obj) || PyList_CheckExact(obj)) && depth < CONTAINER_DEPTH) {
-        Py_ssize_t n = PySequence_Fast_GET_SIZE(obj);
-        if (n > CONTAINER_ITEMS) {
+        if (!exact_long(obj, &v) || v <= -SMALL_INT || v >= SMALL_INT) {
             return 0;
         }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            if (!plain_repr(PySequence_Fast_GET_ITEM(obj, i), depth + 1)) {
-                return 0;
-            }
+        return text_int(t, v) < 0 ? -1 : 1;
+    }
+    if (PyFloat_CheckExact(obj)) {
+        char *repr = PyOS_double_to_string(PyFloat_AS_DOUBLE(obj), 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+        if (repr == NULL) {
+            return -1;
         }
-        return 1;
+        int failed = text_add(t, repr, (Py_ssize_t)strlen(repr)) < 0;
+        PyMem_Free(repr);
+        return failed ? -1 : 1;
     }
     return 0;
 }
@@ -321,63 +445,23 @@ plain_repr(PyObject *obj, int depth)
 static int
 write_value(JsonLines *self, Text *t, PyObject *obj, int plain)
 {
-    if (obj == Py_None) {
-        return TEXT_LIT(t, "\"None\"") < 0 ? -1 : 1;
-    }
-    if (obj == Py_True) {
-        return TEXT_LIT(t, "\"True\"") < 0 ? -1 : 1;
-    }
-    if (obj == Py_False) {
-        return TEXT_LIT(t, "\"False\"") < 0 ? -1 : 1;
-    }
-    if (PyLong_CheckExact(obj)) {
-        long long v;
-        if (!exact_long(obj, &v) || v <= -SMALL_INT || v >= SMALL_INT) {
-            return 0; /* a huge int's repr may be cut, and costs: the Python renderer's */
-        }
-        if (TEXT_LIT(t, "\"") < 0 || text_int(t, v) < 0 || TEXT_LIT(t, "\"") < 0) {
-            return -1;
-        }
-        return 1;
-    }
-    if (PyFloat_CheckExact(obj)) {
-        char *repr = PyOS_double_to_string(PyFloat_AS_DOUBLE(obj), 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
-        if (repr == NULL) {
-            return -1;
-        }
-        int failed = TEXT_LIT(t, "\"") < 0 || text_add(t, repr, (Py_ssize_t)strlen(repr)) < 0
-                     || TEXT_LIT(t, "\"") < 0;
-        PyMem_Free(repr);
-        return failed ? -1 : 1;
-    }
-    if (plain) {
-        return 0;
-    }
-    /* A str, bytes or container: its repr is at least as long as its length, and shown whole. */
-    Py_ssize_t least;
-    if (PyUnicode_CheckExact(obj)) {
-        least = PyUnicode_GET_LENGTH(obj) + 2;
-    }
-    else if (PyBytes_CheckExact(obj)) {
-        least = PyBytes_GET_SIZE(obj) + 3;
-    }
-    else if (plain_repr(obj, 0)) {
-        least = 2;
-    }
-    else {
-        return 0;
-    }
-    if (least > self->limit) {
-        return 0;
-    }
-    PyObject *repr = PyObject_Repr(obj);
-    if (repr == NULL) {
+    Py_ssize_t mark = t->len;
+    if (TEXT_LIT(t, "\"") < 0) {
         return -1;
     }
-    int done = 0;
-    if (PyUnicode_GET_LENGTH(repr) <= self->limit) {
-        done = text_json_string(t, repr) < 0 ? -1 : 1;
+    int done = write_number(t, obj);
+    if (done == 1) {
+        return TEXT_LIT(t, "\"") < 0 ? -1 : 1;
     }
+    t->len = mark;
+    if (done < 0 || plain) {
+        return done;
+    }
+    PyObject *repr = whole_repr(obj, self->limit);
+    if (repr == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    done = text_json_string(t, repr) < 0 ? -1 : 1;
     Py_DECREF(repr);
     return done;
 }
@@ -511,8 +595,7 @@ finally:
 static int
 is_plain(PyObject *obj)
 {
-    return obj == Py_None || PyBool_Check(obj) || PyFloat_CheckExact(obj)
-           || (PyLong_CheckExact(obj) && plain_repr(obj, 0));
+    return obj == Py_None || PyBool_Check(obj) || PyFloat_CheckExact(obj) || small_int(obj);
 }
 
 /* The record's line into `t` (no newline): 1 if written, 0 if the Python renderer must render it
@@ -618,12 +701,30 @@ JsonLines_render(JsonLines *self, PyObject *record)
     return line;
 }
 
+/* A str's UTF-8; a lone surrogate (a path's undecodable byte, say) as a log file writes it, with
+ * "backslashreplace" (sinks.open_log). */
 static int
 text_utf8(Text *t, PyObject *s)
 {
+    if (PyUnicode_IS_ASCII(s)) {
+        return text_add(t, (const char *)PyUnicode_DATA(s), PyUnicode_GET_LENGTH(s));
+    }
     Py_ssize_t n;
     const char *data = PyUnicode_AsUTF8AndSize(s, &n);
-    return data == NULL ? -1 : text_add(t, data, n);
+    if (data != NULL) {
+        return text_add(t, data, n);
+    }
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+        return -1;
+    }
+    PyErr_Clear();
+    PyObject *bytes = PyUnicode_AsEncodedString(s, "utf-8", "backslashreplace");
+    if (bytes == NULL) {
+        return -1;
+    }
+    int failed = text_add(t, PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes));
+    Py_DECREF(bytes);
+    return failed;
 }
 
 /* -- a file's batch (JsonLines' and TextLines'): lines waiting, and when the first came ----- */
@@ -674,6 +775,16 @@ batch_take(Text *batch)
         batch_emptied(batch);
     }
     return text;
+}
+
+static PyObject *
+batch_take_bytes(Text *batch)
+{
+    PyObject *data = PyBytes_FromStringAndSize(batch->data, batch->len);
+    if (data != NULL) {
+        batch_emptied(batch);
+    }
+    return data;
 }
 
 static PyObject *
@@ -728,11 +839,7 @@ static PyObject *
 JsonLines_take_bytes(JsonLines *self, PyObject *unused)
 {
     (void)unused;
-    PyObject *data = PyBytes_FromStringAndSize(self->batch.data, self->batch.len);
-    if (data != NULL) {
-        batch_emptied(&self->batch);
-    }
-    return data;
+    return batch_take_bytes(&self->batch);
 }
 
 static PyObject *
@@ -927,6 +1034,7 @@ typedef struct {
     PyObject *writer;     /* NULL until prepared */
     PyObject *sends, *send_parts, *fixed, *ends, *end_parts; /* the writer's TextSteps' */
     int busy;             /* Python code of the sink's is running */
+    PyObject *open_seq;   /* the writer's, kept here while no Python code of the sink's runs */
     StartParts starts[CACHE_SIZE];
     EndParts endings[CACHE_SIZE];
     Text batch;
@@ -976,52 +1084,41 @@ write_shown(Text *t, PyObject *obj, Py_ssize_t limit, int *ascii)
 {
     *ascii = 1;
     Py_ssize_t mark = t->len;
-    if (obj == Py_None || PyBool_Check(obj) || PyLong_CheckExact(obj) || PyFloat_CheckExact(obj)) {
-        /* As write_value writes it, without the quotes. */
-        Text quoted;
-        text_init(&quoted);
-        int done = write_value(NULL, &quoted, obj, 1);
-        if (done == 1 && (quoted.len - 2 > limit || text_add(t, quoted.data + 1, quoted.len - 2) < 0)) {
-            done = quoted.len - 2 > limit ? 0 : -1;
-        }
-        text_free(&quoted);
+    int done = write_number(t, obj);
+    if (done == 1 && t->len - mark > limit) {
+        t->len = mark; /* a number cut: the Python path's */
+        return 0;
+    }
+    if (done != 0) {
         return done;
     }
-    Py_ssize_t least;
-    if (PyUnicode_CheckExact(obj)) {
-        least = PyUnicode_GET_LENGTH(obj) + 2;
-    }
-    else if (PyBytes_CheckExact(obj)) {
-        least = PyBytes_GET_SIZE(obj) + 3;
-    }
-    else if (plain_repr(obj, 0)) {
-        least = 2;
-    }
-    else {
-        return 0;
-    }
-    if (least > limit) {
-        return 0;
-    }
-    PyObject *repr = PyObject_Repr(obj);
+    PyObject *repr = whole_repr(obj, limit);
     if (repr == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    *ascii = PyUnicode_IS_ASCII(repr);
+    done = text_utf8(t, repr) < 0 ? -1 : 1;
+    Py_DECREF(repr);
+    return done;
+}
+
+/* The writer's open_seq (the seq whose `>>>` line was written last, nothing after) is read once it
+ * is prepared and after its Python code ran, and given back to it before that code runs. */
+static int
+open_from_writer(TextLines *self)
+{
+    PyObject *open_seq = PyObject_GetAttr(self->writer, open_seq_str);
+    if (open_seq == NULL) {
         return -1;
     }
-    int done = 0;
-    if (PyUnicode_GET_LENGTH(repr) <= limit) {
-        *ascii = PyUnicode_IS_ASCII(repr);
-        if (*ascii) {
-            done = text_add(t, (const char *)PyUnicode_DATA(repr), PyUnicode_GET_LENGTH(repr)) < 0 ? -1 : 1;
-        }
-        else {
-            done = text_utf8(t, repr) < 0 ? -1 : 1;
-        }
-    }
-    Py_DECREF(repr);
-    if (done != 1) {
-        t->len = mark;
-    }
-    return done;
+    Py_XSETREF(self->open_seq, open_seq);
+    return 0;
+}
+
+static int
+open_to_writer(TextLines *self)
+{
+    return PyObject_SetAttr(self->writer, open_seq_str, self->open_seq);
 }
 
 static int
@@ -1064,17 +1161,26 @@ TextLines_ready(TextLines *self)
     self->fixed = fixed;
     self->ends = ends;
     self->end_parts = end_parts;
+    if (open_from_writer(self) < 0) {
+        Py_CLEAR(self->writer); /* prepared again next time */
+        return -1;
+    }
     return 0;
 }
 
-/* The Python path's text of a record, added to the batch whole. */
+/* The Python path's text of a record, added to the batch whole. The writer's open_seq is its own
+ * while Python code of the sink's runs. */
 static int
 text_fallback(TextLines *self, PyObject *func, PyObject *record)
 {
+    if (self->busy == 0 && open_to_writer(self) < 0) {
+        return -1;
+    }
     self->busy++;
     PyObject *text = PyObject_CallOneArg(func, record);
     self->busy--;
-    if (text == NULL) {
+    if (text == NULL || (self->busy == 0 && open_from_writer(self) < 0)) {
+        Py_XDECREF(text);
         return -1;
     }
     int failed = !PyUnicode_Check(text) || text_utf8(&self->batch, text) < 0;
@@ -1251,16 +1357,8 @@ end_line(TextLines *self, Text *t, PyObject *record)
     }
     int op = name_of(rec[OP], op_strs, op_names, OP_NAMED);
     if (op == OP_CREATE || op == OP_COLLECT || op == OP_ITER || op == OP_AITER || op == OP_LEAVE
-        || name_of(rec[OUTCOME], outcome_strs, outcome_names, OUT_NAMED) != OUT_YIELD) {
-        return 0;
-    }
-    PyObject *open_seq = PyObject_GetAttr(self->writer, open_seq_str);
-    if (open_seq == NULL) {
-        return -1;
-    }
-    int right_after = exact_long(open_seq, &open) && open == seq;
-    Py_DECREF(open_seq);
-    if (!right_after) {
+        || name_of(rec[OUTCOME], outcome_strs, outcome_names, OUT_NAMED) != OUT_YIELD
+        || !exact_long(self->open_seq, &open) || open != seq) {
         return 0;
     }
     EndParts *p = get_end_parts(self, record, rec, lasti, depth);
@@ -1279,13 +1377,13 @@ end_line(TextLines *self, Text *t, PyObject *record)
         }
         if (done == 1) {
             Py_ssize_t pad = width - shown - PyUnicode_GET_LENGTH(reset);
-            if (text_utf8(t, reset) < 0 || text_reserve(t, pad > 0 ? pad : 0) < 0) {
+            pad = pad > 0 ? pad : 0;
+            if (text_utf8(t, reset) < 0 || text_reserve(t, pad) < 0) {
                 done = -1;
             }
             else {
-                for (; pad > 0; pad--) {
-                    t->data[t->len++] = ' ';
-                }
+                memset(t->data + t->len, ' ', pad);
+                t->len += pad;
                 done = text_utf8(t, comment) < 0 ? -1 : 1;
             }
         }
@@ -1313,9 +1411,11 @@ TextLines_step(TextLines *self, PyObject *record, int start)
         text_init(&line);
         done = start ? start_line(self, &line, record) : end_line(self, &line, record);
         if (done == 1) {
-            if (PyObject_SetAttr(self->writer, open_seq_str, start ? PyTuple_GET_ITEM(record, SEQ) : Py_None) < 0
-                || text_add(&self->batch, line.data, line.len) < 0) {
+            if (text_add(&self->batch, line.data, line.len) < 0) {
                 done = -1;
+            }
+            else {
+                Py_XSETREF(self->open_seq, Py_NewRef(start ? PyTuple_GET_ITEM(record, SEQ) : Py_None));
             }
         }
         text_free(&line);
@@ -1352,6 +1452,13 @@ TextLines_take(TextLines *self, PyObject *unused)
 {
     (void)unused;
     return batch_take(&self->batch);
+}
+
+static PyObject *
+TextLines_take_bytes(TextLines *self, PyObject *unused)
+{
+    (void)unused;
+    return batch_take_bytes(&self->batch);
 }
 
 static int
@@ -1392,6 +1499,7 @@ TextLines_traverse(TextLines *self, visitproc visit, void *arg)
     Py_VISIT(self->drain);
     Py_VISIT(self->loop);
     Py_VISIT(self->writer);
+    Py_VISIT(self->open_seq);
     Py_VISIT(self->sends);
     Py_VISIT(self->send_parts);
     Py_VISIT(self->fixed);
@@ -1418,6 +1526,7 @@ TextLines_clear(TextLines *self)
     Py_CLEAR(self->drain);
     Py_CLEAR(self->loop);
     Py_CLEAR(self->writer);
+    Py_CLEAR(self->open_seq);
     Py_CLEAR(self->sends);
     Py_CLEAR(self->send_parts);
     Py_CLEAR(self->fixed);
@@ -1444,6 +1553,8 @@ static PyMethodDef TextLines_methods[] = {
     {"end", (PyCFunction)TextLines_end, METH_O, "An operation ended: its line(s) to the batch."},
     {"append", (PyCFunction)TextLines_append, METH_O, "Add text (whole lines) to the batch."},
     {"take", (PyCFunction)TextLines_take, METH_NOARGS, "The batch's text; the batch is emptied."},
+    {"take_bytes", (PyCFunction)TextLines_take_bytes, METH_NOARGS,
+     "The batch's text in UTF-8; the batch is emptied."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -113,9 +113,9 @@ class JsonRenderer:
     and for the common step all of the line but its seq, arg, value and times — are built once and
     remembered; the output is a pure function of the record all the same.
 
-    Compiled (`gentrace.compiled`), the lines of the common records — numbers, str, bytes, None,
-    bools and small tuples and lists as values and args, no exception — are written in C from the
-    same parts, and every other line here.
+    Compiled (`gentrace.compiled`), the lines of the common records — numbers (ints under 2**1024),
+    str, bytes, None, bools and small tuples, lists and dicts of them as values and args, no
+    exception — are written in C from the same parts, and every other line here.
     """
 
     __slots__ = ("_compiled", "_heads", "_steps", "_threads", "_wheres", "limit", "origin")

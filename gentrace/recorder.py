@@ -160,6 +160,7 @@ class Recorder(object if TYPE_CHECKING or speedups is None else speedups.Recorde
         # none: the sink's frames are gentrace's), written in order at the next chance.
         self._deferred: list[tuple[Callable[[Record], Any], Record]] = []
         self.emit: Callable[[Record], Any] = self._make_emit()
+        self.start: Callable[[Record], Any] = self._make_start()
         self.closed = False
         self._on_collect = self._collected  # one bound method for every instance's weak reference
         self._numbers: dict[str, Iterator[int]] = {}  # per base name: the next N of NAME#N
@@ -178,6 +179,7 @@ class Recorder(object if TYPE_CHECKING or speedups is None else speedups.Recorde
         if sink.wants_start:
             self.starters.append(sink)
             self.starting = True
+            self.start = self._make_start()
         self.emit = self._make_emit()
 
     def _make_emit(self) -> Callable[[Record], Any]:
@@ -228,8 +230,14 @@ class Recorder(object if TYPE_CHECKING or speedups is None else speedups.Recorde
 
         return emit
 
-    def start(self, record: Record) -> None:
-        """Tell the sinks that want it that an operation is starting."""
+    def _make_start(self) -> Callable[[Record], Any]:
+        if speedups is not None and len(self.starters) == 1:
+            lone: Callable[[Record], Any] = speedups.LoneEmit(self.starters[0].start, self._deferred, self)
+            return lone  # the compiled twin of `_start_all` for one sink, as for `emit_one`
+        return self._start_all
+
+    def _start_all(self, record: Record) -> None:
+        """Tell the sinks that want it that an operation is starting (`start`)."""
         deferred = self._deferred
         if deferred and not self._catch_up():
             deferred.extend((sink.start, record) for sink in self.starters)

@@ -157,6 +157,7 @@ class TextSink(Sink):
         # Compiled, a file's common steps are written in C, in batches of their own, and every
         # other line through the Python methods below (under the lock).
         self._compiled: Any = None
+        self._binary: Any = None
         if self._batching:
             _batched.add(self)
             if speedups is not None and locals is None and not timings:
@@ -165,6 +166,12 @@ class TextSink(Sink):
                 )
                 self.start = self._compiled.start  # type: ignore[method-assign]
                 self.end = self._compiled.end  # type: ignore[method-assign]
+                # Everything written to the file goes through the batch, which holds the bytes
+                # `open_log`'s encoding makes of it: they go to the file as they are.
+                if getattr(target, "encoding", None) in ("utf-8", "UTF-8") and (
+                    getattr(target, "errors", None) == "backslashreplace"
+                ):
+                    self._binary = getattr(target, "buffer", None)
 
     def _configure(self, stream: IO[str]) -> None:
         tty = not self._file and is_terminal(stream)
@@ -239,6 +246,12 @@ class TextSink(Sink):
         with self._lock:
             self._written = _monotonic()
             if self._stream is not None:
+                if self._binary is not None:
+                    data = self._compiled.take_bytes()
+                    if data:
+                        self._binary.write(data)
+                    self._binary.flush()
+                    return
                 if self._compiled is not None:
                     text = self._compiled.take()
                     if text:

@@ -1,11 +1,12 @@
 """The compiled renderers write exactly what the Python renderers write.
 
-`gentrace._speedups.JsonLines` writes the common records in C (numbers, str, bytes, None, bools,
-small tuples and lists; no exception) and hands every other one to the Python renderer. Here both
-render random records with plain and odd values — huge ints, nan and -0.0, control characters,
-surrogates, failing reprs, reprs cut by max_repr — and must agree byte for byte; and the batch a
-file sink writes holds the same lines, in order. Likewise `TextLines`, a text log file's common
-steps: the files written by both paths are the same.
+`gentrace._speedups.JsonLines` writes the common records in C (numbers, big ints under 2**1024,
+str, bytes, None, bools, small tuples, lists and dicts of them; no exception) and hands every other
+one to the Python renderer. Here both render random records with plain and odd values — huge ints,
+nan and -0.0, control characters, surrogates, odd dict keys, nesting, failing reprs, reprs cut by
+max_repr — and must agree byte for byte; and the batch a file sink writes holds the same lines, in
+order. Likewise `TextLines`, a text log file's common steps: the files written by both paths are the
+same.
 """
 
 from __future__ import annotations
@@ -111,6 +112,18 @@ COMMON: list[Any] = [
     [],
     [1, "a", None, 2.5, b"b", (True, [False, 0])],
     ("x" * 50, "y" * 50),
+    2**62,
+    -(2**62),
+    2**70,
+    -(2**1023),
+    2**1000 + 1,
+    {},
+    {"k": 1},
+    {"a": [1, (2.5, None)], 3: b"x", None: True, 1.5: {"deep": ()}},
+    {False: 0, True: 1, -2.5: "float", math.nan: "nan", (1, "t"): "tuple key"},
+    {'say "hi"\n': "naïve ☃", "\x1b[2J": "\u202e"},
+    dict.fromkeys(range(16)),
+    [[[1]], {"k": [2]}],
 ]
 
 
@@ -134,7 +147,8 @@ def test_the_common_records_are_rendered_in_c_as_in_python() -> None:
 @pytest.mark.parametrize(
     "rec",
     [
-        record(value=2**62),
+        record(value=2**1024),
+        record(value=-(10**400)),
         record(value=10**5000),
         record(value="x" * 2000),
         record(value=b"x" * 2000),
@@ -143,9 +157,16 @@ def test_the_common_records_are_rendered_in_c_as_in_python() -> None:
         record(value=Colour.RED),
         record(value=BadRepr()),
         record(value=EmptyRepr()),
-        record(value={"k": 1}),
         record(value=list(range(100))),
+        record(value=dict.fromkeys(range(17))),
+        record(value={"k": 2**70}),
+        record(value={"k": Colour.RED}),
+        record(value={Colour.RED: 1}),
+        record(value={"x" * 2000: 1}),
+        record(value={"k": "v" * 2000}),
         record(value=[[[[1]]]]),
+        record(value={1: {2: {3: {}}}}),
+        record(value=[[["x" * 400] * 3] * 3]),
         record("throw", ValueError("x"), None),
         record(NEXT, Default(3), None, outcome="return"),
         record(SEND, LOOP, None),
@@ -221,9 +242,22 @@ scalars = (
     | st.builds(ValueError, odd_text)
     | st.builds(BadRepr)
 )
+keys = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True)
+    | odd_text
+    | st.tuples(st.integers(), odd_text)
+    | st.just(Colour.RED)
+)
 values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=20) | st.lists(inner, max_size=20).map(tuple),
+    scalars | st.integers(min_value=2**1000, max_value=2**1100),
+    lambda inner: (
+        st.lists(inner, max_size=20)
+        | st.lists(inner, max_size=20).map(tuple)
+        | st.dictionaries(keys, inner, max_size=20)
+    ),
     max_leaves=30,
 )
 fields = st.fixed_dictionaries(
@@ -313,7 +347,7 @@ class CountingSink(sinks.TextSink):
 def test_a_text_files_common_steps_are_written_in_c_as_in_python() -> None:
     events = []
     for seq, (op, value) in enumerate(itertools.product((NEXT, SEND, "anext", "asend"), COMMON), 1):
-        if isinstance(value, str) and not value.isascii():
+        if not repr(value).isascii():
             continue  # padded by the columns it takes: written in Python
         rec = record(op, value if op in (SEND, "asend") else None, value, seq=seq)
         events += [("start", rec), ("end", rec)]
@@ -326,8 +360,14 @@ def test_a_text_files_common_steps_are_written_in_c_as_in_python() -> None:
     assert stream.text == file_log(events, None, compiled=False)
 
 
+# The text log's fields, or the same with an arg and a value drawn as the JSON test draws them.
+text_draws = text_fields | st.builds(
+    lambda f, arg, value: {**f, "arg": arg, "value": value}, text_fields, values, values
+)
+
+
 @settings(max_examples=150, deadline=None, database=None)
-@given(st.lists(text_fields, min_size=1, max_size=16), st.sampled_from(LIMITS))
+@given(st.lists(text_draws, min_size=1, max_size=16), st.sampled_from(LIMITS))
 def test_random_sequences_log_to_a_file_in_c_as_in_python(
     draws: list[dict[str, Any]], limit: int | None
 ) -> None:
@@ -375,3 +415,22 @@ def test_a_traced_program_logs_to_a_file_in_c_as_in_python(tmp_path: Path) -> No
     with mock.patch.object(sinks, "speedups", None):
         python = run(tmp_path / "py.log")
     assert compiled == python
+
+
+def test_a_path_with_an_undecodable_byte_is_logged_as_python_logs_it(tmp_path: Path) -> None:
+    # Such a file name holds a lone surrogate, which the log file writes escaped.
+    namespace: dict[str, Any] = {}
+    exec(compile("def gen():\n    yield 1\n    yield {'k': 2**70}\n", "/tmp/odd\udcff.py", "exec"), namespace)
+
+    def run(path: Path) -> bytes:
+        t = gentrace.Tracer(out=path, clock=FakeClock())
+        for _ in t.wrap(namespace["gen"]()):
+            pass
+        t.close()
+        return path.read_bytes()
+
+    compiled = run(tmp_path / "c.log")
+    with mock.patch.object(sinks, "speedups", None):
+        python = run(tmp_path / "py.log")
+    assert compiled == python
+    assert b"/tmp/odd\\udcff.py:1" in compiled
