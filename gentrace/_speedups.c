@@ -65,8 +65,12 @@ read_clock(PyObject *clock, long long *now)
 
 /* -- per thread: [depth, name], shared with the Python code (recorder.thread_state.s) ------- */
 
+/* The last thread's list, by the thread state's id (never reused): steps mostly run on one thread. */
+static PyObject *cached_thread_list;
+static uint64_t cached_thread_id;
+
 static PyObject *
-thread_list(void)  /* borrowed */
+thread_list_slow(void)  /* borrowed */
 {
     PyObject *dict = PyThreadState_GetDict();
     if (dict == NULL) {
@@ -89,6 +93,21 @@ thread_list(void)  /* borrowed */
     int failed = PyDict_SetItem(dict, str_thread_key, st);
     Py_DECREF(st);  /* the thread's dict holds it */
     return failed ? NULL : st;
+}
+
+static PyObject *
+thread_list(void)  /* borrowed */
+{
+    uint64_t id = PyThreadState_GetID(PyThreadState_Get());
+    if (cached_thread_list != NULL && cached_thread_id == id) {
+        return cached_thread_list;
+    }
+    PyObject *st = thread_list_slow();
+    if (st != NULL) {
+        Py_XSETREF(cached_thread_list, Py_NewRef(st));
+        cached_thread_id = id;
+    }
+    return st;
 }
 
 typedef struct {
@@ -118,13 +137,64 @@ static PyTypeObject ThreadStateType = {
     .tp_new = PyType_GenericNew,
 };
 
+/* -- Counter: the seqs, as itertools.count(start) gives them, but read in C without an int ---- */
+
+typedef struct {
+    PyObject_HEAD
+    long long next;
+} Counter;
+
+static PyObject *
+counter_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"start", NULL};
+    long long start = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|L:Counter", kwlist, &start)) {
+        return NULL;
+    }
+    Counter *self = (Counter *)type->tp_alloc(type, 0);
+    if (self != NULL) {
+        self->next = start;
+    }
+    return (PyObject *)self;
+}
+
+static PyObject *
+counter_iternext(Counter *self)
+{
+    if (self->next == LLONG_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "gentrace: seq past 2**63 - 1");
+        return NULL;
+    }
+    return PyLong_FromLongLong(self->next++);
+}
+
+static PyObject *
+counter_repr(Counter *self)
+{
+    return PyUnicode_FromFormat("Counter(%lld)", self->next);
+}
+
+static PyTypeObject CounterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "gentrace._speedups.Counter",
+    .tp_basicsize = sizeof(Counter),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Counter(start=0): start, start + 1, ... as itertools.count, which a compiled step "
+              "reads without making an int.",
+    .tp_repr = (reprfunc)counter_repr,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)counter_iternext,
+    .tp_new = counter_new,
+};
+
 /* -- RecorderCore: the fields of Recorder a step reads ------------------------------------- */
 
 typedef struct {
     PyObject_HEAD
     PyObject *counter;
-    PyObject *limit;
-    PyObject *latest;
+    long long limit;
+    long long latest;
     PyObject *clock;
     PyObject *tasks;
     PyObject *starting;
@@ -135,8 +205,6 @@ static int
 core_traverse(RecorderCore *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->counter);
-    Py_VISIT(self->limit);
-    Py_VISIT(self->latest);
     Py_VISIT(self->clock);
     Py_VISIT(self->tasks);
     Py_VISIT(self->starting);
@@ -148,8 +216,6 @@ static int
 core_clear(RecorderCore *self)
 {
     Py_CLEAR(self->counter);
-    Py_CLEAR(self->limit);
-    Py_CLEAR(self->latest);
     Py_CLEAR(self->clock);
     Py_CLEAR(self->tasks);
     Py_CLEAR(self->starting);
@@ -168,13 +234,23 @@ core_dealloc(RecorderCore *self)
 #define CORE_MEMBER(name, doc) {#name, T_OBJECT_EX, offsetof(RecorderCore, name), 0, doc}
 
 static PyMemberDef core_members[] = {
-    CORE_MEMBER(counter, "The next seq: an iterator of ints."),
-    CORE_MEMBER(limit, "The last seq recorded (max_events); -1 once recording stopped."),
-    CORE_MEMBER(latest, "The seq of the latest operation started."),
+    CORE_MEMBER(counter, "The next seq: an iterator of ints (a Counter, which a step reads in C)."),
+    {"limit", T_LONGLONG, offsetof(RecorderCore, limit), 0,
+     "The last seq recorded (max_events); -1 once recording stopped."},
+    {"latest", T_LONGLONG, offsetof(RecorderCore, latest), 0, "The seq of the latest operation started."},
     CORE_MEMBER(clock, "The clock, in ns."),
     CORE_MEMBER(tasks, "asyncio's table of running tasks, or None."),
     CORE_MEMBER(starting, "Whether a sink wants each operation's start."),
     CORE_MEMBER(emit, "Where each record goes."),
+    {NULL},
+};
+
+static PyObject *core_adopt(RecorderCore *self, PyObject *const *args, Py_ssize_t nargs);
+
+static PyMethodDef core_methods[] = {
+    {"adopt", (PyCFunction)(void (*)(void))core_adopt, METH_FASTCALL,
+     "adopt(gen, name, func, arg, proxy_type, state, frame_attr): name a new instance of the traced "
+     "function `func`, put `proxy_type` around it and record its creation; the proxy."},
     {NULL},
 };
 
@@ -188,6 +264,7 @@ static PyTypeObject RecorderCoreType = {
     .tp_clear = (inquiry)core_clear,
     .tp_dealloc = (destructor)core_dealloc,
     .tp_members = core_members,
+    .tp_methods = core_methods,
     .tp_new = PyType_GenericNew,
 };
 
@@ -729,45 +806,47 @@ emit_record(RecorderCore *rec, const Rec *r)
     return 0;
 }
 
-/* The next seq, taken from the recorder's counter (a new reference in *seq, its value in *number)
- * and made the latest: 0. Past max_events: 1, after Recorder.overflow(seq), nothing to record;
- * -1 on an error. */
 static int
-take_seq(RecorderCore *rec, PyObject **seq, Py_ssize_t *number)
+recorder_ready(RecorderCore *rec)
 {
-    PyObject *got = Py_TYPE(rec->counter)->tp_iternext(rec->counter);
-    if (got == NULL) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetNone(PyExc_StopIteration);
-        }
+    if (rec->counter == NULL || rec->clock == NULL || rec->emit == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "gentrace: the recorder is not set up");
         return -1;
     }
-    Py_ssize_t limit = PyLong_AsSsize_t(rec->limit);
-    *number = PyLong_AsSsize_t(got);
-    int over;
-    if ((limit == -1 || *number == -1) && PyErr_Occurred()) {
-        PyErr_Clear();  /* not machine ints: a seq past sys.maxsize is past any limit */
-        over = PyObject_RichCompareBool(got, rec->limit, Py_GT);
-        if (over == 0) {
-            over = -1;
-            PyErr_SetString(PyExc_OverflowError, "gentrace: seq past sys.maxsize");
-        }
+    return 0;
+}
+
+/* The next seq, taken from the recorder's counter into *number and made the latest: 0. Past
+ * max_events: 1, after Recorder.overflow(seq), nothing to record; -1 on an error. */
+static int
+take_seq(RecorderCore *rec, long long *number)
+{
+    PyObject *counter = rec->counter;
+    if (Py_IS_TYPE(counter, &CounterType) && ((Counter *)counter)->next < LLONG_MAX) {
+        *number = ((Counter *)counter)->next++;
     }
     else {
-        over = *number > limit;
-    }
-    if (over != 0) {
-        if (over > 0) {
-            PyObject *r = PyObject_CallMethodOneArg((PyObject *)rec, str_overflow, got);
-            Py_XDECREF(r);
-            over = r == NULL ? -1 : 1;
+        PyObject *got = Py_TYPE(counter)->tp_iternext(counter);
+        if (got == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetNone(PyExc_StopIteration);
+            }
+            return -1;
         }
+        *number = PyLong_AsLongLong(got);
         Py_DECREF(got);
-        return over;
+        if (*number == -1 && PyErr_Occurred()) {
+            return -1;
+        }
     }
-    Py_INCREF(got);
-    Py_XSETREF(rec->latest, got);
-    *seq = got;
+    if (*number > rec->limit) {
+        PyObject *seq = PyLong_FromLongLong(*number);
+        PyObject *r = seq == NULL ? NULL : PyObject_CallMethodOneArg((PyObject *)rec, str_overflow, seq);
+        Py_XDECREF(seq);
+        Py_XDECREF(r);
+        return r == NULL ? -1 : 1;
+    }
+    rec->latest = *number;
     return 0;
 }
 
@@ -826,17 +905,20 @@ current_task(RecorderCore *rec)
 
 /* Recorder.start(record) for the sinks that want an operation's start. */
 static int
-tell_start(RecorderCore *rec, PyObject *seq, PyObject *info, PyObject *op, PyObject *arg, PyObject *before,
+tell_start(RecorderCore *rec, long long number, PyObject *info, PyObject *op, PyObject *arg, PyObject *before,
            PyObject *depth, PyObject *thread, PyObject *task, long long start)
 {
-    PyObject *now = PyLong_FromLongLong(start);
-    if (now == NULL) {
+    PyObject *now = PyLong_FromLongLong(start), *seq = PyLong_FromLongLong(number);
+    if (now == NULL || seq == NULL) {
+        Py_XDECREF(now);
+        Py_XDECREF(seq);
         return -1;
     }
     PyObject *zero = PyLong_FromLong(0), *minus = PyLong_FromLong(-1);
     PyObject *record = PyTuple_Pack(15, seq, info, op, arg, Py_None, Py_None, before, Py_None, depth,
                                     thread, task, now, zero, minus, zero);
     Py_DECREF(now);
+    Py_DECREF(seq);
     Py_DECREF(zero);
     Py_DECREF(minus);
     if (record == NULL) {
@@ -860,13 +942,11 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
     RecorderCore *rec = self->rec;
     PyObject *gen = self->gen;
     *result = NULL;
-    if (rec->counter == NULL || rec->limit == NULL || rec->clock == NULL || rec->emit == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "gentrace: the recorder is not set up");
+    if (recorder_ready(rec) < 0) {
         return PYGEN_ERROR;
     }
-    PyObject *seq;
-    Py_ssize_t number;
-    int over = take_seq(rec, &seq, &number);
+    long long number;
+    int over = take_seq(rec, &number);
     if (over != 0) {
         return over < 0 ? PYGEN_ERROR : call_gen(gen, call, arg, args, nargs, result);
     }
@@ -876,7 +956,6 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
     PyObject *before = REF_STATE(ref);
     if (before == NULL) {
         PyErr_SetString(PyExc_AttributeError, "state");
-        Py_DECREF(seq);
         return PYGEN_ERROR;
     }
     Py_INCREF(before);
@@ -918,17 +997,26 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
     long long start, end;
     if (rec->starting == Py_True
         && (read_clock(rec->clock, &start) < 0
-            || tell_start(rec, seq, info, op, arg, before, depth_obj, thread, task, start) < 0)) {
+            || tell_start(rec, number, info, op, arg, before, depth_obj, thread, task, start) < 0)) {
         goto undepth;
     }
-    if (read_clock(rec->clock, &start) < 0) {
+    /* Nothing keeps records and the clock is the real one (`run -q`): no time to read. A sink
+     * added during the step gets it with no duration. */
+    int timed = rec->emit != discard_func || rec->clock != perf_counter_ns;
+    start = 0;
+    if (timed && read_clock(rec->clock, &start) < 0) {
         goto undepth;
     }
     outcome = call_gen(gen, call, arg, args, nargs, result);
     if (outcome == PYGEN_ERROR) {
         take_raised(&raised);
     }
-    int clock_failed = read_clock(rec->clock, &end);
+    int clock_failed = 0;
+    end = start;
+    if (timed || rec->emit != discard_func) {
+        clock_failed = read_clock(rec->clock, &end);
+        start = timed ? start : end;
+    }
     PyList_SetItem(st, 0, Py_NewRef(depth_obj));
     if (extra) {
         Py_SetRecursionLimit(Py_GetRecursionLimit() - extra);
@@ -936,10 +1024,7 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
     if (clock_failed) {
         goto fail_raised;  /* the clock's error goes up, as from Python's except clause */
     }
-    long long ended = PyLong_AsLongLong(rec->latest);
-    if (ended == -1 && PyErr_Occurred()) {
-        goto fail_raised;
-    }
+    long long ended = rec->latest;
     Rec r = {.seq = number, .start = start, .took = end - start, .ended = ended, .depth = depth,
              .lasti = -1, .info = info, .op = op, .arg = arg, .before = before, .thread = thread,
              .task = task};
@@ -961,13 +1046,15 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
         restore_raised(&raised);
     }
     else if (outcome == PYGEN_ERROR) {
+        PyObject *seq = PyLong_FromLongLong(number);
         PyObject *start_obj = PyLong_FromLongLong(start), *end_obj = PyLong_FromLongLong(end);
         PyObject *done_ = NULL;
-        if (start_obj != NULL && end_obj != NULL) {
+        if (seq != NULL && start_obj != NULL && end_obj != NULL) {
             PyObject *call_args[11] = {(PyObject *)self, seq, op, arg, raised.exc, before, depth_obj,
                                        thread, task, start_obj, end_obj};
             done_ = PyObject_Vectorcall(raised_func, call_args, 11, NULL);
         }
+        Py_XDECREF(seq);
         Py_XDECREF(start_obj);
         Py_XDECREF(end_obj);
         if (done_ == NULL) {
@@ -990,6 +1077,9 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
             r.after = s_suspended;
         }
         set_state(ref, r.after);
+        if (rec->emit == discard_func) {
+            goto done;
+        }
         if (r.after == s_suspended && paused_at(gen, str_gi_frame, &r.lasti) < 0) {
             goto fail;
         }
@@ -1022,7 +1112,6 @@ done:
     Py_XDECREF(thread);
     Py_XDECREF(task);
     Py_DECREF(before);
-    Py_DECREF(seq);
     return outcome;
 }
 
@@ -1263,16 +1352,6 @@ proxy_parts(PyObject *rec, PyObject *ref, PyObject **info)
     return *info == NULL ? -1 : 0;
 }
 
-static int
-recorder_ready(RecorderCore *rec)
-{
-    if (rec->counter == NULL || rec->limit == NULL || rec->clock == NULL || rec->emit == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "gentrace: the recorder is not set up");
-        return -1;
-    }
-    return 0;
-}
-
 /* This thread's [depth, name]: a new reference to the list, its depth in *depth and a new
  * reference to its name in *thread. */
 static PyObject *
@@ -1330,7 +1409,7 @@ astep_init(AsyncStepCore *self, PyObject *args, PyObject *kwds)
 
 /* The fields an operation that goes on past its first step needs for its end (AsyncStep._started). */
 static void
-astep_started(AsyncStepCore *self, Py_ssize_t seq, PyObject *before, Py_ssize_t depth, PyObject *thread,
+astep_started(AsyncStepCore *self, long long seq, PyObject *before, Py_ssize_t depth, PyObject *thread,
               PyObject *task, long long start)
 {
     self->seq = seq;
@@ -1358,9 +1437,8 @@ astep_iternext(AsyncStepCore *self)
     if (recorder_ready(rec) < 0) {
         return NULL;
     }
-    PyObject *seq;
-    Py_ssize_t number;
-    int over = take_seq(rec, &seq, &number);
+    long long number;
+    int over = take_seq(rec, &number);
     if (over != 0) {
         if (over < 0) {
             return NULL;
@@ -1371,7 +1449,6 @@ astep_iternext(AsyncStepCore *self)
     PyObject *before = REF_STATE(proxy->ref);
     if (before == NULL) {
         PyErr_SetString(PyExc_AttributeError, "state");
-        Py_DECREF(seq);
         return NULL;
     }
     Py_INCREF(before);
@@ -1393,7 +1470,7 @@ astep_iternext(AsyncStepCore *self)
     if (rec->starting == Py_True) {
         depth_obj = PyLong_FromSsize_t(depth);
         if (depth_obj == NULL
-            || tell_start(rec, seq, proxy->info, self->op, self->arg, before, depth_obj, thread, task, start) < 0) {
+            || tell_start(rec, number, proxy->info, self->op, self->arg, before, depth_obj, thread, task, start) < 0) {
             goto done;
         }
     }
@@ -1424,11 +1501,7 @@ astep_iternext(AsyncStepCore *self)
                 drop_raised(&raised);
                 goto done;
             }
-            long long ended = PyLong_AsLongLong(rec->latest);
-            if (ended == -1 && PyErr_Occurred()) {
-                drop_raised(&raised);
-                goto done;
-            }
+            long long ended = rec->latest;
             self->seq = -1;
             set_state(proxy->ref, s_agen_suspended);
             Rec r = {.seq = number, .start = start, .took = end - start, .ended = ended, .depth = depth,
@@ -1461,7 +1534,6 @@ done:
     Py_XDECREF(task);
     Py_XDECREF(depth_obj);
     Py_DECREF(before);
-    Py_DECREF(seq);
     return result;
 }
 
@@ -1671,9 +1743,8 @@ coro_step(CoroSteps *self, PyObject *value, PyObject **result)
     if (recorder_ready(rec) < 0) {
         return PYGEN_ERROR;
     }
-    PyObject *seq;
-    Py_ssize_t number;
-    int over = take_seq(rec, &seq, &number);
+    long long number;
+    int over = take_seq(rec, &number);
     if (over != 0) {
         return over < 0 ? PYGEN_ERROR : PyIter_Send(self->coro, value, result);
     }
@@ -1681,7 +1752,6 @@ coro_step(CoroSteps *self, PyObject *value, PyObject **result)
     PyObject *before = REF_STATE(ref);
     if (before == NULL) {
         PyErr_SetString(PyExc_AttributeError, "state");
-        Py_DECREF(seq);
         return PYGEN_ERROR;
     }
     Py_INCREF(before);
@@ -1701,7 +1771,7 @@ coro_step(CoroSteps *self, PyObject *value, PyObject **result)
     long long start, end;
     if (task == NULL || read_clock(rec->clock, &start) < 0
         || (rec->starting == Py_True
-            && tell_start(rec, seq, self->info, s_send, value, before, depth_obj, thread, task, start) < 0)) {
+            && tell_start(rec, number, self->info, s_send, value, before, depth_obj, thread, task, start) < 0)) {
         set_depth(st, depth);
         goto done;
     }
@@ -1710,19 +1780,20 @@ coro_step(CoroSteps *self, PyObject *value, PyObject **result)
     if (sent == PYGEN_ERROR) {
         take_raised(&raised);
     }
-    int failed = read_clock(rec->clock, &end) < 0 || set_depth(st, depth) < 0;
-    long long ended = failed ? 0 : PyLong_AsLongLong(rec->latest);
-    if (failed || (ended == -1 && PyErr_Occurred())) {
+    if (read_clock(rec->clock, &end) < 0 || set_depth(st, depth) < 0) {
         goto fail_raised;
     }
+    long long ended = rec->latest;
     if (sent == PYGEN_ERROR) {  /* it raised: the Python code records it */
+        PyObject *seq = PyLong_FromLongLong(number);
         PyObject *start_obj = PyLong_FromLongLong(start), *end_obj = PyLong_FromLongLong(end);
         PyObject *call_args[11] = {(PyObject *)self, seq, s_send, value, raised.exc, before, depth_obj, thread,
                                    task, start_obj, end_obj};
-        PyObject *done_ = start_obj == NULL || end_obj == NULL
+        PyObject *done_ = seq == NULL || start_obj == NULL || end_obj == NULL
                               ? NULL
                               : PyObject_VectorcallMethod(str_ended, call_args,
                                                           11 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        Py_XDECREF(seq);
         Py_XDECREF(start_obj);
         Py_XDECREF(end_obj);
         if (done_ == NULL) {
@@ -1776,7 +1847,6 @@ done:
     Py_XDECREF(depth_obj);
     Py_XDECREF(shown);
     Py_DECREF(before);
-    Py_DECREF(seq);
     return outcome;
 }
 
@@ -1936,20 +2006,181 @@ configure_async(PyObject *module, PyObject *args, PyObject *kwds)
     Py_RETURN_NONE;
 }
 
+/* -- RecorderCore.adopt: a new instance named, proxied and its creation recorded ---------------- */
+
+static PyObject *s_create, *s_created, *s_gen_created;  /* the creation record's op, outcome, state */
+static PyObject *running_tasks_func;    /* recorder.running_tasks() */
+static PyObject *str_naming, *str_refs, *str_by_name, *str_on_collect, *str_instance,
+    *str_gi_code, *str_cr_code, *str_ag_code;
+static Py_ssize_t info_offset;          /* of InstanceRef's `info` slot */
+
+#define REF_INFO(ref) (*(PyObject **)((char *)(ref) + info_offset))
+
+/* Recorder.instance() for a function whose names are known already (its `_naming` entry): None
+ * when they are not, for the Python method to find. */
+static PyObject *
+known_instance(RecorderCore *rec, PyObject *gen, PyObject *name, PyObject *func)
+{
+    PyObject *naming_table = PyObject_GetAttr((PyObject *)rec, str_naming);
+    if (naming_table == NULL) {
+        return NULL;
+    }
+    PyObject *key = PyTuple_Pack(2, func, name);
+    PyObject *naming = key == NULL || !PyDict_CheckExact(naming_table)
+                           ? NULL
+                           : Py_XNewRef(PyDict_GetItemWithError(naming_table, key));
+    Py_XDECREF(key);
+    Py_DECREF(naming_table);
+    if (naming == NULL || !PyTuple_CheckExact(naming) || PyTuple_GET_SIZE(naming) != 3) {
+        Py_XDECREF(naming);
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    }
+    PyObject *code_attr = PyGen_CheckExact(gen) ? str_gi_code : PyCoro_CheckExact(gen) ? str_cr_code : str_ag_code;
+    PyObject *code = PyObject_GetAttr(gen, code_attr);
+    PyObject *numbers = PyTuple_GET_ITEM(naming, 2);
+    PyObject *number = code == NULL ? NULL : PyIter_Next(numbers);
+    PyObject *ref = NULL, *info = NULL, *title = NULL, *filename = NULL, *on_collect = NULL;
+    if (number == NULL) {
+        if (code != NULL && !PyErr_Occurred()) {
+            PyErr_SetNone(PyExc_StopIteration);
+        }
+        goto done;
+    }
+    if (rec->tasks == NULL || rec->tasks == Py_None) {
+        PyObject *tasks = PyObject_CallNoArgs(running_tasks_func);
+        if (tasks == NULL) {
+            goto done;
+        }
+        Py_XSETREF(rec->tasks, tasks);
+    }
+    on_collect = PyObject_GetAttr((PyObject *)rec, str_on_collect);
+    if (on_collect == NULL) {
+        goto done;
+    }
+    PyObject *ref_args[2] = {gen, on_collect};
+    ref = PyObject_Vectorcall((PyObject *)instance_ref_type, ref_args, 2, NULL);
+    title = PyUnicode_FromFormat("%U#%S", PyTuple_GET_ITEM(naming, 0), number);
+    filename = code == Py_None ? Py_NewRef(Py_None) : PyObject_GetAttrString(code, "co_filename");
+    if (ref == NULL || title == NULL || filename == NULL) {
+        Py_CLEAR(ref);
+        goto done;
+    }
+    info = PyTuple_Pack(4, title, PyTuple_GET_ITEM(naming, 1), code, filename);
+    if (info == NULL) {
+        Py_CLEAR(ref);
+        goto done;
+    }
+    Py_XSETREF(REF_INFO(ref), Py_NewRef(info));
+    set_state(ref, s_gen_created);
+    PyObject *refs = PyObject_GetAttr((PyObject *)rec, str_refs);
+    PyObject *by_name = refs == NULL ? NULL : PyObject_GetAttr((PyObject *)rec, str_by_name);
+    int failed = by_name == NULL || PyObject_SetItem(refs, ref, Py_None) < 0
+                 || PyObject_SetItem(by_name, title, ref) < 0;
+    Py_XDECREF(refs);
+    Py_XDECREF(by_name);
+    if (failed) {
+        Py_CLEAR(ref);
+    }
+done:
+    Py_XDECREF(naming);
+    Py_XDECREF(code);
+    Py_XDECREF(number);
+    Py_XDECREF(on_collect);
+    Py_XDECREF(title);
+    Py_XDECREF(filename);
+    Py_XDECREF(info);
+    return ref;
+}
+
+/* Recorder._instant for the creation: (seq, info, create, arg, created, None, None, state, depth,
+ * thread, task, now, 0, lasti, seq). */
+static int
+record_created(RecorderCore *rec, PyObject *ref, PyObject *arg, PyObject *state, long long lasti)
+{
+    long long number;
+    int over = take_seq(rec, &number);
+    if (over != 0) {
+        return over < 0 ? -1 : 0;
+    }
+    Py_ssize_t depth;
+    PyObject *thread = NULL, *task = NULL;
+    PyObject *st = thread_parts(&depth, &thread);
+    if (st == NULL) {
+        return -1;
+    }
+    int failed = -1;
+    long long now;
+    task = current_task(rec);
+    if (task == NULL || read_clock(rec->clock, &now) < 0) {
+        goto done;
+    }
+    Rec r = {.seq = number, .start = now, .took = 0, .ended = number, .depth = depth, .lasti = lasti,
+             .info = REF_INFO(ref), .op = s_create, .arg = arg, .outcome = s_created, .value = Py_None,
+             .before = Py_None, .after = state, .thread = thread, .task = task};
+    failed = emit_record(rec, &r);
+done:
+    Py_DECREF(st);
+    Py_XDECREF(thread);
+    Py_XDECREF(task);
+    return failed;
+}
+
+/* adopt(gen, name, func, arg, proxy_type, state, frame_attr): Tracer._adopt's instance(), proxy and
+ * created() for a generator, coroutine or async generator made by the traced function `func`. */
+static PyObject *
+core_adopt(RecorderCore *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "adopt() takes gen, name, func, arg, proxy_type, state, frame_attr");
+        return NULL;
+    }
+    PyObject *gen = args[0], *name = args[1], *func = args[2], *arg = args[3], *proxy_type = args[4];
+    PyObject *state = args[5], *frame_attr = args[6];
+    if (recorder_ready(self) < 0) {
+        return NULL;
+    }
+    PyObject *ref = known_instance(self, gen, name, func);
+    if (ref == Py_None) {
+        Py_DECREF(ref);
+        PyObject *call_args[4] = {(PyObject *)self, gen, name, func};
+        ref = PyObject_VectorcallMethod(str_instance, call_args, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    }
+    if (ref == NULL) {
+        return NULL;
+    }
+    PyObject *proxy_args[3] = {gen, (PyObject *)self, ref};
+    PyObject *proxy = PyObject_Vectorcall(proxy_type, proxy_args, 3, NULL);
+    long long lasti;
+    if (proxy == NULL || paused_at(gen, frame_attr, &lasti) < 0) {
+        Py_XDECREF(proxy);
+        Py_DECREF(ref);
+        return NULL;
+    }
+    set_state(ref, state);
+    int failed = record_created(self, ref, arg, state, lasti);
+    Py_DECREF(ref);
+    if (failed) {
+        Py_DECREF(proxy);
+        return NULL;
+    }
+    return proxy;
+}
+
 /* -- configure() ---------------------------------------------------------------------------- */
 
 static PyObject *
 configure(PyObject *module, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"ops", "outcomes", "states", "raised", "task_of", "new_thread_state",
-                             "instance_ref", "discard", "deep", "room", "step_frames", NULL};
-    PyObject *raised, *task_of, *factory, *ref_type, *discard;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "(UUUU)(UUU)(UUU)OOOO!Onnn:configure", kwlist,
+    static char *kwlist[] = {"ops", "outcomes", "states", "create", "raised", "task_of", "new_thread_state",
+                             "running_tasks", "instance_ref", "discard", "deep", "room", "step_frames", NULL};
+    PyObject *raised, *task_of, *factory, *tasks_func, *ref_type, *discard;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "(UUUU)(UUU)(UUU)(UUU)OOOOO!Onnn:configure", kwlist,
                                      &s_next, &s_send, &s_throw, &s_close,
                                      &s_yield, &s_return, &s_closed,
                                      &s_running, &s_suspended, &s_gen_closed,
-                                     &raised, &task_of, &factory, &PyType_Type, &ref_type, &discard,
-                                     &deep, &room, &step_frames)) {
+                                     &s_create, &s_created, &s_gen_created,
+                                     &raised, &task_of, &factory, &tasks_func, &PyType_Type, &ref_type,
+                                     &discard, &deep, &room, &step_frames)) {
         return NULL;
     }
     PyObject *descr = PyObject_GetAttrString(ref_type, "state");
@@ -1964,14 +2195,27 @@ configure(PyObject *module, PyObject *args, PyObject *kwds)
     }
     state_offset = ((PyMemberDescrObject *)descr)->d_member->offset;
     Py_DECREF(descr);
+    descr = PyObject_GetAttrString(ref_type, "info");
+    if (descr == NULL) {
+        return NULL;
+    }
+    if (!PyObject_TypeCheck(descr, &PyMemberDescr_Type)
+        || ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX) {
+        Py_DECREF(descr);
+        PyErr_SetString(PyExc_TypeError, "instance_ref.info must be a __slots__ slot");
+        return NULL;
+    }
+    info_offset = ((PyMemberDescrObject *)descr)->d_member->offset;
+    Py_DECREF(descr);
     PyObject *interned[] = {s_next, s_send, s_throw, s_close, s_yield, s_return, s_closed,
-                            s_running, s_suspended, s_gen_closed};
+                            s_running, s_suspended, s_gen_closed, s_create, s_created, s_gen_created};
     for (size_t i = 0; i < sizeof(interned) / sizeof(interned[0]); i++) {
         Py_INCREF(interned[i]);  /* kept for the module's life */
     }
     Py_XSETREF(raised_func, Py_NewRef(raised));
     Py_XSETREF(task_of_func, Py_NewRef(task_of));
     Py_XSETREF(thread_factory, Py_NewRef(factory));
+    Py_XSETREF(running_tasks_func, Py_NewRef(tasks_func));
     Py_XSETREF(discard_func, Py_NewRef(discard));
     Py_XSETREF(instance_ref_type, (PyTypeObject *)Py_NewRef(ref_type));
     configured = 1;
@@ -2018,9 +2262,18 @@ init_globals(void)
     str_anext_first = PyUnicode_InternFromString("_anext_first");
     str_finish = PyUnicode_InternFromString("_finish");
     str_ended = PyUnicode_InternFromString("_ended");
+    str_naming = PyUnicode_InternFromString("_naming");
+    str_refs = PyUnicode_InternFromString("_refs");
+    str_by_name = PyUnicode_InternFromString("by_name");
+    str_on_collect = PyUnicode_InternFromString("_on_collect");
+    str_instance = PyUnicode_InternFromString("instance");
+    str_gi_code = PyUnicode_InternFromString("gi_code");
+    str_cr_code = PyUnicode_InternFromString("cr_code");
+    str_ag_code = PyUnicode_InternFromString("ag_code");
     if (!str_gi_frame || !str_overflow || !str_start || !str_thread_key || !str_info || !str_catch_up
         || !str_fail || !str_thread_id || !str_get_name || !str_ag_frame || !str_cr_frame || !str_cr_await
-        || !str_anext_first || !str_finish || !str_ended) {
+        || !str_anext_first || !str_finish || !str_ended || !str_naming || !str_refs || !str_by_name
+        || !str_on_collect || !str_instance || !str_gi_code || !str_cr_code || !str_ag_code) {
         return -1;
     }
     return 0;
@@ -2032,7 +2285,7 @@ PyInit__speedups(void)
     if (init_globals() < 0) {
         return NULL;
     }
-    if (PyType_Ready(&ThreadStateType) < 0 || PyType_Ready(&RecorderCoreType) < 0
+    if (PyType_Ready(&ThreadStateType) < 0 || PyType_Ready(&CounterType) < 0 || PyType_Ready(&RecorderCoreType) < 0
         || PyType_Ready(&MemoryType) < 0 || PyType_Ready(&LoneEmitType) < 0
         || PyType_Ready(&StepsType) < 0 || PyType_Ready(&AsyncStepType) < 0 || PyType_Ready(&AgenStepsType) < 0
         || PyType_Ready(&CoroStepsType) < 0) {
@@ -2046,6 +2299,7 @@ PyInit__speedups(void)
     PyUnstable_Module_SetGIL(m, Py_MOD_GIL_USED);
 #endif
     if (PyModule_AddObjectRef(m, "ThreadState", (PyObject *)&ThreadStateType) < 0
+        || PyModule_AddObjectRef(m, "Counter", (PyObject *)&CounterType) < 0
         || PyModule_AddObjectRef(m, "RecorderCore", (PyObject *)&RecorderCoreType) < 0
         || PyModule_AddObjectRef(m, "GeneratorSteps", (PyObject *)&StepsType) < 0
         || PyModule_AddObjectRef(m, "Memory", (PyObject *)&MemoryType) < 0

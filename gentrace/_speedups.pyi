@@ -9,6 +9,13 @@ class ThreadState:
     @property
     def s(self) -> list[Any]: ...
 
+class Counter:
+    """Counter(start=0): start, start + 1, ... as itertools.count, read by a compiled step without an int."""
+
+    def __init__(self, start: int = ...) -> None: ...
+    def __iter__(self) -> Counter: ...
+    def __next__(self) -> int: ...
+
 class RecorderCore:
     """The fields of a Recorder that a compiled step reads and writes."""
 
@@ -19,6 +26,17 @@ class RecorderCore:
     tasks: Any
     starting: bool
     emit: Callable[[Any], Any]
+    def adopt(
+        self,
+        gen: Any,
+        name: str | None,
+        func: Any,
+        arg: Any,
+        proxy_type: type,
+        state: str,
+        frame_attr: str,
+        /,
+    ) -> Any: ...
 
 class Memory:
     """Every record kept (keep=None), as C structs in chunks: the twin of the flat list."""
@@ -130,10 +148,12 @@ def configure(
     ops: tuple[str, str, str, str],
     outcomes: tuple[str, str, str],
     states: tuple[str, str, str],
+    create: tuple[str, str, str],
     *,
     raised: Callable[..., None],
     task_of: Callable[[Any], str | None],
     new_thread_state: Callable[[], list[Any]],
+    running_tasks: Callable[[], Any],
     instance_ref: type,
     discard: Callable[[Any], None],
     deep: int,

@@ -772,6 +772,10 @@ def adopt(
     recorder: Recorder, obj: Any, name: str | None, func: Callable[..., Any] | None, arg: Any
 ) -> AsyncGeneratorProxy | CoroutineProxy:
     """Put a proxy around an async generator or coroutine object and record its creation."""
+    if func is not None and speedups is not None:  # the same steps, compiled, for a fresh one
+        if type(obj) is AsyncGeneratorType:
+            return recorder.adopt(obj, name, func, arg, AsyncGeneratorProxy, AGEN_CREATED, "ag_frame")  # type: ignore[no-any-return]
+        return recorder.adopt(obj, name, func, arg, CoroutineProxy, CORO_CREATED, "cr_frame")  # type: ignore[no-any-return]
     ref = recorder.instance(obj, name, func)
     proxy: AsyncGeneratorProxy | CoroutineProxy
     if type(obj) is AsyncGeneratorType:

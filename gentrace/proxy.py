@@ -24,11 +24,22 @@ from types import CodeType, GeneratorType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from gentrace.compiled import speedups
-from gentrace.recorder import InstanceRef, Recorder, discard, new_thread_state, task_of, thread_state
+from gentrace.recorder import (
+    InstanceRef,
+    Recorder,
+    discard,
+    new_thread_state,
+    running_tasks,
+    task_of,
+    thread_state,
+)
 from gentrace.records import (
     CLOSE,
     CLOSED,
+    CREATE,
+    CREATED,
     GEN_CLOSED,
+    GEN_CREATED,
     GEN_RUNNING,
     GEN_SUSPENDED,
     NEXT,
@@ -300,9 +311,11 @@ else:
         (NEXT, SEND, THROW, CLOSE),
         (YIELD, RETURN, CLOSED),
         (GEN_RUNNING, GEN_SUSPENDED, GEN_CLOSED),
+        (CREATE, CREATED, GEN_CREATED),
         raised=record_raised,
         task_of=task_of,
         new_thread_state=new_thread_state,
+        running_tasks=running_tasks,
         instance_ref=InstanceRef,
         discard=discard,
         deep=DEEP,

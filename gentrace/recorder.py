@@ -137,7 +137,7 @@ class Recorder(object if TYPE_CHECKING or speedups is None else speedups.Recorde
         self.origin = clock()
         if type(self.origin) is not int or not -(2**63) <= self.origin < 2**63:
             raise ValueError(f"clock() must give integer nanoseconds (64 bits), got {self.origin!r}")
-        self.counter = itertools.count(1)
+        self.counter = itertools.count(1) if speedups is None else speedups.Counter(1)
         # The seq of the latest operation started: an operation's record says which one it ended
         # after, so a trace read back writes its lines in the order the live log did.
         self.latest = 0

@@ -18,6 +18,7 @@ import types
 from collections.abc import Callable, Sequence
 from typing import IO, Any, ClassVar, TypeVar
 
+from gentrace.compiled import speedups
 from gentrace.events import Event, to_event
 from gentrace.iterators import Iterators
 from gentrace.names import clean_qualname, matches_only
@@ -226,6 +227,8 @@ class Tracer:
 
                 adopt = Tracer._adopt_async = aproxy.adopt
             return adopt(self._recorder, gen, name, func, arg)
+        if func is not None and speedups is not None:  # the same three steps, compiled
+            return self._recorder.adopt(gen, name, func, arg, proxy_class(gen), GEN_CREATED, "gi_frame")
         ref = self._recorder.instance(gen, name, func)
         proxy = proxy_class(gen)(gen, self._recorder, ref)
         # A generator from a traced function is fresh; one handed to wrap() may be anywhere.

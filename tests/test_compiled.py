@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import RecordingSink
 
 import gentrace
 from gentrace.compiled import speedups
@@ -201,6 +202,27 @@ def test_a_traced_async_generator_or_coroutine_dropped_is_freed_at_once() -> Non
     finally:
         gc.enable()
     tracer.close()
+
+
+def test_a_sink_added_during_a_step_when_nothing_recorded_gets_that_step() -> None:
+    # With nothing keeping records the compiled step reads no clock; the step that adds a sink
+    # is still recorded, its times real ones.
+    tracer = gentrace.Tracer(keep=0)
+    sink = RecordingSink()
+
+    def adding() -> Generator[int, None, None]:
+        yield 1
+        tracer.add_sink(sink)
+        yield 2
+        yield 3
+
+    gen = tracer.wrap(adding())
+    assert list(gen) == [1, 2, 3]
+    tracer.close()
+    steps = [(r[2], r[4], r[5]) for r in sink.ends]
+    assert steps == [("next", "yield", 2), ("next", "yield", 3), ("next", "return", None)]
+    assert all(r[11] >= tracer._recorder.origin and r[12] >= 0 for r in sink.ends)
+    assert [r[0] for r in sink.ends] == [3, 4, 5]
 
 
 def test_a_traced_generator_dropped_is_freed_at_once() -> None:
