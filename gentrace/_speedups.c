@@ -110,6 +110,16 @@ thread_list(void)  /* borrowed */
     return st;
 }
 
+/* Set a thread's depth (`st` is its [depth, name]: a list of two, made by thread_list); steals
+ * `depth`. */
+static inline void
+put_depth(PyObject *st, PyObject *depth)
+{
+    PyObject *old = PyList_GET_ITEM(st, 0);
+    PyList_SET_ITEM(st, 0, depth);
+    Py_DECREF(old);
+}
+
 typedef struct {
     PyObject_HEAD
 } ThreadStateObject;
@@ -246,11 +256,15 @@ static PyMemberDef core_members[] = {
 };
 
 static PyObject *core_adopt(RecorderCore *self, PyObject *const *args, Py_ssize_t nargs);
+static PyObject *core_collected(RecorderCore *self, PyObject *ref);
 
 static PyMethodDef core_methods[] = {
     {"adopt", (PyCFunction)(void (*)(void))core_adopt, METH_FASTCALL,
      "adopt(gen, name, func, arg, proxy_type, state, frame_attr): name a new instance of the traced "
      "function `func`, put `proxy_type` around it and record its creation; the proxy."},
+    {"collected", (PyCFunction)core_collected, METH_O,
+     "The callback of an instance's weak reference: forget it, and record its collect (by "
+     "_record_collect) if it was left live."},
     {NULL},
 };
 
@@ -981,7 +995,7 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
     if (deeper == NULL) {
         goto done;
     }
-    PyList_SetItem(st, 0, deeper);
+    put_depth(st, deeper);
     int extra = 0;  /* as the Python step: past DEEP nested steps, room for what each one adds */
     if (depth >= deep) {
         extra = (int)(depth == deep ? step_frames * deep + room : step_frames);
@@ -1017,7 +1031,7 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
         clock_failed = read_clock(rec->clock, &end);
         start = timed ? start : end;
     }
-    PyList_SetItem(st, 0, Py_NewRef(depth_obj));
+    put_depth(st, Py_NewRef(depth_obj));
     if (extra) {
         Py_SetRecursionLimit(Py_GetRecursionLimit() - extra);
     }
@@ -1091,7 +1105,7 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
     goto done;
 
 undepth:
-    PyList_SetItem(st, 0, Py_NewRef(depth_obj));
+    put_depth(st, Py_NewRef(depth_obj));
     if (extra) {
         Py_SetRecursionLimit(Py_GetRecursionLimit() - extra);
     }
@@ -1376,7 +1390,7 @@ set_depth(PyObject *st, Py_ssize_t depth)
     if (d == NULL) {
         return -1;
     }
-    PyList_SetItem(st, 0, d);
+    put_depth(st, d);
     return 0;
 }
 
@@ -2010,8 +2024,9 @@ configure_async(PyObject *module, PyObject *args, PyObject *kwds)
 
 static PyObject *s_create, *s_created, *s_gen_created;  /* the creation record's op, outcome, state */
 static PyObject *running_tasks_func;    /* recorder.running_tasks() */
+static PyObject *collected_states;      /* records.COLLECTED: state -> state once collected */
 static PyObject *str_naming, *str_refs, *str_by_name, *str_on_collect, *str_instance,
-    *str_gi_code, *str_cr_code, *str_ag_code;
+    *str_gi_code, *str_cr_code, *str_ag_code, *str_record_collect;
 static Py_ssize_t info_offset;          /* of InstanceRef's `info` slot */
 
 #define REF_INFO(ref) (*(PyObject **)((char *)(ref) + info_offset))
@@ -2125,6 +2140,59 @@ done:
     return failed;
 }
 
+/* Take `key` out of the dict `owner.<attr>` if it is there. */
+static int
+forget_key(PyObject *owner, PyObject *attr, PyObject *key)
+{
+    PyObject *table = PyObject_GetAttr(owner, attr);
+    if (table == NULL) {
+        return -1;
+    }
+    int failed = PyDict_DelItem(table, key);
+    Py_DECREF(table);
+    if (failed && PyErr_ExceptionMatches(PyExc_KeyError)) {
+        PyErr_Clear();
+        failed = 0;
+    }
+    return failed;
+}
+
+/* collected(ref): Recorder._collected, the callback of an instance's weak reference, compiled: the
+ * instance forgotten, and its `collect` recorded (by _record_collect) if it was left live. */
+static PyObject *
+core_collected(RecorderCore *self, PyObject *ref)
+{
+    if (!PyObject_TypeCheck(ref, instance_ref_type)) {
+        PyErr_SetString(PyExc_TypeError, "collected() takes an InstanceRef");
+        return NULL;
+    }
+    PyObject *info = REF_INFO(ref), *before = REF_STATE(ref);
+    if (info == NULL || before == NULL || !PyTuple_Check(info) || PyTuple_GET_SIZE(info) < 1) {
+        PyErr_SetString(PyExc_AttributeError, "info");
+        return NULL;
+    }
+    Py_INCREF(ref);  /* the tables may hold its last references */
+    Py_INCREF(info);
+    Py_INCREF(before);
+    PyObject *result = NULL;
+    if (forget_key((PyObject *)self, str_refs, ref) < 0
+        || forget_key((PyObject *)self, str_by_name, PyTuple_GET_ITEM(info, 0)) < 0) {
+        goto done;
+    }
+    PyObject *after = PyDict_GetItemWithError(collected_states, before);
+    if (after == NULL) {
+        result = PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+        goto done;
+    }
+    PyObject *call_args[4] = {(PyObject *)self, ref, before, after};
+    result = PyObject_VectorcallMethod(str_record_collect, call_args, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+done:
+    Py_DECREF(before);
+    Py_DECREF(info);
+    Py_DECREF(ref);
+    return result;
+}
+
 /* adopt(gen, name, func, arg, proxy_type, state, frame_attr): Tracer._adopt's instance(), proxy and
  * created() for a generator, coroutine or async generator made by the traced function `func`. */
 static PyObject *
@@ -2171,14 +2239,15 @@ core_adopt(RecorderCore *self, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 configure(PyObject *module, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"ops", "outcomes", "states", "create", "raised", "task_of", "new_thread_state",
-                             "running_tasks", "instance_ref", "discard", "deep", "room", "step_frames", NULL};
-    PyObject *raised, *task_of, *factory, *tasks_func, *ref_type, *discard;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "(UUUU)(UUU)(UUU)(UUU)OOOOO!Onnn:configure", kwlist,
+    static char *kwlist[] = {"ops", "outcomes", "states", "create", "collected", "raised", "task_of",
+                             "new_thread_state", "running_tasks", "instance_ref", "discard", "deep", "room",
+                             "step_frames", NULL};
+    PyObject *raised, *task_of, *factory, *tasks_func, *ref_type, *discard, *collected;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "(UUUU)(UUU)(UUU)(UUU)O!OOOOO!Onnn:configure", kwlist,
                                      &s_next, &s_send, &s_throw, &s_close,
                                      &s_yield, &s_return, &s_closed,
                                      &s_running, &s_suspended, &s_gen_closed,
-                                     &s_create, &s_created, &s_gen_created,
+                                     &s_create, &s_created, &s_gen_created, &PyDict_Type, &collected,
                                      &raised, &task_of, &factory, &tasks_func, &PyType_Type, &ref_type,
                                      &discard, &deep, &room, &step_frames)) {
         return NULL;
@@ -2216,6 +2285,7 @@ configure(PyObject *module, PyObject *args, PyObject *kwds)
     Py_XSETREF(task_of_func, Py_NewRef(task_of));
     Py_XSETREF(thread_factory, Py_NewRef(factory));
     Py_XSETREF(running_tasks_func, Py_NewRef(tasks_func));
+    Py_XSETREF(collected_states, Py_NewRef(collected));
     Py_XSETREF(discard_func, Py_NewRef(discard));
     Py_XSETREF(instance_ref_type, (PyTypeObject *)Py_NewRef(ref_type));
     configured = 1;
@@ -2270,10 +2340,12 @@ init_globals(void)
     str_gi_code = PyUnicode_InternFromString("gi_code");
     str_cr_code = PyUnicode_InternFromString("cr_code");
     str_ag_code = PyUnicode_InternFromString("ag_code");
+    str_record_collect = PyUnicode_InternFromString("_record_collect");
     if (!str_gi_frame || !str_overflow || !str_start || !str_thread_key || !str_info || !str_catch_up
         || !str_fail || !str_thread_id || !str_get_name || !str_ag_frame || !str_cr_frame || !str_cr_await
         || !str_anext_first || !str_finish || !str_ended || !str_naming || !str_refs || !str_by_name
-        || !str_on_collect || !str_instance || !str_gi_code || !str_cr_code || !str_ag_code) {
+        || !str_on_collect || !str_instance || !str_gi_code || !str_cr_code || !str_ag_code
+        || !str_record_collect) {
         return -1;
     }
     return 0;

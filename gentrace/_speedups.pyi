@@ -37,6 +37,7 @@ class RecorderCore:
         frame_attr: str,
         /,
     ) -> Any: ...
+    def collected(self, ref: Any, /) -> None: ...
 
 class Memory:
     """Every record kept (keep=None), as C structs in chunks: the twin of the flat list."""
@@ -149,6 +150,7 @@ def configure(
     outcomes: tuple[str, str, str],
     states: tuple[str, str, str],
     create: tuple[str, str, str],
+    collected: dict[str, str],
     *,
     raised: Callable[..., None],
     task_of: Callable[[Any], str | None],

@@ -36,6 +36,7 @@ from gentrace.recorder import (
 from gentrace.records import (
     CLOSE,
     CLOSED,
+    COLLECTED,
     CREATE,
     CREATED,
     GEN_CLOSED,
@@ -312,6 +313,7 @@ else:
         (YIELD, RETURN, CLOSED),
         (GEN_RUNNING, GEN_SUSPENDED, GEN_CLOSED),
         (CREATE, CREATED, GEN_CREATED),
+        COLLECTED,
         raised=record_raised,
         task_of=task_of,
         new_thread_state=new_thread_state,

@@ -162,7 +162,8 @@ class Recorder(object if TYPE_CHECKING or speedups is None else speedups.Recorde
         self.emit: Callable[[Record], Any] = self._make_emit()
         self.start: Callable[[Record], Any] = self._make_start()
         self.closed = False
-        self._on_collect = self._collected  # one bound method for every instance's weak reference
+        # One bound method for every instance's weak reference (compiled: `collected`, its twin).
+        self._on_collect = self._collected if speedups is None else self.collected
         self._numbers: dict[str, Iterator[int]] = {}  # per base name: the next N of NAME#N
         self._naming: dict[tuple[Callable[..., Any] | None, str | None], tuple[str, str, Iterator[int]]] = {}
         self._lock = threading.RLock()
@@ -351,8 +352,11 @@ class Recorder(object if TYPE_CHECKING or speedups is None else speedups.Recorde
         self.by_name.pop(ref.info[NAME], None)
         before = ref.state
         after = COLLECTED.get(before)
-        if after is None:
-            return
+        if after is not None:
+            self._record_collect(ref, before, after)
+
+    def _record_collect(self, ref: InstanceRef, before: str, after: str) -> None:
+        # A live instance garbage-collected: left in `after`.
         ref.state = after
         self._instant(ref, COLLECT, None, CLOSED, before, after, -1)
 
