@@ -1202,14 +1202,10 @@ steps_close(Steps *self, PyObject *unused)
     return r == PYGEN_NEXT ? result : NULL;
 }
 
+/* What an __init__ of a proxy checks and takes: the recorder and the InstanceRef, its info. */
 static int
-steps_init(Steps *self, PyObject *args, PyObject *kwds)
+proxy_parts(PyObject *rec, PyObject *ref, PyObject **info)
 {
-    PyObject *gen, *rec, *ref;
-    static char *kwlist[] = {"gen", "recorder", "ref", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:GeneratorProxy", kwlist, &gen, &rec, &ref)) {
-        return -1;
-    }
     if (!configured) {
         PyErr_SetString(PyExc_RuntimeError, "gentrace._speedups is not configured");
         return -1;
@@ -1222,8 +1218,18 @@ steps_init(Steps *self, PyObject *args, PyObject *kwds)
         PyErr_SetString(PyExc_TypeError, "ref must be an InstanceRef");
         return -1;
     }
-    PyObject *info = PyObject_GetAttr(ref, str_info);
-    if (info == NULL) {
+    *info = PyObject_GetAttr(ref, str_info);
+    return *info == NULL ? -1 : 0;
+}
+
+/* GeneratorSteps(gen, recorder, ref), and CoroutineSteps(coro, recorder, ref). */
+static int
+steps_init(Steps *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *gen, *rec, *ref, *info;
+    static char *kwlist[] = {"gen", "recorder", "ref", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO", kwlist, &gen, &rec, &ref)
+        || proxy_parts(rec, ref, &info) < 0) {
         return -1;
     }
     Py_XSETREF(self->gen, Py_NewRef(gen));
@@ -1345,26 +1351,6 @@ typedef struct {
 
 static PyTypeObject AgenStepsType;
 static PyTypeObject AsyncStepType;
-
-/* What an __init__ of a proxy checks and takes: the recorder and the InstanceRef, its info. */
-static int
-proxy_parts(PyObject *rec, PyObject *ref, PyObject **info)
-{
-    if (!configured || !async_configured) {
-        PyErr_SetString(PyExc_RuntimeError, "gentrace._speedups is not configured");
-        return -1;
-    }
-    if (!PyObject_TypeCheck(rec, &RecorderCoreType)) {
-        PyErr_SetString(PyExc_TypeError, "recorder must be a gentrace Recorder");
-        return -1;
-    }
-    if (!PyObject_TypeCheck(ref, instance_ref_type)) {
-        PyErr_SetString(PyExc_TypeError, "ref must be an InstanceRef");
-        return -1;
-    }
-    *info = PyObject_GetAttr(ref, str_info);
-    return *info == NULL ? -1 : 0;
-}
 
 /* This thread's [depth, name]: a new reference to the list, its depth in *depth and a new
  * reference to its name in *thread. */
@@ -1634,7 +1620,11 @@ agen_init(AgenSteps *self, PyObject *args, PyObject *kwds)
 {
     PyObject *agen, *rec, *ref, *info;
     static char *kwlist[] = {"agen", "recorder", "ref", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:AsyncGeneratorProxy", kwlist, &agen, &rec, &ref)
+    if (!async_configured) {
+        PyErr_SetString(PyExc_RuntimeError, "gentrace._speedups is not configured for async generators");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO", kwlist, &agen, &rec, &ref)
         || proxy_parts(rec, ref, &info) < 0) {
         return -1;
     }
@@ -1739,14 +1729,8 @@ static PyTypeObject AgenStepsType = {
 
 /* -- CoroSteps: a traced coroutine's send (and __next__) --------------------------------------- */
 
-typedef struct {
-    PyObject_HEAD
-    PyObject *coro;
-    RecorderCore *rec;
-    PyObject *ref;
-    PyObject *info;
-    PyObject *weakreflist;
-} CoroSteps;
+/* A GeneratorSteps' fields, `gen` the real coroutine: its init, traversal and deallocation. */
+typedef Steps CoroSteps;
 
 /* One step of the coroutine, as _PythonCoroutineSteps.send. */
 static PySendResult
@@ -1754,13 +1738,17 @@ coro_step(CoroSteps *self, PyObject *value, PyObject **result)
 {
     RecorderCore *rec = self->rec;
     *result = NULL;
+    if (!async_configured) {
+        PyErr_SetString(PyExc_RuntimeError, "gentrace._speedups is not configured for coroutines");
+        return PYGEN_ERROR;
+    }
     if (recorder_ready(rec) < 0) {
         return PYGEN_ERROR;
     }
     long long number;
     int over = take_seq(rec, &number);
     if (over != 0) {
-        return over < 0 ? PYGEN_ERROR : PyIter_Send(self->coro, value, result);
+        return over < 0 ? PYGEN_ERROR : PyIter_Send(self->gen, value, result);
     }
     PyObject *ref = self->ref;
     PyObject *before = REF_STATE(ref);
@@ -1789,7 +1777,7 @@ coro_step(CoroSteps *self, PyObject *value, PyObject **result)
         set_depth(st, depth);
         goto done;
     }
-    PySendResult sent = PyIter_Send(self->coro, value, result);
+    PySendResult sent = PyIter_Send(self->gen, value, result);
     Raised raised = {0};
     if (sent == PYGEN_ERROR) {
         take_raised(&raised);
@@ -1827,13 +1815,13 @@ coro_step(CoroSteps *self, PyObject *value, PyObject **result)
     }
     else {
         set_state(ref, s_coro_suspended);
-        PyObject *aw = PyObject_GetAttr(self->coro, str_cr_await);
+        PyObject *aw = PyObject_GetAttr(self->gen, str_cr_await);
         if (aw == NULL) {
             goto fail;
         }
         shown = aw == Py_None ? Py_NewRef(*result) : PyObject_CallFunctionObjArgs(described_func, *result, aw, NULL);
         Py_DECREF(aw);
-        if (shown == NULL || paused_at(self->coro, str_cr_frame, &r.lasti) < 0) {
+        if (shown == NULL || paused_at(self->gen, str_cr_frame, &r.lasti) < 0) {
             goto fail;
         }
         r.outcome = s_yield;
@@ -1907,53 +1895,6 @@ coro_am_send(CoroSteps *self, PyObject *value, PyObject **result)
     return coro_step(self, value, result);
 }
 
-static int
-coro_init(CoroSteps *self, PyObject *args, PyObject *kwds)
-{
-    PyObject *coro, *rec, *ref, *info;
-    static char *kwlist[] = {"coro", "recorder", "ref", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:CoroutineProxy", kwlist, &coro, &rec, &ref)
-        || proxy_parts(rec, ref, &info) < 0) {
-        return -1;
-    }
-    Py_XSETREF(self->coro, Py_NewRef(coro));
-    Py_XSETREF(self->rec, (RecorderCore *)Py_NewRef(rec));
-    Py_XSETREF(self->ref, Py_NewRef(ref));
-    Py_XSETREF(self->info, info);
-    return 0;
-}
-
-static int
-coro_traverse(CoroSteps *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->coro);
-    Py_VISIT(self->rec);
-    Py_VISIT(self->ref);
-    Py_VISIT(self->info);
-    return 0;
-}
-
-static int
-coro_clear(CoroSteps *self)
-{
-    Py_CLEAR(self->coro);
-    Py_CLEAR(self->rec);
-    Py_CLEAR(self->ref);
-    Py_CLEAR(self->info);
-    return 0;
-}
-
-static void
-coro_dealloc(CoroSteps *self)
-{
-    PyObject_GC_UnTrack(self);
-    if (self->weakreflist != NULL) {
-        PyObject_ClearWeakRefs((PyObject *)self);
-    }
-    coro_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
 static PyMethodDef coro_methods[] = {
     {"send", (PyCFunction)(void (*)(void))coro_send, METH_FASTCALL,
      "Send `value` into the coroutine, as `coroutine.send` does (``__next__`` sends None)."},
@@ -1961,7 +1902,7 @@ static PyMethodDef coro_methods[] = {
 };
 
 static PyMemberDef coro_members[] = {
-    {"_coro", T_OBJECT_EX, offsetof(CoroSteps, coro), READONLY, "The real coroutine."},
+    {"_coro", T_OBJECT_EX, offsetof(CoroSteps, gen), READONLY, "The real coroutine."},
     {"_rec", T_OBJECT_EX, offsetof(CoroSteps, rec), READONLY, "The recorder."},
     {"_ref", T_OBJECT_EX, offsetof(CoroSteps, ref), READONLY, "The instance's InstanceRef: its info and state."},
     {"_info", T_OBJECT_EX, offsetof(CoroSteps, info), READONLY, "The instance's info tuple."},
@@ -1982,15 +1923,15 @@ static PyTypeObject CoroStepsType = {
 #endif
     ,
     .tp_doc = "A traced coroutine's send, compiled: the twin of aproxy._PythonCoroutineSteps.",
-    .tp_traverse = (traverseproc)coro_traverse,
-    .tp_clear = (inquiry)coro_clear,
-    .tp_dealloc = (destructor)coro_dealloc,
+    .tp_traverse = (traverseproc)steps_traverse,
+    .tp_clear = (inquiry)steps_clear,
+    .tp_dealloc = (destructor)steps_dealloc,
     .tp_weaklistoffset = offsetof(CoroSteps, weakreflist),
     .tp_iternext = (iternextfunc)coro_iternext,
     .tp_as_async = &coro_as_async,
     .tp_methods = coro_methods,
     .tp_members = coro_members,
-    .tp_init = (initproc)coro_init,
+    .tp_init = (initproc)steps_init,
     .tp_new = PyType_GenericNew,
 };
 
