@@ -1384,8 +1384,21 @@ set_depth(PyObject *st, Py_ssize_t depth)
 static PyObject *
 stop_value(Raised *raised)
 {
+#if PY_VERSION_HEX >= 0x030C0000
     take_raised(raised);
     return ((PyStopIterationObject *)raised->exc)->value;
+#else
+    /* Left as the generator raised it, unnormalized: the value itself, or a StopIteration (of a
+     * tuple or an exception, or normalized already); not made an exception only to be read. */
+    PyErr_Fetch(&raised->type, &raised->exc, &raised->tb);
+    if (raised->exc == NULL) {
+        return Py_None;
+    }
+    if (PyObject_TypeCheck(raised->exc, (PyTypeObject *)PyExc_StopIteration)) {
+        return ((PyStopIterationObject *)raised->exc)->value;
+    }
+    return raised->exc;
+#endif
 }
 
 /* -- AsyncStepCore: the awaitable of one operation on a traced async generator ---------------- */
@@ -1516,10 +1529,9 @@ astep_iternext(AsyncStepCore *self)
             goto done;
         }
         Py_DECREF(frame);
+        restore_raised(&raised);  /* to be taken normalized, as _finish wants it */
     }
-    else {
-        take_raised(&raised);
-    }
+    take_raised(&raised);
     astep_started(self, number, before, depth, thread, task, start);
     PyObject *finished = PyObject_CallMethodOneArg((PyObject *)self, str_finish, raised.exc);
     if (finished == NULL) {
