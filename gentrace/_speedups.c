@@ -28,6 +28,7 @@ static PyTypeObject *instance_ref_type;
 static Py_ssize_t state_offset;  /* of InstanceRef's `state` slot */
 static PyObject *perf_counter_ns;
 
+static PyObject *str_gi_code, *str_cr_code, *str_ag_code;
 static PyObject *str_gi_frame, *str_overflow, *str_start, *str_thread_key, *str_info;
 static PyObject *str_catch_up, *str_fail, *str_thread_id, *str_get_name;
 
@@ -1326,6 +1327,7 @@ static PyObject *s_agen_running, *s_agen_suspended;              /* states */
 static PyObject *s_coro_running, *s_coro_suspended, *s_coro_closed;
 static PyTypeObject *async_step_type;  /* aproxy.AsyncStep */
 static PyObject *described_func;       /* aproxy._described(result, aw) */
+static PyObject *sleep_code, *sleep0_code, *sleep0_shown;  /* asyncio.sleep's, its __sleep0's, and Sleep(None, 0) */
 static PyObject *str_ag_frame, *str_cr_frame, *str_cr_await, *str_anext_first, *str_finish, *str_ended;
 static int async_configured = 0;
 
@@ -1744,6 +1746,37 @@ static PyTypeObject AgenStepsType = {
 /* A GeneratorSteps' fields, `gen` the real coroutine: its init, traversal and deallocation. */
 typedef Steps CoroSteps;
 
+static PyTypeObject CoroStepsType;
+
+/* aproxy._described(result, aw): what a coroutine that yielded `result` to the loop while awaiting
+ * `aw` shows. Awaiting a future (or anything but a coroutine, a generator or a traced awaitable),
+ * the result itself; in asyncio.sleep(0), the one Sleep; else what the Python function says. */
+static PyObject *
+described(PyObject *result, PyObject *aw)
+{
+    PyTypeObject *type = Py_TYPE(aw);
+    if (type != &PyCoro_Type && type != &PyGen_Type && !PyObject_TypeCheck(aw, &CoroStepsType)
+        && !PyObject_TypeCheck(aw, &AsyncStepType)) {
+        return Py_NewRef(result);
+    }
+    if (type == &PyCoro_Type && result == Py_None) {
+        PyObject *code = PyObject_GetAttr(aw, str_cr_code);
+        PyObject *inner = code == sleep_code ? PyObject_GetAttr(aw, str_cr_await) : NULL;
+        PyObject *inner_code = inner != NULL && Py_IS_TYPE(inner, &PyGen_Type) ? PyObject_GetAttr(inner, str_gi_code) : NULL;
+        int in_sleep0 = inner_code != NULL && inner_code == sleep0_code;
+        Py_XDECREF(code);
+        Py_XDECREF(inner);
+        Py_XDECREF(inner_code);
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        if (in_sleep0) {
+            return Py_NewRef(sleep0_shown);
+        }
+    }
+    return PyObject_CallFunctionObjArgs(described_func, result, aw, NULL);
+}
+
 /* One step of the coroutine, as _PythonCoroutineSteps.send. */
 static PySendResult
 coro_step(CoroSteps *self, PyObject *value, PyObject **result)
@@ -1831,7 +1864,7 @@ coro_step(CoroSteps *self, PyObject *value, PyObject **result)
         if (aw == NULL) {
             goto fail;
         }
-        shown = aw == Py_None ? Py_NewRef(*result) : PyObject_CallFunctionObjArgs(described_func, *result, aw, NULL);
+        shown = aw == Py_None ? Py_NewRef(*result) : described(*result, aw);
         Py_DECREF(aw);
         if (shown == NULL || paused_at(self->gen, str_cr_frame, &r.lasti) < 0) {
             goto fail;
@@ -1950,11 +1983,12 @@ static PyTypeObject CoroStepsType = {
 static PyObject *
 configure_async(PyObject *module, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"ops", "agen_states", "coro_states", "step", "described", NULL};
-    PyObject *step, *described;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "(UU)(UU)(UUU)O!O:configure_async", kwlist, &s_anext,
+    static char *kwlist[] = {"ops", "agen_states", "coro_states", "step", "described", "sleep", NULL};
+    PyObject *step, *described, *s_code, *s0_code, *s0_shown;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "(UU)(UU)(UUU)O!O(O!O!O):configure_async", kwlist, &s_anext,
                                      &s_aclose, &s_agen_running, &s_agen_suspended, &s_coro_running,
-                                     &s_coro_suspended, &s_coro_closed, &PyType_Type, &step, &described)) {
+                                     &s_coro_suspended, &s_coro_closed, &PyType_Type, &step, &described,
+                                     &PyCode_Type, &s_code, &PyCode_Type, &s0_code, &s0_shown)) {
         return NULL;
     }
     if (!PyType_IsSubtype((PyTypeObject *)step, &AsyncStepType)
@@ -1969,6 +2003,9 @@ configure_async(PyObject *module, PyObject *args, PyObject *kwds)
     }
     Py_XSETREF(async_step_type, (PyTypeObject *)Py_NewRef(step));
     Py_XSETREF(described_func, Py_NewRef(described));
+    Py_XSETREF(sleep_code, Py_NewRef(s_code));
+    Py_XSETREF(sleep0_code, Py_NewRef(s0_code));
+    Py_XSETREF(sleep0_shown, Py_NewRef(s0_shown));
     async_configured = 1;
     Py_RETURN_NONE;
 }
@@ -1979,7 +2016,7 @@ static PyObject *s_create, *s_created, *s_gen_created;  /* the creation record's
 static PyObject *running_tasks_func;    /* recorder.running_tasks() */
 static PyObject *collected_states;      /* records.COLLECTED: state -> state once collected */
 static PyObject *str_naming, *str_refs, *str_by_name, *str_on_collect, *str_instance,
-    *str_gi_code, *str_cr_code, *str_ag_code, *str_record_collect;
+    *str_record_collect;
 static Py_ssize_t info_offset;          /* of InstanceRef's `info` slot */
 
 #define REF_INFO(ref) (*(PyObject **)((char *)(ref) + info_offset))

@@ -169,4 +169,5 @@ def configure_async(
     *,
     step: type,
     described: Callable[[Any, Any], Any],
+    sleep: tuple[Any, Any, Any],
 ) -> None: ...

@@ -754,6 +754,7 @@ if speedups is not None:
         (CORO_RUNNING, CORO_SUSPENDED, CORO_CLOSED),
         step=AsyncStep,
         described=_described,
+        sleep=(_SLEEP_CODE, _SLEEP0_CODE, _SLEEP0),
     )
 
 

@@ -74,6 +74,16 @@ async def job(n: int) -> Any:
     return n * 2
 
 
+async def waiting(n: int) -> Any:
+    # Suspends on a future of the loop's, then in asyncio.sleep with a delay.
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+    loop.call_soon(future.set_result, n)
+    got = await future
+    await asyncio.sleep(0.0001 * n)
+    return got
+
+
 async def failing(n: int) -> Any:
     await asyncio.sleep(0)
     raise Boom("failing", n)
@@ -140,7 +150,8 @@ async def drive(rng: random.Random, tracer: gentrace.Tracer) -> list[str]:
         return outcomes
     if kind == "gather":
         coros = [
-            tracer.trace(rng.choice([job, failing]))(rng.randint(0, 2)) for _ in range(rng.randint(1, 4))
+            tracer.trace(rng.choice([job, failing, waiting]))(rng.randint(0, 2))
+            for _ in range(rng.randint(1, 4))
         ]
         return [repr(await asyncio.gather(*coros, return_exceptions=True))]
     if kind == "await":
