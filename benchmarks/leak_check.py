@@ -23,11 +23,12 @@ allocators shows in RSS only.
 
 ``--valgrind`` then runs the differential scenarios (``tests/differential_worker.py``: random
 ``next``, ``send``, ``throw``, ``close`` and ``yield from`` on generators of every shape, written as
-the text log and JSON Lines) on the compiled path under ``valgrind --error-exitcode=1
+the text log and JSON Lines; then ``tests/differential_async_worker.py``: async generators and
+coroutines on an event loop) on the compiled path under ``valgrind --error-exitcode=1
 --leak-check=no``, with ``PYTHONMALLOC=malloc`` so that valgrind sees every allocation, and prints
 gentrace's errors (invalid reads, writes and frees anywhere; uses of uninitialised memory in the
 compiled core, as CPython's own start-up makes some): the exit status is 1 if there was one. It
-takes about a minute.
+takes a few minutes.
 """
 
 from __future__ import annotations
@@ -154,35 +155,39 @@ def valgrind_errors(stderr: str) -> tuple[list[str], int]:
 
 
 def valgrind(scenarios: int) -> bool:
-    """The differential scenarios on the compiled path under valgrind; prints what it found."""
+    """The differential scenarios (generators, then async code) on the compiled path under
+    valgrind; prints what it found."""
     tool = shutil.which("valgrind")
     if tool is None:
         print("\nvalgrind is not installed: not run")
         return False
-    worker = os.path.join(ROOT, "tests", "differential_worker.py")
-    env = {**env_of("compiled"), "PYTHONMALLOC": "malloc"}
-    with tempfile.TemporaryDirectory(prefix="gentrace-valgrind-") as tmp:
-        command = [
-            tool,
-            "--error-exitcode=1",
-            "--leak-check=no",
-            sys.executable,
-            worker,
-            "0",
-            str(scenarios),
-            tmp,
-        ]
-        print(f"\n$ PYTHONMALLOC=malloc {' '.join(command)}", flush=True)
-        ran = subprocess.run(command, capture_output=True, text=True, env=env)
-    ours, cpython = valgrind_errors(ran.stderr)
-    run = ran.stdout.count("-- scenario")
-    print(
-        f"{run} of {scenarios} scenarios run; valgrind exit status {ran.returncode}; "
-        f"{len(ours)} error contexts in gentrace, {cpython} in CPython's start-up (not gentrace's)"
-    )
-    for error in ours:
-        print(f"\n{error}")
-    return not ours and run == scenarios
+    clean = True
+    for name in ("differential_worker.py", "differential_async_worker.py"):
+        worker = os.path.join(ROOT, "tests", name)
+        env = {**env_of("compiled"), "PYTHONMALLOC": "malloc"}
+        with tempfile.TemporaryDirectory(prefix="gentrace-valgrind-") as tmp:
+            command = [
+                tool,
+                "--error-exitcode=1",
+                "--leak-check=no",
+                sys.executable,
+                worker,
+                "0",
+                str(scenarios),
+                tmp,
+            ]
+            print(f"\n$ PYTHONMALLOC=malloc {' '.join(command)}", flush=True)
+            ran = subprocess.run(command, capture_output=True, text=True, env=env)
+        ours, cpython = valgrind_errors(ran.stderr)
+        run = ran.stdout.count("-- scenario")
+        print(
+            f"{run} of {scenarios} scenarios run; valgrind exit status {ran.returncode}; "
+            f"{len(ours)} error contexts in gentrace, {cpython} in CPython's start-up (not gentrace's)"
+        )
+        for error in ours:
+            print(f"\n{error}")
+        clean = clean and not ours and run == scenarios
+    return clean
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1261,9 +1261,9 @@ def test_ctrl_c_flushes_the_logs_and_dies_by_sigint_as_python_does(tmp_path: Pat
     proc = start_blocked(tmp_path, 50, "-q", "-o", "t.jsonl", "-o", "t.log")
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=TIMEOUT)
-    assert proc.returncode == -signal.SIGINT  # python, after an uncaught KeyboardInterrupt, too
-    assert stderr.startswith("Traceback (most recent call last):\n")
-    assert stderr.endswith("\nKeyboardInterrupt\n")
+    assert proc.returncode == -signal.SIGINT, stderr  # python, after an uncaught KeyboardInterrupt, too
+    assert stderr.startswith("Traceback (most recent call last):\n"), stderr
+    assert stderr.endswith("\nKeyboardInterrupt\n"), stderr
     assert not OWN_FRAMES.search(stderr)
     events, notes = read_jsonl(tmp_path / "t.jsonl")
     assert len(events) == 1 + 50 + 1
