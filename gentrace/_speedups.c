@@ -210,6 +210,7 @@ typedef struct {
     PyObject *tasks;
     PyObject *starting;
     PyObject *emit;
+    PyObject *naming, *refs, *by_name, *on_collect;  /* what an instance's creation reads */
 } RecorderCore;
 
 static int
@@ -220,6 +221,10 @@ core_traverse(RecorderCore *self, visitproc visit, void *arg)
     Py_VISIT(self->tasks);
     Py_VISIT(self->starting);
     Py_VISIT(self->emit);
+    Py_VISIT(self->naming);
+    Py_VISIT(self->refs);
+    Py_VISIT(self->by_name);
+    Py_VISIT(self->on_collect);
     return 0;
 }
 
@@ -231,6 +236,10 @@ core_clear(RecorderCore *self)
     Py_CLEAR(self->tasks);
     Py_CLEAR(self->starting);
     Py_CLEAR(self->emit);
+    Py_CLEAR(self->naming);
+    Py_CLEAR(self->refs);
+    Py_CLEAR(self->by_name);
+    Py_CLEAR(self->on_collect);
     return 0;
 }
 
@@ -249,6 +258,10 @@ static PyMemberDef core_members[] = {
     {"limit", T_LONGLONG, offsetof(RecorderCore, limit), 0,
      "The last seq recorded (max_events); -1 once recording stopped."},
     {"latest", T_LONGLONG, offsetof(RecorderCore, latest), 0, "The seq of the latest operation started."},
+    {"_naming", T_OBJECT_EX, offsetof(RecorderCore, naming), 0, "Per (function, name): its instances' names."},
+    {"_refs", T_OBJECT_EX, offsetof(RecorderCore, refs), 0, "The live instances' InstanceRefs, in creation order."},
+    {"by_name", T_OBJECT_EX, offsetof(RecorderCore, by_name), 0, "The live instances by name."},
+    {"_on_collect", T_OBJECT_EX, offsetof(RecorderCore, on_collect), 0, "Every InstanceRef's callback."},
     CORE_MEMBER(clock, "The clock, in ns."),
     CORE_MEMBER(tasks, "asyncio's table of running tasks, or None."),
     CORE_MEMBER(starting, "Whether a sink wants each operation's start."),
@@ -2015,27 +2028,81 @@ configure_async(PyObject *module, PyObject *args, PyObject *kwds)
 static PyObject *s_create, *s_created, *s_gen_created;  /* the creation record's op, outcome, state */
 static PyObject *running_tasks_func;    /* recorder.running_tasks() */
 static PyObject *collected_states;      /* records.COLLECTED: state -> state once collected */
-static PyObject *str_naming, *str_refs, *str_by_name, *str_on_collect, *str_instance,
-    *str_record_collect;
+static PyObject *str_instance, *str_record_collect, *str_hash;
 static Py_ssize_t info_offset;          /* of InstanceRef's `info` slot */
 
 #define REF_INFO(ref) (*(PyObject **)((char *)(ref) + info_offset))
+
+/* f"{base}#{number}" */
+static PyObject *
+instance_title(PyObject *base, PyObject *number)
+{
+    PyObject *digits = PyObject_Str(number);
+    if (digits == NULL) {
+        return NULL;
+    }
+    PyObject *marked = PyUnicode_Concat(base, str_hash);
+    PyObject *title = marked == NULL ? NULL : PyUnicode_Concat(marked, digits);
+    Py_XDECREF(marked);
+    Py_DECREF(digits);
+    return title;
+}
+
+/* A new proxy of `proxy_type` around `gen`: made here when the type is one of the compiled ones
+ * with their own __init__ (what it would do, without parsing arguments), else by calling it. */
+static PyObject *
+new_proxy(PyObject *proxy_type, PyObject *gen, RecorderCore *rec, PyObject *ref)
+{
+    PyTypeObject *type = (PyTypeObject *)proxy_type;
+    int steps = PyType_Check(proxy_type) && type->tp_init == (initproc)steps_init
+                && (PyType_IsSubtype(type, &StepsType) || PyType_IsSubtype(type, &CoroStepsType));
+    int agen = PyType_Check(proxy_type) && type->tp_init == (initproc)agen_init
+               && PyType_IsSubtype(type, &AgenStepsType);
+    if (!steps && !agen) {
+        PyObject *args[3] = {gen, (PyObject *)rec, ref};
+        return PyObject_Vectorcall(proxy_type, args, 3, NULL);
+    }
+    PyObject *info = REF_INFO(ref);
+    if (info == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "info");
+        return NULL;
+    }
+    PyObject *proxy = type->tp_alloc(type, 0);
+    if (proxy == NULL) {
+        return NULL;
+    }
+    if (steps) {
+        Steps *p = (Steps *)proxy;
+        p->gen = Py_NewRef(gen);
+        p->rec = (RecorderCore *)Py_NewRef(rec);
+        p->ref = Py_NewRef(ref);
+        p->info = Py_NewRef(info);
+    }
+    else {
+        AgenSteps *p = (AgenSteps *)proxy;
+        p->agen = Py_NewRef(gen);
+        p->rec = (RecorderCore *)Py_NewRef(rec);
+        p->ref = Py_NewRef(ref);
+        p->info = Py_NewRef(info);
+        p->handle = Py_NewRef(Py_None);
+        p->hooked = 0;
+    }
+    return proxy;
+}
 
 /* Recorder.instance() for a function whose names are known already (its `_naming` entry): None
  * when they are not, for the Python method to find. */
 static PyObject *
 known_instance(RecorderCore *rec, PyObject *gen, PyObject *name, PyObject *func)
 {
-    PyObject *naming_table = PyObject_GetAttr((PyObject *)rec, str_naming);
-    if (naming_table == NULL) {
-        return NULL;
+    PyObject *naming_table = rec->naming;
+    if (naming_table == NULL || !PyDict_CheckExact(naming_table) || rec->refs == NULL || rec->by_name == NULL
+        || rec->on_collect == NULL) {
+        return Py_NewRef(Py_None);  /* not set up as Recorder sets it up: its own method decides */
     }
     PyObject *key = PyTuple_Pack(2, func, name);
-    PyObject *naming = key == NULL || !PyDict_CheckExact(naming_table)
-                           ? NULL
-                           : Py_XNewRef(PyDict_GetItemWithError(naming_table, key));
+    PyObject *naming = key == NULL ? NULL : Py_XNewRef(PyDict_GetItemWithError(naming_table, key));
     Py_XDECREF(key);
-    Py_DECREF(naming_table);
     if (naming == NULL || !PyTuple_CheckExact(naming) || PyTuple_GET_SIZE(naming) != 3) {
         Py_XDECREF(naming);
         return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
@@ -2044,7 +2111,7 @@ known_instance(RecorderCore *rec, PyObject *gen, PyObject *name, PyObject *func)
     PyObject *code = PyObject_GetAttr(gen, code_attr);
     PyObject *numbers = PyTuple_GET_ITEM(naming, 2);
     PyObject *number = code == NULL ? NULL : PyIter_Next(numbers);
-    PyObject *ref = NULL, *info = NULL, *title = NULL, *filename = NULL, *on_collect = NULL;
+    PyObject *ref = NULL, *info = NULL, *title = NULL, *filename = NULL;
     if (number == NULL) {
         if (code != NULL && !PyErr_Occurred()) {
             PyErr_SetNone(PyExc_StopIteration);
@@ -2058,14 +2125,12 @@ known_instance(RecorderCore *rec, PyObject *gen, PyObject *name, PyObject *func)
         }
         Py_XSETREF(rec->tasks, tasks);
     }
-    on_collect = PyObject_GetAttr((PyObject *)rec, str_on_collect);
-    if (on_collect == NULL) {
-        goto done;
-    }
-    PyObject *ref_args[2] = {gen, on_collect};
+    PyObject *ref_args[2] = {gen, rec->on_collect};
     ref = PyObject_Vectorcall((PyObject *)instance_ref_type, ref_args, 2, NULL);
-    title = PyUnicode_FromFormat("%U#%S", PyTuple_GET_ITEM(naming, 0), number);
-    filename = code == Py_None ? Py_NewRef(Py_None) : PyObject_GetAttrString(code, "co_filename");
+    title = instance_title(PyTuple_GET_ITEM(naming, 0), number);
+    filename = code == Py_None  ? Py_NewRef(Py_None)
+               : PyCode_Check(code) ? Py_NewRef(((PyCodeObject *)code)->co_filename)
+                                    : PyObject_GetAttrString(code, "co_filename");
     if (ref == NULL || title == NULL || filename == NULL) {
         Py_CLEAR(ref);
         goto done;
@@ -2077,20 +2142,13 @@ known_instance(RecorderCore *rec, PyObject *gen, PyObject *name, PyObject *func)
     }
     Py_XSETREF(REF_INFO(ref), Py_NewRef(info));
     set_state(ref, s_gen_created);
-    PyObject *refs = PyObject_GetAttr((PyObject *)rec, str_refs);
-    PyObject *by_name = refs == NULL ? NULL : PyObject_GetAttr((PyObject *)rec, str_by_name);
-    int failed = by_name == NULL || PyObject_SetItem(refs, ref, Py_None) < 0
-                 || PyObject_SetItem(by_name, title, ref) < 0;
-    Py_XDECREF(refs);
-    Py_XDECREF(by_name);
-    if (failed) {
+    if (PyObject_SetItem(rec->refs, ref, Py_None) < 0 || PyObject_SetItem(rec->by_name, title, ref) < 0) {
         Py_CLEAR(ref);
     }
 done:
     Py_XDECREF(naming);
     Py_XDECREF(code);
     Py_XDECREF(number);
-    Py_XDECREF(on_collect);
     Py_XDECREF(title);
     Py_XDECREF(filename);
     Py_XDECREF(info);
@@ -2130,16 +2188,15 @@ done:
     return failed;
 }
 
-/* Take `key` out of the dict `owner.<attr>` if it is there. */
+/* Take `key` out of the dict `table` (a Recorder's) if it is there. */
 static int
-forget_key(PyObject *owner, PyObject *attr, PyObject *key)
+forget_key(PyObject *table, PyObject *key)
 {
-    PyObject *table = PyObject_GetAttr(owner, attr);
-    if (table == NULL) {
+    if (table == NULL || !PyDict_Check(table)) {
+        PyErr_SetString(PyExc_TypeError, "gentrace: the recorder's instance tables are not set up");
         return -1;
     }
     int failed = PyDict_DelItem(table, key);
-    Py_DECREF(table);
     if (failed && PyErr_ExceptionMatches(PyExc_KeyError)) {
         PyErr_Clear();
         failed = 0;
@@ -2165,8 +2222,7 @@ core_collected(RecorderCore *self, PyObject *ref)
     Py_INCREF(info);
     Py_INCREF(before);
     PyObject *result = NULL;
-    if (forget_key((PyObject *)self, str_refs, ref) < 0
-        || forget_key((PyObject *)self, str_by_name, PyTuple_GET_ITEM(info, 0)) < 0) {
+    if (forget_key(self->refs, ref) < 0 || forget_key(self->by_name, PyTuple_GET_ITEM(info, 0)) < 0) {
         goto done;
     }
     PyObject *after = PyDict_GetItemWithError(collected_states, before);
@@ -2206,8 +2262,7 @@ core_adopt(RecorderCore *self, PyObject *const *args, Py_ssize_t nargs)
     if (ref == NULL) {
         return NULL;
     }
-    PyObject *proxy_args[3] = {gen, (PyObject *)self, ref};
-    PyObject *proxy = PyObject_Vectorcall(proxy_type, proxy_args, 3, NULL);
+    PyObject *proxy = new_proxy(proxy_type, gen, self, ref);
     long long lasti;
     if (proxy == NULL || paused_at(gen, frame_attr, &lasti) < 0) {
         Py_XDECREF(proxy);
@@ -2322,10 +2377,7 @@ init_globals(void)
     str_anext_first = PyUnicode_InternFromString("_anext_first");
     str_finish = PyUnicode_InternFromString("_finish");
     str_ended = PyUnicode_InternFromString("_ended");
-    str_naming = PyUnicode_InternFromString("_naming");
-    str_refs = PyUnicode_InternFromString("_refs");
-    str_by_name = PyUnicode_InternFromString("by_name");
-    str_on_collect = PyUnicode_InternFromString("_on_collect");
+    str_hash = PyUnicode_InternFromString("#");
     str_instance = PyUnicode_InternFromString("instance");
     str_gi_code = PyUnicode_InternFromString("gi_code");
     str_cr_code = PyUnicode_InternFromString("cr_code");
@@ -2333,8 +2385,7 @@ init_globals(void)
     str_record_collect = PyUnicode_InternFromString("_record_collect");
     if (!str_gi_frame || !str_overflow || !str_start || !str_thread_key || !str_info || !str_catch_up
         || !str_fail || !str_thread_id || !str_get_name || !str_ag_frame || !str_cr_frame || !str_cr_await
-        || !str_anext_first || !str_finish || !str_ended || !str_naming || !str_refs || !str_by_name
-        || !str_on_collect || !str_instance || !str_gi_code || !str_cr_code || !str_ag_code
+        || !str_anext_first || !str_finish || !str_ended || !str_hash || !str_instance || !str_gi_code || !str_cr_code || !str_ag_code
         || !str_record_collect) {
         return -1;
     }
