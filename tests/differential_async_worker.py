@@ -75,13 +75,17 @@ async def job(n: int) -> Any:
 
 
 async def waiting(n: int) -> Any:
-    # Suspends on a future of the loop's, then in asyncio.sleep with a delay.
+    # Suspends on a future of the loop's (set by a callback: its order among tasks is fixed).
     loop = asyncio.get_running_loop()
     future = loop.create_future()
     loop.call_soon(future.set_result, n)
-    got = await future
+    return await future
+
+
+async def delayed(n: int) -> Any:
+    # Suspends in asyncio.sleep with a delay: run alone, so that real time orders nothing.
     await asyncio.sleep(0.0001 * n)
-    return got
+    return n
 
 
 async def failing(n: int) -> Any:
@@ -90,7 +94,7 @@ async def failing(n: int) -> Any:
 
 
 async def awaiting(tracer: gentrace.Tracer, n: int) -> Any:
-    return await tracer.trace(job)(n) + 1
+    return await tracer.trace(job)(n) + await tracer.trace(delayed)(n)
 
 
 def throwable(rng: random.Random) -> Any:
