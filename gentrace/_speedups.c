@@ -579,6 +579,37 @@ set_stop_iteration(PyObject *value)
     }
 }
 
+/* What __next__ gives for a step's outcome: the value yielded, or NULL with StopIteration (a bare
+ * one for None, as a generator's __next__ raises) or the step's error. */
+static PyObject *
+as_next(PySendResult r, PyObject *result)
+{
+    if (r == PYGEN_NEXT) {
+        return result;
+    }
+    if (r == PYGEN_RETURN) {
+        if (result != Py_None) {
+            set_stop_iteration(result);
+        }
+        Py_DECREF(result);
+    }
+    return NULL;
+}
+
+/* What send() gives for a step's outcome: as __next__, but StopIteration(value) whatever it is. */
+static PyObject *
+as_send(PySendResult r, PyObject *result)
+{
+    if (r == PYGEN_NEXT) {
+        return result;
+    }
+    if (r == PYGEN_RETURN) {
+        set_stop_iteration(result);
+        Py_DECREF(result);
+    }
+    return NULL;
+}
+
 /* The exception being raised, taken (normalized, with its traceback), and put back. */
 typedef struct {
 #if PY_VERSION_HEX >= 0x030C0000
@@ -1148,16 +1179,7 @@ steps_iternext(Steps *self)
 {
     PyObject *result;
     PySendResult r = step(self, s_next, CALL_NEXT, Py_None, NULL, 0, &result);
-    if (r == PYGEN_NEXT) {
-        return result;
-    }
-    if (r == PYGEN_RETURN) {
-        if (result != Py_None) {
-            set_stop_iteration(result);
-        }
-        Py_DECREF(result);
-    }
-    return NULL;
+    return as_next(r, result);
 }
 
 static PyObject *
@@ -1165,14 +1187,7 @@ steps_send(Steps *self, PyObject *value)
 {
     PyObject *result;
     PySendResult r = step(self, s_send, CALL_SEND, value, NULL, 0, &result);
-    if (r == PYGEN_NEXT) {
-        return result;
-    }
-    if (r == PYGEN_RETURN) {
-        set_stop_iteration(result);
-        Py_DECREF(result);
-    }
-    return NULL;
+    return as_send(r, result);
 }
 
 static PySendResult
@@ -1915,16 +1930,7 @@ coro_iternext(CoroSteps *self)
 {
     PyObject *result;
     PySendResult r = coro_step(self, Py_None, &result);
-    if (r == PYGEN_NEXT) {
-        return result;
-    }
-    if (r == PYGEN_RETURN) {
-        if (result != Py_None) {
-            set_stop_iteration(result);
-        }
-        Py_DECREF(result);
-    }
-    return NULL;
+    return as_next(r, result);
 }
 
 static PyObject *
@@ -1937,14 +1943,7 @@ coro_send(CoroSteps *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *result;
     PySendResult r = coro_step(self, nargs ? args[0] : Py_None, &result);
-    if (r == PYGEN_NEXT) {
-        return result;
-    }
-    if (r == PYGEN_RETURN) {
-        set_stop_iteration(result);
-        Py_DECREF(result);
-    }
-    return NULL;
+    return as_send(r, result);
 }
 
 static PySendResult

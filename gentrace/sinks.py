@@ -105,6 +105,14 @@ def frame_locals(frame_of: FrameLookup | None, record: Record, limit: int | None
     return {name: safe_repr(value, limit) for name, value in frame.f_locals.items()}
 
 
+def _write_bytes(binary: Any, compiled: Any) -> None:
+    """Write a compiled batch's bytes to the file's buffer, and flush it."""
+    data = compiled.take_bytes()
+    if data:
+        binary.write(data)
+        binary.flush()
+
+
 class TextSink(Sink):
     """The REPL-style log, to a stream (looked up at each write if given as a callable) or a file.
 
@@ -247,10 +255,7 @@ class TextSink(Sink):
             self._written = _monotonic()
             if self._stream is not None:
                 if self._binary is not None:
-                    data = self._compiled.take_bytes()
-                    if data:
-                        self._binary.write(data)
-                    self._binary.flush()
+                    _write_bytes(self._binary, self._compiled)
                     return
                 if self._compiled is not None:
                     text = self._compiled.take()
@@ -377,10 +382,7 @@ class JsonlSink(Sink):
         """Write the lines waiting, and flush the file."""
         with self._lock:
             if self._binary is not None:
-                data = self._compiled.take_bytes()
-                if data:
-                    self._binary.write(data)
-                    self._binary.flush()
+                _write_bytes(self._binary, self._compiled)
                 return
             if self._compiled is not None:
                 text = self._compiled.take()

@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from differential_worker import Boom, comparable
+from differential_worker import Boom, comparable, main
 from support import FakeClock
 
 import gentrace
@@ -179,14 +179,5 @@ def scenario(seed: int, directory: Path) -> list[str]:
     return [*outcomes, *records]
 
 
-def main() -> None:
-    seed, count, directory = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
-    directory.mkdir(parents=True, exist_ok=True)
-    for n in range(seed, seed + count):
-        print(f"-- scenario {n}")
-        for line in scenario(n, directory):
-            print(line)
-
-
 if __name__ == "__main__":
-    main()
+    main(scenario)

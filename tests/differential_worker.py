@@ -141,7 +141,8 @@ def scenario(seed: int, directory: Path) -> list[str]:
     return [*outcomes, *records]
 
 
-def main() -> None:
+def main(scenario: Callable[[int, Path], list[str]]) -> None:
+    """Print the scenarios SEED to SEED + COUNT (from the command line), writing their files to DIR."""
     seed, count, directory = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
     directory.mkdir(parents=True, exist_ok=True)
     for n in range(seed, seed + count):
@@ -151,4 +152,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(scenario)

@@ -64,33 +64,27 @@ def test_gentrace_pure_python_chooses_the_path(pure: bool, steps: str) -> None:
 
 
 @needs_built
-def test_both_paths_record_and_write_the_same(tmp_path: Path) -> None:
-    # Random operations (next, send, throw of any exception, the three-argument throw, close, for,
-    # yield from) on generators of every shape; the clock is fake, so even times must agree.
-    worker = str(HERE / "differential_worker.py")
-    compiled = on_path(False, worker, "0", "400", str(tmp_path / "compiled"))
-    pure = on_path(True, worker, "0", "400", str(tmp_path / "pure"))
+@pytest.mark.parametrize(
+    ("worker", "count"),
+    [
+        # Random operations (next, send, throw of any exception, the three-argument throw, close,
+        # for, yield from) on generators of every shape.
+        pytest.param("differential_worker.py", 400, id="generators"),
+        # Random operations on async generators (anext, asend, athrow, aclose, async for, an
+        # awaitable closed half-way) and coroutines (gathered, awaited, stepped by hand), on a loop.
+        pytest.param("differential_async_worker.py", 300, id="async"),
+    ],
+)
+def test_both_paths_record_and_write_the_same(tmp_path: Path, worker: str, count: int) -> None:
+    # The clock is fake, so even times must agree.
+    script = str(HERE / worker)
+    compiled = on_path(False, script, "0", str(count), str(tmp_path / "compiled"))
+    pure = on_path(True, script, "0", str(count), str(tmp_path / "pure"))
     assert compiled.returncode == 0 and pure.returncode == 0, compiled.stderr + pure.stderr
-    assert compiled.stdout.count("-- scenario") == 400
+    assert compiled.stdout.count("-- scenario") == count
     assert compiled.stdout == pure.stdout
     files = sorted(p.name for p in (tmp_path / "compiled").iterdir())
-    assert len(files) == 800
-    for name in files:
-        assert (tmp_path / "compiled" / name).read_bytes() == (tmp_path / "pure" / name).read_bytes(), name
-
-
-@needs_built
-def test_both_paths_record_and_write_the_same_for_async_code(tmp_path: Path) -> None:
-    # Random operations on async generators (anext, asend, athrow, aclose, async for, an awaitable
-    # closed half-way) and coroutines (gathered, awaited, stepped by hand), on an event loop.
-    worker = str(HERE / "differential_async_worker.py")
-    compiled = on_path(False, worker, "0", "300", str(tmp_path / "compiled"))
-    pure = on_path(True, worker, "0", "300", str(tmp_path / "pure"))
-    assert compiled.returncode == 0 and pure.returncode == 0, compiled.stderr + pure.stderr
-    assert compiled.stdout.count("-- scenario") == 300
-    assert compiled.stdout == pure.stdout
-    files = sorted(p.name for p in (tmp_path / "compiled").iterdir())
-    assert len(files) == 600
+    assert len(files) == 2 * count
     for name in files:
         assert (tmp_path / "compiled" / name).read_bytes() == (tmp_path / "pure" / name).read_bytes(), name
 
