@@ -77,9 +77,19 @@ def run_child(command: Sequence[str], env: Mapping[str, str] | None = None) -> C
         return Child(wall, usage.ru_utime + usage.ru_stime, out.read())
 
 
-def env_of(path: str) -> dict[str, str]:
+def env_of(path: str, base: Mapping[str, str] = os.environ) -> dict[str, str]:
     """The environment of a child process that runs gentrace on `path`: "pure" or "compiled"."""
-    return {**os.environ, "GENTRACE_PURE_PYTHON": PATHS[path]}
+    return {**base, "GENTRACE_PURE_PYTHON": PATHS[path]}
+
+
+def bytecode_cached(tmp: str) -> dict[str, str]:
+    """The environment with Python's bytecode cached in `tmp`, not in the tree, even where
+    PYTHONDONTWRITEBYTECODE is set: an installed gentrace has its bytecode (pip compiles it), and a
+    start-up that compiles every module times the compiler. The first run of each command fills the
+    cache; it is not to be counted."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = tmp
+    return env
 
 
 def compiled_is_built() -> bool:

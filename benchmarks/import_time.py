@@ -45,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from common import load_average
+from common import bytecode_cached, load_average
 
 # (module, the code run with -X importtime): the figure is `module`'s cumulative time.
 COMMANDS = [
@@ -208,8 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     runs: dict[str, list[int]] = {module: [] for module, _ in COMMANDS}
     with tempfile.TemporaryDirectory(prefix="gentrace-bench-") as tmp:
-        env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPYCACHEPREFIX"] = tmp  # cached bytecode, but not in the tree
+        env = bytecode_cached(tmp)
         for module, code in COMMANDS:
             import_us(module, code, env)  # fills the bytecode cache: not counted
         for _ in range(args.repeats):

@@ -20,7 +20,11 @@ for each path in turn, so that a slow spell of the machine hits both alike:
   peak RSS, ``VmHWM``, printed by the script itself at its end), an empty script (the start-up),
   and a chain of ``yield from`` 12 generators deep under ``run -q``.
 
-Each figure is the best of the repeats. The table has one row per line of the issue's table: the
+Every child runs with its bytecode cached (``common.bytecode_cached``: in a temporary
+``PYTHONPYCACHEPREFIX``, filled by a first run of each command that is not counted), as an
+installed gentrace has it, even where ``PYTHONDONTWRITEBYTECODE`` is set: without it, the start-up
+would time the compiling of gentrace's modules, 30 ms and more. Each figure is the best of the
+repeats. The table has one row per line of the issue's table: the
 baseline (the minimal proxy, python, or the untraced code), each path's figure, each path's ratio
 to the baseline and the verdict on the target, which is the compiled path's to meet. The exit
 status is 1 when a run did not do what it should (it failed, printed to stderr, recorded too few
@@ -48,6 +52,7 @@ from common import (
     PATHS,
     BenchmarkInvalid,
     Child,
+    bytecode_cached,
     compiled_is_built,
     env_of,
     fmt_ratio,
@@ -58,6 +63,7 @@ from common import (
 
 import gentrace
 
+GENTRACE_RUN = [sys.executable, "-m", "gentrace", "run"]
 LEVELS = 12  # generators in the `yield from` chain
 TASKS = 2_000  # coroutine tasks gathered
 
@@ -183,9 +189,11 @@ class Bench:
     tmp: str
     figures: Figures = field(init=False)
     checked: set[str] = field(default_factory=set)  # the runs whose JSON Lines were counted
+    env: dict[str, str] = field(init=False)  # every child's: bytecode cached, as once installed
 
     def __post_init__(self) -> None:
         self.figures = Figures(self.sizes.run_steps)
+        self.env = bytecode_cached(os.path.join(self.tmp, "pycache"))
 
     def seconds(self, child: Child) -> float:
         return child.cpu if self.cpu_time else child.wall
@@ -206,17 +214,23 @@ class Bench:
         except BenchmarkInvalid as exc:
             self.figures.errors[group] = str(exc)
 
+    def warm(self, paths: list[str]) -> None:
+        """Fill the bytecode cache: python and `gentrace run` on each path, once, not counted."""
+        empty = self.script("empty.py", "")
+        self.guarded("python", run_child, [sys.executable, empty], self.env)
+        for path in paths:
+            self.guarded(f"{path} programs", run_child, [*GENTRACE_RUN, empty], env_of(path, self.env))
+
     def repeat(self, paths: list[str]) -> None:
         """One repeat: python's runs, then each path's worker and whole programs."""
-        self.guarded("python", self.programs, "python", [sys.executable], None)
-        gentrace_run = [sys.executable, "-m", "gentrace", "run"]
+        self.guarded("python", self.programs, "python", [sys.executable], False, self.env)
         for path in paths:
             self.guarded(f"{path} worker", self.in_process, path)
-            self.guarded(f"{path} programs", self.programs, path, gentrace_run, env_of(path))
+            self.guarded(f"{path} programs", self.programs, path, GENTRACE_RUN, True, env_of(path, self.env))
 
     def in_process(self, path: str) -> None:
         command = [sys.executable, os.path.abspath(__file__), "--worker", *self.worker_args()]
-        said = json.loads(run_child(command, env_of(path)).stdout)
+        said = json.loads(run_child(command, env_of(path, self.env)).stdout)
         if said["compiled"] != (path == "compiled"):
             raise BenchmarkInvalid(f"the {path} worker ran on the other path")
         for name, value in said["best"].items():
@@ -229,9 +243,8 @@ class Bench:
         args = ["--steps", str(s.steps), "--items", str(s.items)]
         return [*args, "--cpu-time"] if self.cpu_time else args
 
-    def programs(self, who: str, command: list[str], env: dict[str, str] | None) -> None:
+    def programs(self, who: str, command: list[str], traced: bool, env: dict[str, str]) -> None:
         """The whole programs, under python (`command` is python) or `gentrace run` on a path."""
-        traced = env is not None
         out = os.path.join(self.tmp, f"{who}.jsonl")
         run = [*command, "-q", "--out", out] if traced else command
         for n in self.sizes.run_steps:
@@ -510,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gentrace-paths-") as tmp:
         bench = Bench(sizes, args.cpu_time, tmp)
+        bench.warm(paths)
         for r in range(sizes.repeats):
             bench.repeat(paths)
             print(f"  repeat {r + 1}/{sizes.repeats} done", file=sys.stderr, flush=True)
