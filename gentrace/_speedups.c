@@ -547,6 +547,7 @@ typedef struct {
     PyObject *ref;
     PyObject *info;
     PyObject *weakreflist;
+    PyObject *frame;  /* borrowed: the real generator's frame object, once looked up (paused_at) */
 } Steps;
 
 #define REF_STATE(ref) (*(PyObject **)((char *)(ref) + state_offset))
@@ -806,15 +807,28 @@ frame_lasti(PyObject *frame)
 }
 
 /* The offset of the instruction a generator is paused at, as its `frame_attr` (gi_frame, ag_frame,
- * cr_frame).f_lasti says; -1 when it has no frame. */
+ * cr_frame).f_lasti says; -1 when it has no frame.
+ *
+ * With `cache` (a proxy's `frame`), a real generator's or coroutine's frame object is looked up
+ * once (the attribute is audited: a lookup costs more than the rest of the step) and kept there,
+ * borrowed: the generator holds that same frame object until it finishes, and a cached one is only
+ * read after a step that yielded, which a finished generator never does. Borrowed, so that a
+ * finished generator's frame and its locals go when they would untraced. */
 static int
-paused_at(PyObject *gen, PyObject *frame_attr, long long *lasti)
+paused_at(PyObject *gen, PyObject *frame_attr, long long *lasti, PyObject **cache)
 {
+    if (cache != NULL && *cache != NULL) {
+        *lasti = frame_lasti(*cache);
+        return 0;
+    }
     PyObject *frame = PyObject_GetAttr(gen, frame_attr);
     if (frame == NULL) {
         return -1;
     }
     *lasti = frame == Py_None ? -1 : frame_lasti(frame);
+    if (cache != NULL && frame != Py_None && (PyGen_CheckExact(gen) || PyCoro_CheckExact(gen))) {
+        *cache = frame;
+    }
     Py_DECREF(frame);
     return 0;
 }
@@ -1139,7 +1153,7 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
         if (rec->emit == discard_func) {
             goto done;
         }
-        if (r.after == s_suspended && paused_at(gen, str_gi_frame, &r.lasti) < 0) {
+        if (r.after == s_suspended && paused_at(gen, str_gi_frame, &r.lasti, &self->frame) < 0) {
             goto fail;
         }
         r.value = call == CALL_CLOSE ? Py_None : *result;
@@ -1265,6 +1279,7 @@ steps_init(Steps *self, PyObject *args, PyObject *kwds)
     Py_XSETREF(self->rec, (RecorderCore *)Py_NewRef(rec));
     Py_XSETREF(self->ref, Py_NewRef(ref));
     Py_XSETREF(self->info, info);
+    self->frame = NULL;
     return 0;
 }
 
@@ -1894,7 +1909,7 @@ coro_step(CoroSteps *self, PyObject *value, PyObject **result)
         }
         shown = aw == Py_None ? Py_NewRef(*result) : described(*result, aw);
         Py_DECREF(aw);
-        if (shown == NULL || paused_at(self->gen, str_cr_frame, &r.lasti) < 0) {
+        if (shown == NULL || paused_at(self->gen, str_cr_frame, &r.lasti, &self->frame) < 0) {
             goto fail;
         }
         r.outcome = s_yield;
@@ -2262,8 +2277,12 @@ core_adopt(RecorderCore *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *proxy = new_proxy(proxy_type, gen, self, ref);
+    PyObject **cache = NULL;
+    if (proxy != NULL && (PyObject_TypeCheck(proxy, &StepsType) || PyObject_TypeCheck(proxy, &CoroStepsType))) {
+        cache = &((Steps *)proxy)->frame;
+    }
     long long lasti;
-    if (proxy == NULL || paused_at(gen, frame_attr, &lasti) < 0) {
+    if (proxy == NULL || paused_at(gen, frame_attr, &lasti, cache) < 0) {
         Py_XDECREF(proxy);
         Py_DECREF(ref);
         return NULL;

@@ -230,6 +230,35 @@ def test_a_traced_generator_dropped_is_freed_at_once() -> None:
     tracer.close()
 
 
+@pytest.mark.parametrize("ending", ["return", "throw", "close"])
+def test_a_finished_generators_locals_go_when_it_finishes(ending: str) -> None:
+    # A frame kept by the proxy would keep them until the proxy goes, past the step that ended it.
+    # (Kept records would keep a thrown exception, and its traceback the frame: none are kept.)
+    tracer = gentrace.Tracer(keep=0)
+    gone: list[weakref.ref[Marker]] = []
+
+    @tracer.trace
+    def holder() -> Generator[int, None, None]:
+        local = Marker()
+        gone.append(weakref.ref(local))
+        yield 1
+        yield 2
+
+    gen = holder()
+    assert next(gen) == 1 and next(gen) == 2 and gone[0]() is not None
+    try:
+        if ending == "return":
+            next(gen)
+        elif ending == "throw":
+            gen.throw(KeyError("x"))
+        else:
+            gen.close()
+    except (StopIteration, KeyError):
+        pass  # the traceback, which holds the frame, goes with the exception at the end of this block
+    assert gone[0]() is None
+    tracer.close()
+
+
 def test_peak_rss_stays_flat_over_many_traced_generators(tmp_path: Path) -> None:
     # On the path this suite runs on (benchmarks/leak_check.py runs a million on both).
     script = tmp_path / "flat.py"
