@@ -299,19 +299,69 @@ static PyTypeObject RecorderCoreType = {
 /* -- Memory: every record kept, as C structs in chunks (Recorder.memory, keep=None) --------- */
 
 /* One record: (seq, info, op, arg, outcome, value, before, after, depth, thread, task, start, took,
- * lasti, ended_after), its numbers as C integers. A record whose numbers are not machine integers
- * (a test's odd clock) is kept as its tuple in `odd`. */
+ * lasti, ended_after), its numbers as C integers: what a step describes, and what a sink that
+ * wants a tuple gets from rec_tuple. */
 typedef struct {
     long long seq, start, took, ended, depth, lasti;
     PyObject *info, *op, *arg, *outcome, *value, *before, *after, *thread, *task;
-    PyObject *odd;
 } Rec;
+
+/* What Memory keeps of a record: 80 bytes, where a Rec takes 128, since the pages of a long run's
+ * records cost more than anything else in keeping them. The vocabulary (op, outcome, the states)
+ * as codes, the small numbers in 32 bits (`ended` as ended - seq, which another thread's steps can
+ * make negative); a record that does not fit (a
+ * test's odd clock, a step of over 4 s, a word not in the vocabulary) is kept whole as its tuple,
+ * in `arg`, with `op` ODD. */
+typedef struct {
+    long long seq, start;
+    PyObject *info, *arg, *value, *thread, *task;
+    uint32_t took;
+    int32_t ended, lasti;
+    uint16_t depth;
+    uint8_t op, outcome, before, after;
+} Kept;
+
+#define ODD 255
+
+/* The vocabulary: the words a record's op, outcome and states are (interned strs, kept for good),
+ * by code. A word's code is found through a small table by address, else by a search. */
+static PyObject *vocab[ODD];
+static int nvocab;
+static struct {
+    PyObject *word;
+    uint8_t code;
+} vocab_cache[64];
+
+static uint8_t
+code_of(PyObject *word)
+{
+    size_t slot = ((uintptr_t)word >> 4) % 61;
+    if (vocab_cache[slot].word == word && word != NULL) {
+        return vocab_cache[slot].code;
+    }
+    if (word == NULL || !PyUnicode_CheckExact(word) || !PyUnicode_CHECK_INTERNED(word)) {
+        return ODD;
+    }
+    int code = 0;
+    while (code < nvocab && vocab[code] != word) {
+        code++;
+    }
+    if (code == nvocab) {
+        if (nvocab == ODD) {
+            return ODD;
+        }
+        vocab[nvocab++] = Py_NewRef(word);
+    }
+    vocab_cache[slot].word = word;
+    vocab_cache[slot].code = (uint8_t)code;
+    return (uint8_t)code;
+}
 
 #define CHUNK 1024
 
 typedef struct {
     PyObject_HEAD
-    Rec **chunks;
+    Kept **chunks;
     Py_ssize_t nchunks;   /* allocated */
     Py_ssize_t count;     /* records kept */
 } Memory;
@@ -319,7 +369,7 @@ typedef struct {
 static PyTypeObject MemoryType;
 static PyMethodDef *memory_append_def;
 
-static Rec *
+static Kept *
 memory_slot(Memory *self)
 {
     Py_ssize_t chunk = self->count / CHUNK;
@@ -329,7 +379,7 @@ memory_slot(Memory *self)
             n = chunk + 1;
         }
         if (self->nchunks == 0 || chunk >= self->nchunks) {
-            Rec **grown = PyMem_Realloc(self->chunks, (size_t)n * sizeof(Rec *));
+            Kept **grown = PyMem_Realloc(self->chunks, (size_t)n * sizeof(Kept *));
             if (grown == NULL) {
                 PyErr_NoMemory();
                 return NULL;
@@ -342,7 +392,7 @@ memory_slot(Memory *self)
         }
     }
     if (self->chunks[chunk] == NULL) {
-        self->chunks[chunk] = PyMem_Malloc(CHUNK * sizeof(Rec));
+        self->chunks[chunk] = PyMem_Malloc(CHUNK * sizeof(Kept));
         if (self->chunks[chunk] == NULL) {
             PyErr_NoMemory();
             return NULL;
@@ -351,25 +401,57 @@ memory_slot(Memory *self)
     return &self->chunks[chunk][self->count % CHUNK];
 }
 
+static PyObject *rec_tuple(const Rec *r);
+
+/* Whether a record's numbers fit a Kept's fields. */
+static int
+fits(const Rec *r)
+{
+    /* ended - seq in unsigned arithmetic, which cannot overflow, then read as signed */
+    unsigned long long shift = (unsigned long long)r->ended - (unsigned long long)r->seq + 0x80000000ULL;
+    return r->took >= 0 && r->took <= UINT32_MAX && shift <= UINT32_MAX && r->lasti >= -1
+           && r->lasti <= INT32_MAX && r->depth >= 0 && r->depth <= UINT16_MAX;
+}
+
 /* Keep `r` (its objects are borrowed: taken here). */
 static int
 memory_keep(Memory *self, const Rec *r)
 {
-    Rec *slot = memory_slot(self);
-    if (slot == NULL) {
+    uint8_t op = code_of(r->op), outcome = code_of(r->outcome), before = code_of(r->before);
+    uint8_t after = code_of(r->after);
+    if (op == ODD || outcome == ODD || before == ODD || after == ODD || !fits(r)) {
+        PyObject *record = rec_tuple(r);
+        if (record == NULL) {
+            return -1;
+        }
+        Kept *k = memory_slot(self);
+        if (k == NULL) {
+            Py_DECREF(record);
+            return -1;
+        }
+        *k = (Kept){.arg = record, .op = ODD};
+        self->count++;
+        return 0;
+    }
+    Kept *k = memory_slot(self);
+    if (k == NULL) {
         return -1;
     }
-    *slot = *r;
-    Py_XINCREF(slot->info);
-    Py_XINCREF(slot->op);
-    Py_XINCREF(slot->arg);
-    Py_XINCREF(slot->outcome);
-    Py_XINCREF(slot->value);
-    Py_XINCREF(slot->before);
-    Py_XINCREF(slot->after);
-    Py_XINCREF(slot->thread);
-    Py_XINCREF(slot->task);
-    Py_XINCREF(slot->odd);
+    k->op = op;
+    k->outcome = outcome;
+    k->before = before;
+    k->after = after;
+    k->seq = r->seq;
+    k->start = r->start;
+    k->info = Py_NewRef(r->info);
+    k->arg = Py_NewRef(r->arg);
+    k->value = Py_NewRef(r->value);
+    k->thread = Py_NewRef(r->thread);
+    k->task = Py_NewRef(r->task);
+    k->took = (uint32_t)r->took;
+    k->ended = (int32_t)((unsigned long long)r->ended - (unsigned long long)r->seq);
+    k->lasti = (int32_t)r->lasti;
+    k->depth = (uint16_t)r->depth;
     self->count++;
     return 0;
 }
@@ -377,9 +459,6 @@ memory_keep(Memory *self, const Rec *r)
 static PyObject *
 rec_tuple(const Rec *r)
 {
-    if (r->odd != NULL) {
-        return Py_NewRef(r->odd);
-    }
     PyObject *seq = PyLong_FromLongLong(r->seq), *depth = PyLong_FromLongLong(r->depth);
     PyObject *start = PyLong_FromLongLong(r->start), *took = PyLong_FromLongLong(r->took);
     PyObject *lasti = PyLong_FromLongLong(r->lasti), *ended = PyLong_FromLongLong(r->ended);
@@ -395,6 +474,20 @@ rec_tuple(const Rec *r)
     Py_XDECREF(lasti);
     Py_XDECREF(ended);
     return t;
+}
+
+static PyObject *
+kept_tuple(const Kept *k)
+{
+    if (k->op == ODD) {
+        return Py_NewRef(k->arg);
+    }
+    unsigned long long ended = (unsigned long long)k->seq + (unsigned long long)(long long)k->ended;
+    Rec r = {.seq = k->seq, .start = k->start, .took = k->took, .ended = (long long)ended,
+             .depth = k->depth, .lasti = k->lasti, .info = k->info, .op = vocab[k->op], .arg = k->arg,
+             .outcome = vocab[k->outcome], .value = k->value, .before = vocab[k->before],
+             .after = vocab[k->after], .thread = k->thread, .task = k->task};
+    return rec_tuple(&r);
 }
 
 static int
@@ -420,9 +513,13 @@ memory_append(Memory *self, PyObject *record)
     if (as_machine_int(f[0], &r.seq) || as_machine_int(f[8], &r.depth) || as_machine_int(f[11], &r.start)
         || as_machine_int(f[12], &r.took) || as_machine_int(f[13], &r.lasti)
         || as_machine_int(f[14], &r.ended)) {
-        Rec odd = {0};
-        odd.odd = record;
-        return memory_keep(self, &odd) < 0 ? NULL : Py_NewRef(Py_None);
+        Kept *k = memory_slot(self);
+        if (k == NULL) {
+            return NULL;
+        }
+        *k = (Kept){.arg = Py_NewRef(record), .op = ODD};
+        self->count++;
+        Py_RETURN_NONE;
     }
     r.info = f[1];
     r.op = f[2];
@@ -445,7 +542,7 @@ memory_records(Memory *self, PyObject *unused)
         return NULL;
     }
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *t = rec_tuple(&self->chunks[i / CHUNK][i % CHUNK]);
+        PyObject *t = kept_tuple(&self->chunks[i / CHUNK][i % CHUNK]);
         if (t == NULL) {
             Py_DECREF(list);
             return NULL;
@@ -461,18 +558,17 @@ memory_len(Memory *self)
     return self->count;
 }
 
-#define FOR_EACH_REC(self, r)                                                                    \
+#define FOR_EACH_KEPT(self, k)                                                                   \
     for (Py_ssize_t i_ = 0; i_ < (self)->count; i_++)                                            \
-        for (Rec *r = &(self)->chunks[i_ / CHUNK][i_ % CHUNK]; r != NULL; r = NULL)
+        for (Kept *k = &(self)->chunks[i_ / CHUNK][i_ % CHUNK]; k != NULL; k = NULL)
 
 static int
 memory_traverse(Memory *self, visitproc visit, void *arg)
 {
-    FOR_EACH_REC(self, r) {
-        Py_VISIT(r->info);
-        Py_VISIT(r->arg);
-        Py_VISIT(r->value);
-        Py_VISIT(r->odd);
+    FOR_EACH_KEPT(self, k) {
+        Py_VISIT(k->info);
+        Py_VISIT(k->arg);
+        Py_VISIT(k->value);  /* thread and task are names: strs or None */
     }
     return 0;
 }
@@ -481,23 +577,18 @@ static int
 memory_clear(Memory *self)
 {
     Py_ssize_t count = self->count;
-    Rec **chunks = self->chunks;
+    Kept **chunks = self->chunks;
     Py_ssize_t nchunks = self->nchunks;
     self->count = 0;
     self->chunks = NULL;
     self->nchunks = 0;
     for (Py_ssize_t i = 0; i < count; i++) {
-        Rec *r = &chunks[i / CHUNK][i % CHUNK];
-        Py_XDECREF(r->info);
-        Py_XDECREF(r->op);
-        Py_XDECREF(r->arg);
-        Py_XDECREF(r->outcome);
-        Py_XDECREF(r->value);
-        Py_XDECREF(r->before);
-        Py_XDECREF(r->after);
-        Py_XDECREF(r->thread);
-        Py_XDECREF(r->task);
-        Py_XDECREF(r->odd);
+        Kept *k = &chunks[i / CHUNK][i % CHUNK];
+        Py_XDECREF(k->info);
+        Py_XDECREF(k->arg);
+        Py_XDECREF(k->value);
+        Py_XDECREF(k->thread);
+        Py_XDECREF(k->task);
     }
     for (Py_ssize_t c = 0; c < nchunks; c++) {
         PyMem_Free(chunks[c]);

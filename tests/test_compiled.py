@@ -343,6 +343,44 @@ def test_compiled_memory_gives_back_what_it_kept() -> None:
         memory.append(plain[:14])
 
 
+# Each field of a record at and past the edges of what a kept record holds in C (its numbers in 16
+# or 32 bits, ended as ended - seq, the words as codes of interned strs), the rest plain.
+EDGES = [
+    *[("seq", n) for n in (0, 2**31, 2**63 - 1, -(2**63))],
+    *[("depth", n) for n in (-1, 2**16 - 1, 2**16)],
+    *[("start", n) for n in (-(2**63), 2**63 - 1)],
+    *[("took", n) for n in (-1, 0, 2**32 - 1, 2**32)],
+    *[("lasti", n) for n in (-2, -1, 2**31 - 1, 2**31)],
+    *[("ended_by", n) for n in (-1, 2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**64)],
+    *[(word, "".join(["ne", "xt"])) for word in ("op", "outcome", "before", "after")],  # not interned
+    *[(word, w) for word in ("op", "outcome", "before", "after") for w in ("unheard-of", None, 3)],
+]
+
+
+@needs_built
+@pytest.mark.parametrize(("field", "edge"), EDGES)
+def test_compiled_memory_gives_back_every_record_as_it_was(field: str, edge: object) -> None:
+    # Kept in small fields when it fits, whole when it doesn't: either way, what comes back is the
+    # record, its objects the same ones.
+    memory = built.Memory()
+    value, arg, info = [1], {"a": 2}, ("echo#1", "m:echo", None, "m.py")
+    fields: dict[str, Any] = {
+        "seq": 7, "depth": 1, "start": 10, "took": 5, "lasti": 8, "ended_by": 0,
+        "op": "send", "outcome": "yield", "before": "GEN_SUSPENDED", "after": "GEN_SUSPENDED",
+    }  # fmt: skip
+    fields[field] = edge
+    f = fields
+    seq = f["seq"]
+    record = (seq, info, f["op"], arg, f["outcome"], value, f["before"], f["after"], f["depth"],
+              "MainThread", "Task-1", f["start"], f["took"], f["lasti"], seq + f["ended_by"])  # fmt: skip
+    for _ in range(2):
+        memory.append(record)
+    kept = memory.records()
+    assert kept == [record, record]
+    for got in kept:
+        assert got[1] is info and got[3] is arg and got[5] is value
+
+
 # A lone sink and no memory: the recorder's emit is LoneEmit (compiled) or emit_one (pure). The
 # sink fails at the calls of `end` the scenario names; the program prints what it saw.
 LONE_SINK = """
