@@ -324,37 +324,32 @@ typedef struct {
 #define ODD 255
 
 /* The vocabulary: the words a record's op, outcome and states are (interned strs, kept for good),
- * by code. A word's code is found through a small table by address, else by a search. */
+ * by code; a word's code is found by its address in an open-addressed table, never emptied. */
 static PyObject *vocab[ODD];
 static int nvocab;
+#define VOCAB_SLOTS 512 /* a power of two, over twice ODD: short probes */
 static struct {
     PyObject *word;
     uint8_t code;
-} vocab_cache[64];
+} vocab_table[VOCAB_SLOTS];
 
 static uint8_t
 code_of(PyObject *word)
 {
-    size_t slot = ((uintptr_t)word >> 4) % 61;
-    if (vocab_cache[slot].word == word && word != NULL) {
-        return vocab_cache[slot].code;
+    size_t slot = ((uintptr_t)word >> 4) & (VOCAB_SLOTS - 1);
+    while (vocab_table[slot].word != NULL) {
+        if (vocab_table[slot].word == word) {
+            return vocab_table[slot].code;
+        }
+        slot = (slot + 1) & (VOCAB_SLOTS - 1);
     }
-    if (word == NULL || !PyUnicode_CheckExact(word) || !PyUnicode_CHECK_INTERNED(word)) {
+    if (word == NULL || nvocab == ODD || !PyUnicode_CheckExact(word) || !PyUnicode_CHECK_INTERNED(word)) {
         return ODD;
     }
-    int code = 0;
-    while (code < nvocab && vocab[code] != word) {
-        code++;
-    }
-    if (code == nvocab) {
-        if (nvocab == ODD) {
-            return ODD;
-        }
-        vocab[nvocab++] = Py_NewRef(word);
-    }
-    vocab_cache[slot].word = word;
-    vocab_cache[slot].code = (uint8_t)code;
-    return (uint8_t)code;
+    vocab[nvocab] = Py_NewRef(word);
+    vocab_table[slot].word = word;
+    vocab_table[slot].code = (uint8_t)nvocab;
+    return (uint8_t)nvocab++;
 }
 
 #define CHUNK 1024
@@ -370,7 +365,7 @@ static PyTypeObject MemoryType;
 static PyMethodDef *memory_append_def;
 
 static Kept *
-memory_slot(Memory *self)
+memory_grow(Memory *self)
 {
     Py_ssize_t chunk = self->count / CHUNK;
     if (chunk == self->nchunks) {
@@ -399,6 +394,17 @@ memory_slot(Memory *self)
         }
     }
     return &self->chunks[chunk][self->count % CHUNK];
+}
+
+/* Where the next record goes (`count` is not moved). */
+static inline Kept *
+memory_slot(Memory *self)
+{
+    size_t i = (size_t)self->count, chunk = i / CHUNK;
+    if (chunk < (size_t)self->nchunks && self->chunks[chunk] != NULL) {
+        return &self->chunks[chunk][i % CHUNK];
+    }
+    return memory_grow(self);
 }
 
 static PyObject *rec_tuple(const Rec *r);
