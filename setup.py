@@ -9,7 +9,7 @@ setup(
     ext_modules=[
         Extension(
             "gentrace._speedups",
-            sources=["gentrace/_speedups.c", "gentrace/_render.c"],
+            sources=["gentrace/_speedups.c", "gentrace/_render.c", "gentrace/_clock.c"],
             depends=["gentrace/_speedups.h"],
             optional=True,
         )

@@ -26,7 +26,6 @@ static PyObject *thread_factory; /* recorder.new_thread_state(): [depth, thread 
 static PyObject *discard_func;   /* recorder.discard: where records go that nothing keeps */
 static PyTypeObject *instance_ref_type;
 static Py_ssize_t state_offset;  /* of InstanceRef's `state` slot */
-static PyObject *perf_counter_ns;
 
 static PyObject *str_gi_code, *str_cr_code, *str_ag_code;
 static PyObject *str_gi_frame, *str_overflow, *str_start, *str_thread_key, *str_info;
@@ -37,24 +36,28 @@ static Py_ssize_t deep, room, step_frames;  /* proxy.DEEP, ROOM, COMPILED_STEP_F
 
 /* -- the clock ----------------------------------------------------------------------------- */
 
-/* time.perf_counter_ns() without the call: the same clock (CLOCK_MONOTONIC on POSIX). */
+/* Read `clock`: the compiled core's own (_clock.c), or perf_counter_ns's (a test may pass it), or
+ * any other by a call. */
 static int
 read_clock(PyObject *clock, long long *now)
 {
-    if (clock == perf_counter_ns) {
+    if (clock == gentrace_clock.func) {
+        return gentrace_clock_now(now);
+    }
 #if PY_VERSION_HEX >= 0x030D0000
+    if (clock == gentrace_clock.perf_counter_ns) {
         PyTime_t t;
         PyTime_PerfCounterRaw(&t);
         *now = (long long)t;
         return 0;
-#elif defined(CLOCK_MONOTONIC)
-        struct timespec ts;
-        if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0) {
-            *now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-            return 0;
-        }
-#endif
     }
+#elif defined(CLOCK_MONOTONIC)
+    struct timespec ts;
+    if (clock == gentrace_clock.perf_counter_ns && clock_gettime(CLOCK_MONOTONIC, &ts) == 0) {
+        *now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+        return 0;
+    }
+#endif
     PyObject *t = PyObject_CallNoArgs(clock);
     if (t == NULL) {
         return -1;
@@ -364,6 +367,7 @@ typedef struct {
 static PyTypeObject MemoryType;
 static PyMethodDef *memory_append_def;
 
+/* memory_slot's way when the chunk is not there yet: make it (and room for it). */
 static Kept *
 memory_grow(Memory *self)
 {
@@ -1170,9 +1174,9 @@ step(Steps *self, PyObject *op, Call call, PyObject *arg, PyObject *const *args,
             || tell_start(rec, number, info, op, arg, before, depth_obj, thread, task, start) < 0)) {
         goto undepth;
     }
-    /* Nothing keeps records and the clock is the real one (`run -q`): no time to read. A sink
+    /* Nothing keeps records and the clock is the compiled one (`run -q`): no time to read. A sink
      * added during the step gets it with no duration. */
-    int timed = rec->emit != discard_func || rec->clock != perf_counter_ns;
+    int timed = rec->emit != discard_func || rec->clock != gentrace_clock.func;
     start = 0;
     if (timed && read_clock(rec->clock, &start) < 0) {
         goto undepth;
@@ -2467,15 +2471,6 @@ static struct PyModuleDef speedups_module = {
 static int
 init_globals(void)
 {
-    PyObject *time = PyImport_ImportModule("time");
-    if (time == NULL) {
-        return -1;
-    }
-    perf_counter_ns = PyObject_GetAttrString(time, "perf_counter_ns");
-    Py_DECREF(time);
-    if (perf_counter_ns == NULL) {
-        return -1;
-    }
     memory_append_def = &memory_methods[0];
     str_gi_frame = PyUnicode_InternFromString("gi_frame");
     str_overflow = PyUnicode_InternFromString("overflow");
@@ -2535,7 +2530,7 @@ PyInit__speedups(void)
         || PyModule_AddObjectRef(m, "AsyncStepCore", (PyObject *)&AsyncStepType) < 0
         || PyModule_AddObjectRef(m, "AsyncGeneratorSteps", (PyObject *)&AgenStepsType) < 0
         || PyModule_AddObjectRef(m, "CoroutineSteps", (PyObject *)&CoroStepsType) < 0
-        || gentrace_render_init(m) < 0) {
+        || gentrace_render_init(m) < 0 || gentrace_clock_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

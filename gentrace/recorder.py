@@ -13,7 +13,6 @@ import inspect
 import itertools
 import sys
 import threading
-import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +20,7 @@ from threading import get_ident
 from types import CodeType, CoroutineType, GeneratorType
 from typing import TYPE_CHECKING, Any
 
+from gentrace.compiled import clock as default_clock
 from gentrace.compiled import speedups
 from gentrace.names import clean_qualname, display_name
 from gentrace.records import (
@@ -130,7 +130,7 @@ class Recorder(object if TYPE_CHECKING or speedups is None else speedups.Recorde
         sinks: Iterable[Sink] = (),
         keep: int | None = None,
         max_events: int | None = None,
-        clock: Clock = time.perf_counter_ns,
+        clock: Clock = default_clock,
     ) -> None:
         self.sinks = list(sinks)
         self.clock = clock

@@ -13,11 +13,11 @@ import inspect
 import os
 import sys
 import threading
-import time
 import types
 from collections.abc import Callable, Sequence
 from typing import IO, Any, ClassVar, TypeVar
 
+from gentrace.compiled import clock as default_clock
 from gentrace.compiled import speedups
 from gentrace.events import Event, to_event
 from gentrace.iterators import Iterators
@@ -152,7 +152,7 @@ class Tracer:
                 raise TypeError(f"Tracer(sinks=...): {sink!r} is not a sink (subclass gentrace.Sink)")
         if clock is not None and not callable(clock):
             raise TypeError("Tracer(clock=...): expected a callable returning integer nanoseconds")
-        self._clock = clock or time.perf_counter_ns
+        self._clock = clock or default_clock
         origin = self._clock()
         outputs = sinks_for(
             out,

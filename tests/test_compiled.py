@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 import weakref
 from collections.abc import AsyncGenerator, Generator
 from pathlib import Path
@@ -285,6 +286,51 @@ def test_peak_rss_stays_flat_over_many_traced_generators(tmp_path: Path) -> None
     assert ran.returncode == 0, ran.stderr
     grown_kib = int(ran.stdout)
     assert grown_kib < 2048, f"peak RSS grew {grown_kib} KiB over 700,000 more steps"
+
+
+# From import on, as the clock learns the counter's rate (after 20 ms) and re-anchors (about every
+# 0.1 s): each reading, taken between two of perf_counter_ns, lies between them give or take
+# TOLERANCE, and none goes back. Printed: the readings checked and how far out the worst one was.
+CLOCK_CHECK = """
+import sys, time
+from gentrace.compiled import clock
+import gentrace._speedups
+pc = time.perf_counter_ns
+end = pc() + 1_000_000_000
+last = clock()
+checked = worst = 0
+while pc() < end:
+    before = pc()
+    now = clock()
+    after = pc()
+    if now < last:
+        sys.exit(f"went back by {last - now} ns")
+    last = now
+    worst = max(worst, before - now, now - after)
+    checked += 1
+    if checked % 20_000 == 0:
+        time.sleep(0.02)
+print(clock is gentrace._speedups.clock, checked, worst)
+"""
+TOLERANCE = 20_000  # ns: ten times the worst a pair read together allows, 40 times the worst seen
+
+
+@needs_built
+def test_the_compiled_clock_keeps_to_perf_counter_ns_and_never_goes_back(tmp_path: Path) -> None:
+    script = tmp_path / "clock.py"
+    script.write_text(CLOCK_CHECK)
+    ran = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    compiled_clock, checked, worst = ran.stdout.split()
+    assert compiled_clock == str(speedups is not None) and int(checked) > 20_000
+    assert int(worst) <= TOLERANCE
+
+
+def test_records_are_timed_by_the_paths_clock() -> None:
+    # perf_counter_ns itself on the pure path; the compiled core's reading of it on the other.
+    tracer = gentrace.Tracer()
+    assert tracer._clock is (time.perf_counter_ns if speedups is None else speedups.clock)
+    tracer.close()
 
 
 def test_a_clock_past_64_bits_is_refused_on_both_paths() -> None:
