@@ -927,7 +927,8 @@ paused_at(PyObject *gen, PyObject *frame_attr, long long *lasti, PyObject **cach
         return -1;
     }
     *lasti = frame == Py_None ? -1 : frame_lasti(frame);
-    if (cache != NULL && frame != Py_None && (PyGen_CheckExact(gen) || PyCoro_CheckExact(gen))) {
+    if (cache != NULL && frame != Py_None
+        && (PyGen_CheckExact(gen) || PyCoro_CheckExact(gen) || PyAsyncGen_CheckExact(gen))) {
         *cache = frame;
     }
     Py_DECREF(frame);
@@ -1484,6 +1485,7 @@ typedef struct {
     PyObject *handle;
     char hooked;
     PyObject *weakreflist;
+    PyObject *frame;  /* borrowed: the real async generator's frame object, once looked up */
 } AgenSteps;
 
 typedef struct {
@@ -1648,13 +1650,22 @@ astep_iternext(AsyncStepCore *self)
     Raised raised = {0};
     if (PyErr_ExceptionMatches(PyExc_StopIteration) && self->op != s_aclose) {
         PyObject *value = stop_value(&raised);
-        PyObject *frame = PyObject_GetAttr(proxy->agen, str_ag_frame);
+        /* After anext(), the StopIteration says it yielded `value` (one raised inside the async
+         * generator is turned into a RuntimeError, a finished one raises StopAsyncIteration), so it
+         * is unfinished and a frame cached earlier is still its. Not after athrow(): on a finished
+         * async generator, 3.10 and 3.11 end it with StopIteration, and only ag_frame tells. */
+        PyObject *frame = proxy->frame != NULL && self->op == s_anext
+                              ? Py_NewRef(proxy->frame)
+                              : PyObject_GetAttr(proxy->agen, str_ag_frame);
         if (frame == NULL) {
             drop_raised(&raised);
             goto done;
         }
-        if (frame != Py_None) {  /* it yielded `value` */
+        if (frame != Py_None) {
             long long lasti = frame_lasti(frame);
+            if (PyAsyncGen_CheckExact(proxy->agen)) {
+                proxy->frame = frame;  /* borrowed: see paused_at */
+            }
             Py_DECREF(frame);
             if (read_clock(rec->clock, &end) < 0) {
                 drop_raised(&raised);
@@ -1792,6 +1803,7 @@ agen_init(AgenSteps *self, PyObject *args, PyObject *kwds)
     Py_XSETREF(self->info, info);
     Py_XSETREF(self->handle, Py_NewRef(Py_None));
     self->hooked = 0;
+    self->frame = NULL;
     return 0;
 }
 
@@ -2381,6 +2393,9 @@ core_adopt(RecorderCore *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject **cache = NULL;
     if (proxy != NULL && (PyObject_TypeCheck(proxy, &StepsType) || PyObject_TypeCheck(proxy, &CoroStepsType))) {
         cache = &((Steps *)proxy)->frame;
+    }
+    else if (proxy != NULL && PyObject_TypeCheck(proxy, &AgenStepsType) && PyAsyncGen_CheckExact(gen)) {
+        cache = &((AgenSteps *)proxy)->frame;
     }
     long long lasti;
     if (proxy == NULL || paused_at(gen, frame_attr, &lasti, cache) < 0) {

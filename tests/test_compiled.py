@@ -260,6 +260,30 @@ def test_a_finished_generators_locals_go_when_it_finishes(ending: str) -> None:
     tracer.close()
 
 
+def test_a_finished_async_generators_locals_go_when_it_finishes() -> None:
+    tracer = gentrace.Tracer(keep=0)
+    gone: list[weakref.ref[Marker]] = []
+
+    @tracer.trace
+    async def holder() -> AsyncGenerator[int, None]:
+        local = Marker()
+        gone.append(weakref.ref(local))
+        yield 1
+        yield 2
+
+    async def main() -> None:
+        agen = holder()
+        assert [await anext(agen), await anext(agen)] == [1, 2] and gone[0]() is not None
+        with pytest.raises(StopAsyncIteration):
+            await anext(agen)
+        assert gone[0]() is None
+        with pytest.raises(StopAsyncIteration):
+            await anext(agen)  # a finished one's frame is not read again
+
+    asyncio.run(main())
+    tracer.close()
+
+
 def test_peak_rss_stays_flat_over_many_traced_generators(tmp_path: Path) -> None:
     # On the path this suite runs on (benchmarks/leak_check.py runs a million on both).
     script = tmp_path / "flat.py"
