@@ -403,11 +403,11 @@ def test_compiled_memory_gives_back_what_it_kept() -> None:
         -1,
         8,
     )
-    for _ in range(3000):  # more than a chunk
+    for _ in range(30_000):  # past the second chunk: 1,024 records, then 26,214 a chunk
         memory.append(plain)
     memory.append(odd)
     kept = memory.records()
-    assert len(memory) == len(kept) == 3001
+    assert len(memory) == len(kept) == 30_001
     assert kept[0] == plain and kept[0][5] is plain[5] and kept[-1] is odd
     with pytest.raises(TypeError, match="a tuple of 15"):
         memory.append(plain[:14])
