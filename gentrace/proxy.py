@@ -236,6 +236,10 @@ class _PythonSteps:
         except BaseException as exc:
             _strip_own_frame(exc, _PythonSteps.throw.__code__)
             raise
+        finally:
+            # 3.10's re-raise puts this frame back in the traceback: were the exception thrown still
+            # a local, the cycle would keep the finished generator's locals until a collection.
+            del typ, val, tb, args, thrown
 
     def close(self) -> Any:
         """Close the generator, as `generator.close` does (which returns its return value on 3.13+)."""
@@ -288,6 +292,7 @@ class _PythonSteps:
                 sys.setrecursionlimit(sys.getrecursionlimit() - extra)
             record_raised(self, seq, op, arg, exc, before, depth, st[1], task, start, end)
             _strip_own_frame(exc, _PythonSteps._step_slow.__code__)
+            del arg, args  # the exception thrown, which would make a cycle on 3.10 (see throw)
             raise
         end = clock()
         st[0] = depth
