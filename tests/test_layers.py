@@ -66,6 +66,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("__init__", "ipython"): "imports IPython: only for %load_ext gentrace, in IPython",
     ("ipython", "recap"): "only for %%gentrace --summary/--timeline",
     ("ipython", "replay"): "only for %%gentrace --html",
+    ("styles", "colorama"): "its Windows fix (and ctypes), only for a stream that gets colour",
     ("events", "jsonl"): "jsonl imports json: only for Event.to_dict",
     ("sinks", "jsonl"): "jsonl imports json: only for a JSON Lines output",
     # The standard library's, kept out of the start of `gentrace run` (tests/test_startup.py).

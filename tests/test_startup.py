@@ -32,6 +32,8 @@ NOT_AT_START: dict[str, str] = {
     "importlib.metadata": "for --version",
     "multiprocessing": "the program's, if it starts processes",
     "readline": "for gentrace repl",
+    "colorama": "for a log in colour (its Windows fix), which a file or pipe is not",
+    "ctypes": "colorama's",
     "gentrace.aproxy": "once async code is traced",
     "gentrace.jsonl": "for JSON Lines outputs",
     "gentrace.chrome": "for .json outputs",
