@@ -330,8 +330,9 @@ typedef struct {
 
 #define ODD 255
 
-/* The vocabulary: the words a record's op, outcome and states are (interned strs, kept for good),
- * by code; a word's code is found by its address in an open-addressed table, never emptied. */
+/* The vocabulary: the words a record's op, outcome and states are (interned strs, kept for good,
+ * and None: a create record has no state before), by code; a word's code is found by its address
+ * in an open-addressed table, never emptied. */
 static PyObject *vocab[ODD];
 static int nvocab;
 #define VOCAB_SLOTS 512 /* a power of two, over twice ODD: short probes */
@@ -350,7 +351,8 @@ code_of(PyObject *word)
         }
         slot = (slot + 1) & (VOCAB_SLOTS - 1);
     }
-    if (word == NULL || nvocab == ODD || !PyUnicode_CheckExact(word) || !PyUnicode_CHECK_INTERNED(word)) {
+    if (word == NULL || nvocab == ODD
+        || (word != Py_None && !(PyUnicode_CheckExact(word) && PyUnicode_CHECK_INTERNED(word)))) {
         return ODD;
     }
     vocab[nvocab] = Py_NewRef(word);
