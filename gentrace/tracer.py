@@ -24,7 +24,7 @@ from gentrace.iterators import Iterators
 from gentrace.names import clean_qualname, matches_only
 from gentrace.proxy import GeneratorProxy, forward, proxy_class
 from gentrace.recorder import Clock, Recorder
-from gentrace.records import GEN_CREATED, Ending, Sink
+from gentrace.records import CORO_CREATED, GEN_CREATED, Ending, Sink
 from gentrace.sinks import FrameLookup, JsonlSink, LoggerSink, TextSink, open_log
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -103,6 +103,7 @@ class Tracer:
     """
 
     _adopt_async: ClassVar[Callable[..., Any] | None] = None  # aproxy.adopt, once async code is traced
+    _coroutine_proxy: ClassVar[type | None] = None  # aproxy.CoroutineProxy then, on the compiled path
 
     def __init__(
         self,
@@ -221,11 +222,17 @@ class Tracer:
         if self.only and func is not None and not _selected(func, self.only):
             return gen
         if type(gen) is not types.GeneratorType:
+            coroutine_proxy = Tracer._coroutine_proxy
+            if coroutine_proxy is not None and func is not None and type(gen) is types.CoroutineType:
+                # aproxy.adopt's compiled way for a coroutine (the commonest), a call less
+                return self._recorder.adopt(gen, name, func, arg, coroutine_proxy, CORO_CREATED, "cr_frame")
             adopt = Tracer._adopt_async
             if adopt is None:
                 from gentrace import aproxy  # imports asyncio: only when async code is traced
 
                 adopt = Tracer._adopt_async = aproxy.adopt
+                if speedups is not None:
+                    Tracer._coroutine_proxy = aproxy.CoroutineProxy
             return adopt(self._recorder, gen, name, func, arg)
         if func is not None and speedups is not None:  # the same three steps, compiled
             return self._recorder.adopt(gen, name, func, arg, proxy_class(gen), GEN_CREATED, "gi_frame")
@@ -423,7 +430,7 @@ class TracedFunction:
     ``__dict__`` of what it wraps into the wrapper (a traced one too), as it copies a function's.
     """
 
-    __slots__ = ("__dict__", "__weakref__", "_drops_first", "_func", "_name", "_resolve", "_tracer")
+    __slots__ = ("__dict__", "__weakref__", "_func", "_how")
 
     def __init__(
         self,
@@ -437,31 +444,33 @@ class TracedFunction:
         functools.update_wrapper(self, func)
         if hidden:  # the import hook's: no __wrapped__, which the function has not either
             del self.__wrapped__
-        self._tracer = tracer
-        self._resolve = resolve
-        self._name = name
         code = func.__code__
-        self._drops_first = (
+        drops_first = (
             code.co_argcount > 0
             and code.co_varnames[0] in ("self", "cls")
             and "." in clean_qualname(func.__qualname__)
         )
+        # What a call reads, in one slot: each read of an attribute of this class (which has a
+        # __getattr__) costs a lookup of __getattr__ too, and a coroutine is often a call each.
+        self._how = (func, tracer, resolve, name, drops_first)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        func, tracer, resolve, name, drops_first = self._how
         try:
-            gen = self._func(*args, **kwargs)
+            gen = func(*args, **kwargs)
         except BaseException as exc:
             tb = exc.__traceback__
             if tb is not None and tb.tb_frame.f_code is TracedFunction.__call__.__code__:
                 exc.__traceback__ = tb.tb_next
             raise
-        tracer = self._tracer if self._tracer is not None else self._resolve()  # type: ignore[misc]
+        if tracer is None:
+            tracer = resolve()  # type: ignore[misc]
         if tracer is None or tracer._recorder.closed:
             return gen
         if type(gen) not in _TRACEABLE:
             return gen
-        shown = args[1:] if self._drops_first and args else args
-        return tracer._adopt(gen, self._name, self._func, (shown, kwargs))
+        shown = args[1:] if drops_first and args else args
+        return tracer._adopt(gen, name, func, (shown, kwargs))
 
     def __get__(self, obj: Any, objtype: type | None = None) -> Any:
         if obj is None:
