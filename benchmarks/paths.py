@@ -24,9 +24,9 @@ Every child runs with its bytecode cached (``common.bytecode_cached``: in a temp
 ``PYTHONPYCACHEPREFIX``, filled by a first run of each command that is not counted), as an
 installed gentrace has it, even where ``PYTHONDONTWRITEBYTECODE`` is set: without it, the start-up
 would time the compiling of gentrace's modules, 30 ms and more. Each figure is the best of the
-repeats. The table has one row per line of the issue's table: the
-baseline (the minimal proxy, python, or the untraced code), each path's figure, each path's ratio
-to the baseline and the verdict on the target, which is the compiled path's to meet. The exit
+repeats. The table has one row per line of the issue's table: the baseline (the minimal proxy,
+python, or the untraced code), each path's figure, each path's ratio to the baseline and the
+verdict on the target, which is the compiled path's to meet. The exit
 status is 1 when a run did not do what it should (it failed, printed to stderr, recorded too few
 events, or gave another result than untraced), never because a target was missed.
 """

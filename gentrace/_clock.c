@@ -34,8 +34,8 @@ struct gentrace_clock gentrace_clock;
 #define MISSES 64               /* pairs that may fail before the counter is given up */
 #define PAIR_TICKS 1000         /* a pair read further apart than this (0.3 µs at 3 GHz) was interrupted */
 
-static int
-real_ns(long long *now)
+int
+gentrace_real_ns(long long *now)
 {
 #if PY_VERSION_HEX >= 0x030D0000
     PyTime_t t;
@@ -94,7 +94,7 @@ static int
 read_pair(uint64_t *tsc, long long *ns)
 {
     uint64_t before = __rdtsc();
-    if (real_ns(ns) < 0) {
+    if (gentrace_real_ns(ns) < 0) {
         return -1;
     }
     uint64_t after = __rdtsc();
@@ -111,7 +111,7 @@ gentrace_clock_slow(long long *now)
 {
     static int misses;
     if (!gentrace_clock.counting) {
-        if (real_ns(now) < 0) {
+        if (gentrace_real_ns(now) < 0) {
             return -1;
         }
         if (!gentrace_clock.usable || *now - gentrace_clock.ns0 < CALIBRATE_NS) {
@@ -194,7 +194,7 @@ counter_usable(void)
 int
 gentrace_clock_slow(long long *now)
 {
-    return real_ns(now);
+    return gentrace_real_ns(now);
 }
 
 #endif
@@ -235,5 +235,5 @@ gentrace_clock_init(PyObject *module)
         PyErr_Clear();
     }
 #endif
-    return PyModule_AddIntConstant(module, "CLOCK_COUNTER", gentrace_clock.usable);
+    return 0;
 }

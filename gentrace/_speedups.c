@@ -10,7 +10,6 @@
 #include "_speedups.h"
 
 #include <structmember.h>
-#include <time.h>
 #include <stdlib.h>
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -48,20 +47,9 @@ read_clock(PyObject *clock, long long *now)
     if (clock == gentrace_clock.func) {
         return gentrace_clock_now(now);
     }
-#if PY_VERSION_HEX >= 0x030D0000
     if (clock == gentrace_clock.perf_counter_ns) {
-        PyTime_t t;
-        PyTime_PerfCounterRaw(&t);
-        *now = (long long)t;
-        return 0;
+        return gentrace_real_ns(now);
     }
-#elif defined(CLOCK_MONOTONIC)
-    struct timespec ts;
-    if (clock == gentrace_clock.perf_counter_ns && clock_gettime(CLOCK_MONOTONIC, &ts) == 0) {
-        *now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-        return 0;
-    }
-#endif
     PyObject *t = PyObject_CallNoArgs(clock);
     if (t == NULL) {
         return -1;
@@ -316,9 +304,8 @@ typedef struct {
 /* What Memory keeps of a record: 80 bytes, where a Rec takes 128, since the pages of a long run's
  * records cost more than anything else in keeping them. The vocabulary (op, outcome, the states)
  * as codes, the small numbers in 32 bits (`ended` as ended - seq, which another thread's steps can
- * make negative); a record that does not fit (a
- * test's odd clock, a step of over 4 s, a word not in the vocabulary) is kept whole as its tuple,
- * in `arg`, with `op` ODD. */
+ * make negative); a record that does not fit (a test's odd clock, a step of over 4 s, a word not
+ * in the vocabulary) is kept whole as its tuple, in `arg`, with `op` ODD. */
 typedef struct {
     long long seq, start;
     PyObject *info, *arg, *value, *thread, *task;
@@ -465,6 +452,20 @@ memory_kept(Memory *self)
 
 static PyObject *rec_tuple(const Rec *r);
 
+/* Keep a record whole, as its tuple `record` (stolen), in a slot of its own. */
+static int
+keep_whole(Memory *self, PyObject *record)
+{
+    Kept *k = memory_slot(self);
+    if (k == NULL) {
+        Py_DECREF(record);
+        return -1;
+    }
+    *k = (Kept){.arg = record, .op = ODD};
+    memory_kept(self);
+    return 0;
+}
+
 /* Whether a record's numbers fit a Kept's fields. */
 static int
 fits(const Rec *r)
@@ -482,18 +483,8 @@ memory_keep(Memory *self, const Rec *r)
     uint8_t op = code_of(r->op), outcome = code_of(r->outcome), before = code_of(r->before);
     uint8_t after = code_of(r->after);
     if (op == ODD || outcome == ODD || before == ODD || after == ODD || !fits(r)) {
-        PyObject *record = rec_tuple(r);
-        if (record == NULL) {
-            return -1;
-        }
-        Kept *k = memory_slot(self);
-        if (k == NULL) {
-            Py_DECREF(record);
-            return -1;
-        }
-        *k = (Kept){.arg = record, .op = ODD};
-        memory_kept(self);
-        return 0;
+        PyObject *record = rec_tuple(r);  /* made before the slot is taken: it may run Python */
+        return record == NULL ? -1 : keep_whole(self, record);
     }
     Kept *k = memory_slot(self);
     if (k == NULL) {
@@ -575,13 +566,7 @@ memory_append(Memory *self, PyObject *record)
     if (as_machine_int(f[0], &r.seq) || as_machine_int(f[8], &r.depth) || as_machine_int(f[11], &r.start)
         || as_machine_int(f[12], &r.took) || as_machine_int(f[13], &r.lasti)
         || as_machine_int(f[14], &r.ended)) {
-        Kept *k = memory_slot(self);
-        if (k == NULL) {
-            return NULL;
-        }
-        *k = (Kept){.arg = Py_NewRef(record), .op = ODD};
-        memory_kept(self);
-        Py_RETURN_NONE;
+        return keep_whole(self, Py_NewRef(record)) < 0 ? NULL : Py_NewRef(Py_None);
     }
     r.info = f[1];
     r.op = f[2];

@@ -30,6 +30,7 @@ extern struct gentrace_clock gentrace_clock;
 
 int gentrace_clock_init(PyObject *module);
 int gentrace_clock_slow(long long *now);
+int gentrace_real_ns(long long *now); /* perf_counter_ns's clock itself: -1 with an exception */
 
 /* The clock's reading, in ns; -1 with an exception set if the real clock failed. */
 static inline int

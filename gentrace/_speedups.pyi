@@ -145,8 +145,6 @@ class TextLines:
     def take(self) -> str: ...
     def take_bytes(self) -> bytes: ...
 
-CLOCK_COUNTER: int  # 1 when clock() may read the CPU's time-stamp counter (gentrace/_clock.c)
-
 def clock() -> int:
     """time.perf_counter_ns(), read from the CPU's time-stamp counter where the kernel keeps time by it."""
 
