@@ -17,6 +17,7 @@ sweep of such entries, made as new ones come (amortised: the table stays as larg
 from __future__ import annotations
 
 import sys
+import threading
 import weakref
 from collections.abc import Iterator
 from typing import Any, Final
@@ -103,6 +104,7 @@ class Iterators:
         self._table: dict[int, Handle] = {}
         self._held: dict[int, None] = {}  # keys of strong entries the program may still use
         self._sweep_at = SWEEP_MIN
+        self._lock = threading.RLock()
 
     # -- names ----------------------------------------------------------------------------------
 
@@ -112,6 +114,20 @@ class Iterators:
         handle = self._table.get(key)
         if handle is not None and handle.holds(obj):
             return handle
+        # Threads that meet a new iterator at once give it one name. The objects a sweep lets go
+        # of are freed after the lock: freeing one may run a finalizer (a suspended generator's
+        # loop ends) that may wait for another thread.
+        with self._lock:
+            handle = self._table.get(key)
+            if handle is not None and handle.holds(obj):
+                return handle
+            dropped = self.sweep() if len(self._held) >= self._sweep_at else None
+            handle = self._named(obj, key, base)
+        del dropped
+        return handle
+
+    def _named(self, obj: Any, key: int, base: str | None) -> Handle:
+        # A new handle for `obj`, in the table under `key`.
         handle = Handle()
         cls = type(obj)
         base = base or cls.__name__
@@ -132,8 +148,6 @@ class Iterators:
         else:
             handle.ref = obj
             handle.strong = True
-            if len(self._held) >= self._sweep_at:
-                self.sweep()
             self._held[key] = None
         self._table[key] = handle
         return handle
@@ -141,16 +155,16 @@ class Iterators:
     def release(self, handle: Handle) -> None:
         """Let go of a strong entry if the table is its object's last holder."""
         if handle.strong and _held_refs(handle) <= HELD_ONLY:
-            key = id(handle.ref)
-            if self._table.get(key) is handle:
-                del self._table[key]
-                self._held.pop(key, None)
+            with self._lock:
+                key = id(handle.ref)
+                if self._table.get(key) is handle:
+                    del self._table[key]
+                    self._held.pop(key, None)
 
-    def sweep(self) -> None:
-        """Let go of every strong entry whose object only the table holds."""
+    def sweep(self) -> list[Handle]:
+        """Take out every strong entry whose object only the table holds; the entries, for the
+        caller to let go of (outside the lock, which it holds)."""
         table = self._table
-        # The objects let go of are freed after the loop: freeing one may run a finalizer (a
-        # suspended generator's loop ends) that changes the table.
         dropped = []
         handle = None
         for key in list(self._held):
@@ -162,7 +176,7 @@ class Iterators:
                 self._held.pop(key, None)
         del handle
         self._sweep_at = max(2 * len(self._held), SWEEP_MIN)
-        dropped.clear()
+        return dropped
 
     def clear(self) -> None:
         """Forget every name (the tracer closed): the objects held are let go."""

@@ -10,6 +10,7 @@ random loop shapes the same way; a few programs also run under ``gentrace run --
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import itertools
@@ -644,6 +645,46 @@ def test_threads_sharing_one_iterator() -> None:
         first = 0 if name.startswith("range") else 1
         assert sorted(e.value for e in nexts if e.outcome == "yield") == list(range(first, first + items))
         assert len({e.thread for e in nexts if e.outcome == "return"}) == 4  # each thread's loop ends
+
+
+ONE_NEW_ITERATOR_PER_ROUND = """\
+import sys
+import threading
+
+class Once:
+    def __iter__(self):
+        return self
+    def __next__(self):
+        raise StopIteration
+
+objects = [Once() for _ in range(100)]
+start = threading.Barrier(16)
+
+def loop_over_each():
+    for obj in objects:
+        start.wait()  # the 16 threads meet each new iterator at once
+        for _ in obj:
+            pass
+
+interval = sys.getswitchinterval()
+sys.setswitchinterval(1e-6)
+try:
+    threads = [threading.Thread(target=loop_over_each) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+finally:
+    sys.setswitchinterval(interval)
+"""
+
+
+def test_threads_meeting_a_new_iterator_at_once_give_it_one_name() -> None:
+    # Before naming took a lock, two threads could both find an iterator unnamed and name it twice
+    # (Once#1 and Once#2 for one object): most runs of this program did.
+    traced = both(ONE_NEW_ITERATOR_PER_ROUND)
+    names = [e.gen for e in traced.events if e.op == "iter" and e.gen.startswith("Once#")]
+    assert collections.Counter(names) == {f"Once#{n}": 16 for n in range(1, 101)}
 
 
 # -- names ----------------------------------------------------------------------------------------
