@@ -12,6 +12,7 @@ import sys
 import threading
 import traceback
 import types
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -684,3 +685,112 @@ def test_the_loop_may_close_at_shutdown_a_finished_generator_that_is_gone() -> N
 
     assert asyncio.run(checked()) == [1]
     assert errors == []
+
+
+class Marker:
+    """A local whose going a weak reference sees."""
+
+
+async def _plain_agen(gone: list[Any]) -> Any:
+    local = Marker()
+    gone.append(weakref.ref(local))
+    yield 1
+    yield 2
+
+
+async def _agen_awaiting_before_it_reraises(gone: list[Any]) -> Any:
+    local = Marker()
+    gone.append(weakref.ref(local))
+    try:
+        yield 1
+    except KeyError:
+        await asyncio.sleep(0)
+        raise
+
+
+async def _agen_then_sleep(gone: list[Any]) -> Any:
+    local = Marker()
+    gone.append(weakref.ref(local))
+    yield 1
+    await asyncio.sleep(10)
+    yield 2
+
+
+async def _sleeping(gone: list[Any], delay: float) -> None:
+    local = Marker()
+    gone.append(weakref.ref(local))
+    await asyncio.sleep(delay)
+
+
+def _athrow(make: Callable[..., Any]) -> Callable[[Callable[..., Any], list[Any]], None]:
+    def ending(trace: Callable[..., Any], gone: list[Any]) -> None:
+        async def main() -> None:
+            agen = trace(make)(gone)
+            await anext(agen)
+            with pytest.raises(KeyError):
+                await agen.athrow(KeyError("x"))
+
+        asyncio.run(main())
+
+    return ending
+
+
+def _cancel_anext(trace: Callable[..., Any], gone: list[Any]) -> None:
+    async def main() -> None:
+        agen = trace(_agen_then_sleep)(gone)
+        await anext(agen)
+        task = asyncio.ensure_future(anext(agen))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+
+
+def _cancel_task(trace: Callable[..., Any], gone: list[Any]) -> None:
+    async def main() -> None:
+        task = asyncio.ensure_future(trace(_sleeping)(gone, 10))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+
+
+def _coroutine_throw(trace: Callable[..., Any], gone: list[Any]) -> None:
+    coro = trace(_sleeping)(gone, 0)
+    coro.send(None)
+    with pytest.raises(KeyError):
+        coro.throw(KeyError("x"))
+
+
+@pytest.mark.parametrize("max_events", [None, 1, 2, 3], ids=lambda n: f"max_events={n}")
+@pytest.mark.parametrize(
+    "ending",
+    [
+        _athrow(_plain_agen),
+        _athrow(_agen_awaiting_before_it_reraises),
+        _cancel_anext,
+        _cancel_task,
+        _coroutine_throw,
+    ],
+    ids=["athrow", "athrow-awaiting-first", "cancelled-anext", "cancelled-task", "coroutine-throw"],
+)
+def test_an_exception_that_ends_one_lets_its_locals_go_at_once_as_untraced(
+    ending: Callable[[Callable[..., Any], list[Any]], None], max_events: int | None
+) -> None:
+    # On 3.10, 3.12 and 3.13 a step's frame that still held what was thrown stayed reachable from
+    # the exception's traceback: the cycle kept the locals until the next collection. Past
+    # `max_events` the steps are not recorded, by other lines of the same steps.
+    tracer = gentrace.Tracer(keep=0, max_events=max_events)
+    gone: list[Any] = []
+    gc.disable()  # freed by reference counts, as untraced, not by the collector
+    try:
+        ending(lambda func: func, gone)
+        ending(tracer.trace, gone)
+    finally:
+        gc.enable()
+        tracer.close()
+    assert [ref() for ref in gone] == [None, None]
