@@ -99,7 +99,7 @@ class _PythonAsyncStep:
                 return self._step(self._aw.send, None)
             except BaseException as exc:
                 _strip_own_frames(exc)
-                del self  # see `_strip_own_frames`
+                del self  # see proxy._strip_own_frame
                 raise
         proxy = self._proxy
         rec = proxy._rec
@@ -111,7 +111,7 @@ class _PythonAsyncStep:
                 return self._aw.send(None)
             except BaseException as exc:
                 _strip_own_frames(exc)
-                del self  # see `_strip_own_frames`
+                del self  # see proxy._strip_own_frame
                 raise
         rec.latest = seq
         inst = proxy._ref
@@ -147,7 +147,7 @@ class _PythonAsyncStep:
             self._started(seq, before, depth, st[1], task, start)
             self._finish(exc)
             _strip_own_frames(exc)
-            del self  # see `_strip_own_frames`
+            del self  # see proxy._strip_own_frame
             raise
         st[0] = depth
         self._started(seq, before, depth, st[1], task, start)  # suspended to the loop: not an event
@@ -176,7 +176,7 @@ class AsyncStep(_AsyncStepBase):
             return self._step(self._aw.send, value)
         except BaseException as exc:
             _strip_own_frames(exc)
-            del self  # see `_strip_own_frames`
+            del self  # see proxy._strip_own_frame
             raise
 
     def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:
@@ -186,7 +186,7 @@ class AsyncStep(_AsyncStepBase):
             return self._step(self._aw.throw, *args)
         except BaseException as exc:
             _strip_own_frames(exc)
-            del self, typ, val, tb, args  # see `_strip_own_frames`
+            del self, typ, val, tb, args  # see proxy._strip_own_frame
             raise
 
     def close(self) -> None:
@@ -281,7 +281,7 @@ class AsyncStep(_AsyncStepBase):
             try:
                 return call(*args)
             except BaseException:
-                del self, call, args  # see `_strip_own_frames`
+                del self, call, args  # see proxy._strip_own_frame
                 raise
         st = thread_state.s
         outer = st[0]
@@ -291,7 +291,7 @@ class AsyncStep(_AsyncStepBase):
         except BaseException as exc:
             st[0] = outer
             self._finish(exc)
-            del self, call, args  # see `_strip_own_frames`
+            del self, call, args  # see proxy._strip_own_frame
             raise
         st[0] = outer
         return result  # suspended to the loop inside the operation: not an event
@@ -583,7 +583,7 @@ class CoroutineProxy(_CoroutineBase, Coroutine[Any, Any, Any]):
             return self._step(THROW, typ if val is None else val, self._coro.throw, *args)
         except BaseException as exc:
             _strip_own_frames(exc)
-            del typ, val, tb, args  # see `_strip_own_frames`
+            del typ, val, tb, args  # see proxy._strip_own_frame
             raise
 
     def close(self) -> None:
@@ -603,7 +603,7 @@ class CoroutineProxy(_CoroutineBase, Coroutine[Any, Any, Any]):
             try:
                 return call(*args)
             except BaseException:
-                del arg, call, args  # see `_strip_own_frames`
+                del arg, call, args  # see proxy._strip_own_frame
                 raise
         rec.latest = seq
         inst = self._ref
@@ -626,7 +626,7 @@ class CoroutineProxy(_CoroutineBase, Coroutine[Any, Any, Any]):
             end = clock()
             st[0] = depth
             self._ended(seq, op, arg, exc, before, depth, st[1], task, start, end)
-            del arg, call, args  # see `_strip_own_frames`
+            del arg, call, args  # see proxy._strip_own_frame
             raise
         end = clock()
         st[0] = depth
@@ -742,13 +742,8 @@ def _described(result: Any, aw: Any) -> Any:
 
 
 def _strip_own_frames(exc: BaseException) -> None:
-    # The proxies' frames on top of a traceback are gentrace's, not the program's.
-    #
-    # A step that lets an exception go deletes the locals by which its frame reaches it first
-    # (what was thrown, the awaitable that holds it, the step itself): on 3.10, 3.12 and 3.13 the
-    # exception's traceback still reaches that frame (3.10's re-raise puts it back; on 3.12 and
-    # 3.13 the generator's frame, in the traceback, links to it as its f_back when it ends). The
-    # cycle would keep the generator's locals until the next collection; untraced, they go at once.
+    # The proxies' frames on top of a traceback are gentrace's, not the program's. A step that
+    # lets an exception go also deletes its locals that reach it: see `proxy._strip_own_frame`.
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code in _OWN_CODES:
         tb = tb.tb_next

@@ -67,6 +67,13 @@ COMPILED_STEP_FRAMES = 1 if sys.version_info < (3, 12) else 0
 
 
 def _strip_own_frame(exc: BaseException, code: CodeType) -> None:
+    # The step's frame on top of a traceback is gentrace's, not the program's.
+    #
+    # A step that lets an exception go also deletes the locals by which its frame reaches it (what
+    # was thrown, an awaitable that holds it, the step itself), on every path, recorded or not: the
+    # exception's traceback may still reach that frame (3.10's re-raise puts it back; on 3.12 and
+    # 3.13 a generator's frame in the traceback links to it as its f_back when it ends). The cycle
+    # would keep the generator's locals until the next collection; untraced, they go at once.
     tb = exc.__traceback__
     if tb is not None and tb.tb_frame.f_code is code:
         exc.__traceback__ = tb.tb_next
@@ -237,9 +244,7 @@ class _PythonSteps:
             _strip_own_frame(exc, _PythonSteps.throw.__code__)
             raise
         finally:
-            # 3.10's re-raise puts this frame back in the traceback: were the exception thrown still
-            # a local, the cycle would keep the finished generator's locals until a collection.
-            del typ, val, tb, args, thrown
+            del typ, val, tb, args, thrown  # see _strip_own_frame
 
     def close(self) -> Any:
         """Close the generator, as `generator.close` does (which returns its return value on 3.13+)."""
@@ -255,7 +260,11 @@ class _PythonSteps:
         seq = next(rec.counter)
         if seq > rec.limit:
             rec.overflow(seq)
-            return call(*args)
+            try:
+                return call(*args)
+            except BaseException:
+                del arg, args  # see _strip_own_frame
+                raise
         rec.latest = seq
         inst = self._ref
         info = self._info
@@ -292,7 +301,7 @@ class _PythonSteps:
                 sys.setrecursionlimit(sys.getrecursionlimit() - extra)
             record_raised(self, seq, op, arg, exc, before, depth, st[1], task, start, end)
             _strip_own_frame(exc, _PythonSteps._step_slow.__code__)
-            del arg, args  # the exception thrown, which would make a cycle on 3.10 (see throw)
+            del arg, args  # see _strip_own_frame
             raise
         end = clock()
         st[0] = depth

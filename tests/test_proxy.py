@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from inspect import getgeneratorstate
@@ -1156,3 +1157,53 @@ def test_yield_from_recursion_goes_as_deep_as_untraced(
     if out == "text":  # the sink wrote the deepest steps too, once there was room for it
         assert "'bottom'" in log.getvalue() and "RecursionError" in log.getvalue()
     assert "stopped recording" not in capsys.readouterr().err
+
+
+class Marker:
+    """A local whose going a weak reference sees."""
+
+
+def _holding(gone: list[Any]) -> Generator[int, None, None]:
+    local = Marker()
+    gone.append(weakref.ref(local))
+    yield 1
+    yield 2
+
+
+def _delegating(gone: list[Any], inner: Any) -> Generator[int, None, None]:
+    local = Marker()
+    gone.append(weakref.ref(local))
+    yield from inner
+
+
+def _thrown_into(trace: Callable[..., Any], gone: list[Any]) -> None:
+    gen = trace(_holding)(gone)
+    next(gen)
+    with pytest.raises(KeyError):
+        gen.throw(KeyError("x"))
+
+
+def _thrown_through_yield_from(trace: Callable[..., Any], gone: list[Any]) -> None:
+    gen = trace(_delegating)(gone, trace(_holding)(gone))
+    next(gen)
+    with pytest.raises(KeyError):
+        gen.throw(KeyError("x"))
+
+
+@pytest.mark.parametrize("max_events", [None, 1, 2, 3, 4], ids=lambda n: f"max_events={n}")
+@pytest.mark.parametrize("ending", [_thrown_into, _thrown_through_yield_from], ids=["throw", "yield-from"])
+def test_a_generator_ended_by_throw_lets_its_locals_go_at_once_as_untraced(
+    ending: Callable[[Callable[..., Any], list[Any]], None], max_events: int | None
+) -> None:
+    # The pure path's throw() held what was thrown in a frame the traceback reaches (see
+    # proxy._strip_own_frame); past `max_events` too, where the step is not recorded.
+    tracer = gentrace.Tracer(keep=0, max_events=max_events)
+    gone: list[Any] = []
+    gc.disable()  # freed by reference counts, as untraced, not by the collector
+    try:
+        ending(lambda func: func, gone)
+        ending(tracer.trace, gone)
+    finally:
+        gc.enable()
+        tracer.close()
+    assert [ref() for ref in gone] == [None] * len(gone)
