@@ -162,8 +162,8 @@ class Iterators:
                     self._held.pop(key, None)
 
     def sweep(self) -> list[Handle]:
-        """Take out every strong entry whose object only the table holds; the entries, for the
-        caller to let go of (outside the lock, which it holds)."""
+        """Take out every strong entry whose object only the table holds. Called under the lock;
+        the entries taken out are returned, for the caller to let go of after it."""
         table = self._table
         dropped = []
         handle = None
