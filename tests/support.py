@@ -1,4 +1,5 @@
-"""What several test modules share: a fake clock, and the comparison with a golden file.
+"""What several test modules share: a fake clock, the comparison with a golden file, and what
+checks that a generator's locals go as untraced.
 
 Golden files live under tests/golden/ and are written by the code, never by hand: with
 ``GENTRACE_REGEN=1`` in the environment, `check_golden` rewrites the file instead of comparing
@@ -8,15 +9,18 @@ Golden files live under tests/golden/ and are written by the code, never by hand
 from __future__ import annotations
 
 import difflib
+import gc
 import os
 import sys
 import threading
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import gentrace
 from gentrace.compiled import speedups
 from gentrace.records import Ending, Record, Sink
 
@@ -149,3 +153,31 @@ def run_threads(workers: Iterable[threading.Thread]) -> None:
             worker.join()
     finally:
         sys.setswitchinterval(interval)
+
+
+class Local:
+    """A generator's local whose going a weak reference sees."""
+
+
+def noted_local(gone: list[Any]) -> Local:
+    """A new local, its weak reference appended to `gone`."""
+    local = Local()
+    gone.append(weakref.ref(local))
+    return local
+
+
+def locals_after(
+    ending: Callable[[Callable[..., Any], list[Any]], None], max_events: int | None
+) -> list[Any]:
+    """Run `ending` untraced, then traced (keeping nothing, recording up to `max_events`), with the
+    collector off: what the locals it noted (`noted_local`) are now, None for each one gone."""
+    tracer = gentrace.Tracer(keep=0, max_events=max_events)
+    gone: list[Any] = []
+    gc.disable()  # freed by reference counts, as untraced, not by the collector
+    try:
+        ending(lambda func: func, gone)
+        ending(tracer.trace, gone)
+    finally:
+        gc.enable()
+        tracer.close()
+    return [ref() for ref in gone]

@@ -12,7 +12,6 @@ import sys
 import threading
 import traceback
 import types
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import keeps_proxy_frame_on_310
+from support import keeps_proxy_frame_on_310, locals_after, noted_local
 
 import gentrace
 from gentrace.aproxy import AsyncGeneratorProxy, CoroutineProxy, _fresh
@@ -687,20 +686,14 @@ def test_the_loop_may_close_at_shutdown_a_finished_generator_that_is_gone() -> N
     assert errors == []
 
 
-class Marker:
-    """A local whose going a weak reference sees."""
-
-
 async def _plain_agen(gone: list[Any]) -> Any:
-    local = Marker()
-    gone.append(weakref.ref(local))
+    local = noted_local(gone)  # noqa: F841  # held by the frame
     yield 1
     yield 2
 
 
 async def _agen_awaiting_before_it_reraises(gone: list[Any]) -> Any:
-    local = Marker()
-    gone.append(weakref.ref(local))
+    local = noted_local(gone)  # noqa: F841  # held by the frame
     try:
         yield 1
     except KeyError:
@@ -709,16 +702,14 @@ async def _agen_awaiting_before_it_reraises(gone: list[Any]) -> Any:
 
 
 async def _agen_then_sleep(gone: list[Any]) -> Any:
-    local = Marker()
-    gone.append(weakref.ref(local))
+    local = noted_local(gone)  # noqa: F841  # held by the frame
     yield 1
     await asyncio.sleep(10)
     yield 2
 
 
 async def _sleeping(gone: list[Any], delay: float) -> None:
-    local = Marker()
-    gone.append(weakref.ref(local))
+    local = noted_local(gone)  # noqa: F841  # held by the frame
     await asyncio.sleep(delay)
 
 
@@ -784,13 +775,4 @@ def test_an_exception_that_ends_one_lets_its_locals_go_at_once_as_untraced(
     # On 3.10, 3.12 and 3.13 a step's frame that still held what was thrown stayed reachable from
     # the exception's traceback: the cycle kept the locals until the next collection. Past
     # `max_events` the steps are not recorded, by other lines of the same steps.
-    tracer = gentrace.Tracer(keep=0, max_events=max_events)
-    gone: list[Any] = []
-    gc.disable()  # freed by reference counts, as untraced, not by the collector
-    try:
-        ending(lambda func: func, gone)
-        ending(tracer.trace, gone)
-    finally:
-        gc.enable()
-        tracer.close()
-    assert [ref() for ref in gone] == [None, None]
+    assert locals_after(ending, max_events) == [None, None]

@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 import traceback
-import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from inspect import getgeneratorstate
@@ -33,6 +32,8 @@ from support import (
     FakeClock,
     keeps_generator_proxy_frame_on_310,
     keeps_proxy_frame_on_310,
+    locals_after,
+    noted_local,
     run_threads,
 )
 
@@ -1159,20 +1160,14 @@ def test_yield_from_recursion_goes_as_deep_as_untraced(
     assert "stopped recording" not in capsys.readouterr().err
 
 
-class Marker:
-    """A local whose going a weak reference sees."""
-
-
 def _holding(gone: list[Any]) -> Generator[int, None, None]:
-    local = Marker()
-    gone.append(weakref.ref(local))
+    local = noted_local(gone)  # noqa: F841  # held by the frame
     yield 1
     yield 2
 
 
 def _delegating(gone: list[Any], inner: Any) -> Generator[int, None, None]:
-    local = Marker()
-    gone.append(weakref.ref(local))
+    local = noted_local(gone)  # noqa: F841  # held by the frame
     yield from inner
 
 
@@ -1197,13 +1192,5 @@ def test_a_generator_ended_by_throw_lets_its_locals_go_at_once_as_untraced(
 ) -> None:
     # The pure path's throw() held what was thrown in a frame the traceback reaches (see
     # proxy._strip_own_frame); past `max_events` too, where the step is not recorded.
-    tracer = gentrace.Tracer(keep=0, max_events=max_events)
-    gone: list[Any] = []
-    gc.disable()  # freed by reference counts, as untraced, not by the collector
-    try:
-        ending(lambda func: func, gone)
-        ending(tracer.trace, gone)
-    finally:
-        gc.enable()
-        tracer.close()
-    assert [ref() for ref in gone] == [None] * len(gone)
+    left = locals_after(ending, max_events)
+    assert left == [None] * len(left)
